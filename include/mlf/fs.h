@@ -1,0 +1,63 @@
+/*
+ * File-system helpers: crash-safe writes, recursive mkdir, streamed copies,
+ * advisory locks.
+ *
+ * Strings returned by these functions are allocated and owned by the caller.
+ * Atomic writes go to "<path>.tmp.<pid>.<n>" in the same folder, are fsync'ed,
+ * then renamed over <path>; on any failure the temporary file is removed, so
+ * a reader sees the old content or the new one, never a torn file.
+ */
+#ifndef MLF_FS_H
+#define MLF_FS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mlf/error.h"
+
+/* "a" + "b" -> "a/b" (no doubled slash); an absolute `b` wins. */
+char *mlf_path_join(const char *a, const char *b);
+/* Make `path` absolute against `base` (or the CWD when base is NULL); lexical only. */
+char *mlf_path_absolute(const char *base, const char *path);
+/* Remove "." and "x/.." components and repeated slashes, lexically. */
+char *mlf_path_normalize(const char *path);
+
+int mlf_mkdir_p(const char *path, mode_t mode, struct mlf_error *err);
+int mlf_is_dir(const char *path);
+int mlf_is_file(const char *path);
+
+int mlf_read_file(const char *path, char **data, size_t *len, struct mlf_error *err);
+int mlf_write_file_atomic(const char *path, const void *data, size_t len,
+			  struct mlf_error *err);
+/* Create `path` holding `data`; fails with MLF_ERR_EXISTS if it is already there. */
+int mlf_write_file_excl(const char *path, const void *data, size_t len,
+			struct mlf_error *err);
+/* Append in one write(2) with O_APPEND, so concurrent appenders never interleave. */
+int mlf_append_file(const char *path, const void *data, size_t len, struct mlf_error *err);
+
+/*
+ * Copy `src` to `dst` through a temporary file and rename, in fixed-size
+ * chunks (memory stays flat whatever the file size).  When `sha256_hex` is
+ * not NULL it receives the 64-hex digest of the bytes copied.
+ */
+int mlf_copy_file_atomic(const char *src, const char *dst, char sha256_hex[65],
+			 struct mlf_error *err);
+int mlf_sha256_file(const char *path, char hex[65], uint64_t *size, struct mlf_error *err);
+
+/* Remove a file or a whole tree; a missing path is not an error. */
+int mlf_remove_tree(const char *path, struct mlf_error *err);
+
+/* Bytes available to an unprivileged user on the file system holding `path`. */
+int mlf_free_bytes(const char *path, uint64_t *bytes, struct mlf_error *err);
+/* Can this process create files in `dir`?  Tries for real (create + remove). */
+int mlf_probe_writable(const char *dir, struct mlf_error *err);
+
+/*
+ * Exclusive advisory lock on `path` (created if missing), held until
+ * mlf_unlock().  With `wait` 0 a held lock fails at once with status 75.
+ */
+int mlf_lock(const char *path, int wait, int *fd, struct mlf_error *err);
+void mlf_unlock(int fd);
+
+#endif

@@ -1,0 +1,274 @@
+/*
+ * The tracking library: one interface over MLflow's three stores.
+ *
+ *   sqlite:///path.db    MLflow's SQL schema written directly (embedded default)
+ *   http(s)://host       MLflow REST API
+ *   file: URI or path    MLflow's file store layout
+ *
+ * Ownership: every struct filled by a mlf_tracking_* call belongs to the
+ * caller, who releases it with the matching *_release() function (which
+ * also makes it safe to fill again).  Input strings are borrowed for the
+ * duration of the call only.  A `struct mlf_tracking` is used by one thread
+ * at a time.
+ *
+ * Errors: -1 with `err` filled.  err->kind tells "not found"
+ * (MLF_ERR_NOT_FOUND), "already exists" (MLF_ERR_EXISTS), authentication
+ * (MLF_ERR_AUTH), an unreachable store (MLF_ERR_UNREACHABLE, status 69) and
+ * what a backend cannot do (MLF_ERR_UNSUPPORTED) apart from the rest.
+ */
+#ifndef MLF_TRACKING_H
+#define MLF_TRACKING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlf/error.h"
+
+#define MLF_ERR_UNSUPPORTED 100  /* an enum mlf_errkind value reserved for backends */
+
+/* ---- plain values ---------------------------------------------------- */
+
+struct mlf_kv {
+	char *key;
+	char *value;
+};
+
+/* An ordered list of key/value pairs; keys are not forced unique. */
+struct mlf_kvs {
+	struct mlf_kv *items;
+	size_t n, cap;
+};
+
+#define MLF_KVS_INIT { NULL, 0, 0 }
+
+void mlf_kvs_add(struct mlf_kvs *kvs, const char *key, const char *value);
+/* Add, or replace the value of the first pair with this key. */
+void mlf_kvs_set(struct mlf_kvs *kvs, const char *key, const char *value);
+const char *mlf_kvs_get(const struct mlf_kvs *kvs, const char *key);
+void mlf_kvs_release(struct mlf_kvs *kvs);
+
+struct mlf_metric {
+	char *key;
+	double value;       /* NaN and +-Inf allowed */
+	int64_t timestamp;  /* ms since the epoch */
+	int64_t step;
+};
+
+void mlf_metrics_release(struct mlf_metric *m, size_t n);  /* frees keys and the array */
+
+enum mlf_run_status {
+	MLF_RUN_RUNNING = 1,
+	MLF_RUN_SCHEDULED = 2,
+	MLF_RUN_FINISHED = 3,
+	MLF_RUN_FAILED = 4,
+	MLF_RUN_KILLED = 5,
+};
+
+const char *mlf_run_status_name(int status);  /* "FINISHED", ...; "UNKNOWN" otherwise */
+int mlf_run_status_parse(const char *name);   /* 0 when unknown */
+
+struct mlf_experiment {
+	char *experiment_id;
+	char *name;
+	char *artifact_location;
+	char *lifecycle_stage;   /* "active" | "deleted" */
+	int64_t creation_time;   /* 0 when the store does not record it */
+	int64_t last_update_time;
+	struct mlf_kvs tags;
+};
+
+void mlf_experiment_release(struct mlf_experiment *e);
+
+struct mlf_run {
+	char *run_id;
+	char *experiment_id;
+	char *run_name;
+	char *user_id;
+	char *artifact_uri;
+	char *lifecycle_stage;
+	int status;              /* enum mlf_run_status */
+	int64_t start_time;
+	int64_t end_time;        /* 0 while the run has not ended */
+	struct mlf_kvs params;
+	struct mlf_kvs tags;
+	struct mlf_metric *metrics;  /* latest value per key */
+	size_t nmetrics;
+};
+
+void mlf_run_release(struct mlf_run *r);
+
+struct mlf_run_list {
+	struct mlf_run *runs;
+	size_t n;
+};
+
+void mlf_run_list_release(struct mlf_run_list *l);
+
+struct mlf_artifact_entry {
+	char *path;      /* relative to the run's artifact root, '/'-separated */
+	int is_dir;
+	int64_t size;    /* -1 for folders */
+};
+
+struct mlf_artifact_list {
+	struct mlf_artifact_entry *items;
+	size_t n;
+};
+
+void mlf_artifact_list_release(struct mlf_artifact_list *l);
+
+struct mlf_model_version {
+	char *name;
+	char *version;   /* decimal string, as MLflow transports it */
+	char *source;
+	char *run_id;
+	char *status;    /* "READY", ... */
+	struct mlf_kvs aliases;  /* key = alias, value = "" */
+};
+
+void mlf_model_version_release(struct mlf_model_version *v);
+
+/* ---- opening a store --------------------------------------------------- */
+
+/* Everything a backend needs; strings are borrowed and copied by open(). */
+struct mlf_tracking_options {
+	const char *uri;           /* tracking URI; required */
+	const char *workspace;     /* base for relative paths; NULL = CWD */
+	/* REST only */
+	const char *token;         /* bearer token */
+	const char *username;      /* basic auth when both username and password are set */
+	const char *password;
+	const char *ca_path;       /* CA bundle for TLS verification */
+	int insecure_tls;          /* explicit opt-out of TLS verification */
+	double timeout_s;          /* per request (connect and transfer); 0 = 120 */
+	int max_retries;           /* -1 = default (7) */
+	double backoff_factor;     /* seconds; < 0 = default (2) */
+	double backoff_max;        /* cap on one sleep, seconds; 0 = 120 */
+	double backoff_jitter;     /* uniform extra seconds; < 0 = default (1) */
+	int ignore_retry_after;    /* 1 = do not honour Retry-After */
+};
+
+void mlf_tracking_options_init(struct mlf_tracking_options *o);
+
+struct mlf_tracking;
+
+int mlf_tracking_open(struct mlf_tracking **out, const struct mlf_tracking_options *opts,
+		      struct mlf_error *err);
+void mlf_tracking_close(struct mlf_tracking *t);
+const char *mlf_tracking_backend(const struct mlf_tracking *t);  /* "sqlite" | "rest" | "file" */
+const char *mlf_tracking_uri(const struct mlf_tracking *t);      /* credentials redacted */
+
+/* Can we talk to the store at all (server answers, database opens, folder readable)? */
+int mlf_tracking_ping(struct mlf_tracking *t, struct mlf_error *err);
+
+/* ---- experiments ------------------------------------------------------- */
+
+int mlf_tracking_get_experiment(struct mlf_tracking *t, const char *experiment_id,
+				struct mlf_experiment *out, struct mlf_error *err);
+int mlf_tracking_get_experiment_by_name(struct mlf_tracking *t, const char *name,
+					struct mlf_experiment *out, struct mlf_error *err);
+/*
+ * Create an experiment.  `experiment_id` NULL lets the store choose; a given
+ * id is honoured exactly or the call fails (MLF_ERR_UNSUPPORTED on a REST
+ * server, which always assigns ids).  `artifact_location` NULL = the store's
+ * default.  *id_out (may be NULL) receives the id.
+ */
+int mlf_tracking_create_experiment(struct mlf_tracking *t, const char *name,
+				   const char *experiment_id, const char *artifact_location,
+				   char **id_out, struct mlf_error *err);
+
+/* ---- runs -------------------------------------------------------------- */
+
+struct mlf_run_request {
+	const char *experiment_id;
+	const char *run_name;
+	const char *user_id;         /* NULL = the login name */
+	int64_t start_time;          /* 0 = now */
+	const struct mlf_kvs *tags;  /* may be NULL; system tags are added to these */
+	const char *source_name;     /* mlflow.source.name; NULL = the program's name */
+	const char *git_dir;         /* where to look for a git checkout; NULL = workspace */
+};
+
+/*
+ * Start a run.  Adds MLflow's system tags (mlflow.user, mlflow.source.name,
+ * mlflow.source.type=LOCAL, mlflow.runName, mlflow.source.git.commit when
+ * the workspace is a git checkout) unless the caller set them.
+ */
+int mlf_tracking_create_run(struct mlf_tracking *t, const struct mlf_run_request *req,
+			    struct mlf_run *out, struct mlf_error *err);
+/* Log any mix; split into batches within MLflow's limits. */
+int mlf_tracking_log_batch(struct mlf_tracking *t, const char *run_id,
+			   const struct mlf_metric *metrics, size_t nmetrics,
+			   const struct mlf_kvs *params, const struct mlf_kvs *tags,
+			   struct mlf_error *err);
+int mlf_tracking_end_run(struct mlf_tracking *t, const char *run_id, int status,
+			 int64_t end_time, struct mlf_error *err);
+/* Set a run back to RUNNING (for --resume); end_time is cleared. */
+int mlf_tracking_reopen_run(struct mlf_tracking *t, const char *run_id, struct mlf_error *err);
+int mlf_tracking_get_run(struct mlf_tracking *t, const char *run_id, struct mlf_run *out,
+			 struct mlf_error *err);
+int mlf_tracking_get_metric_history(struct mlf_tracking *t, const char *run_id,
+				    const char *key, struct mlf_metric **out, size_t *n,
+				    struct mlf_error *err);
+/* Active runs of one experiment carrying tag key=value (value NULL = any), newest first. */
+int mlf_tracking_search_runs(struct mlf_tracking *t, const char *experiment_id,
+			     const char *tag_key, const char *tag_value,
+			     struct mlf_run_list *out, struct mlf_error *err);
+/* Soft delete, as MLflow does (lifecycle_stage = deleted). */
+int mlf_tracking_delete_run(struct mlf_tracking *t, const char *run_id, struct mlf_error *err);
+/* Record a dataset as a run input (context e.g. "training"); MLF_ERR_UNSUPPORTED where impossible. */
+int mlf_tracking_log_dataset_input(struct mlf_tracking *t, const char *run_id,
+				   const char *name, const char *digest,
+				   const char *source_type, const char *source,
+				   const char *context, struct mlf_error *err);
+
+/* ---- artifacts (by the run's artifact_uri: local path or mlflow-artifacts proxy) ---- */
+
+/* Upload a file, or a folder recursively, under `artifact_dir` (NULL = root). */
+int mlf_tracking_log_artifact(struct mlf_tracking *t, const struct mlf_run *run,
+			      const char *local_path, const char *artifact_dir,
+			      struct mlf_error *err);
+/* Every file and folder under `path` (NULL = root), recursively, sorted by path. */
+int mlf_tracking_list_artifacts(struct mlf_tracking *t, const struct mlf_run *run,
+				const char *path, struct mlf_artifact_list *out,
+				struct mlf_error *err);
+int mlf_tracking_download_artifact(struct mlf_tracking *t, const struct mlf_run *run,
+				   const char *path, const char *local_dst,
+				   struct mlf_error *err);
+
+/* ---- model registry (sqlite and REST) ---------------------------------- */
+
+/* Creates the registered model if absent; an existing one is fine. */
+int mlf_tracking_ensure_registered_model(struct mlf_tracking *t, const char *name,
+					 struct mlf_error *err);
+int mlf_tracking_create_model_version(struct mlf_tracking *t, const char *name,
+				      const char *source, const char *run_id,
+				      struct mlf_model_version *out, struct mlf_error *err);
+int mlf_tracking_get_model_version(struct mlf_tracking *t, const char *name,
+				   const char *version, struct mlf_model_version *out,
+				   struct mlf_error *err);
+int mlf_tracking_set_alias(struct mlf_tracking *t, const char *name, const char *alias,
+			   const char *version, struct mlf_error *err);
+/* MLF_ERR_NOT_FOUND when the alias is not set. */
+int mlf_tracking_get_alias(struct mlf_tracking *t, const char *name, const char *alias,
+			   struct mlf_model_version *out, struct mlf_error *err);
+
+/* ---- small helpers shared by the backends and programs ----------------- */
+
+int64_t mlf_now_ms(void);
+/* 32 lowercase hex characters from the OS random generator, as uuid4().hex. */
+void mlf_random_hex32(char out[33]);
+
+/* MLflow's log-batch limits (reference/mlflow.md section 2). */
+#define MLF_BATCH_MAX_METRICS 1000
+#define MLF_BATCH_MAX_PARAMS 100
+#define MLF_BATCH_MAX_TAGS 100
+#define MLF_BATCH_MAX_TOTAL 1000
+#define MLF_MAX_KEY_LENGTH 250
+#define MLF_MAX_PARAM_VALUE 6000
+#define MLF_MAX_TAG_VALUE 8000
+
+/* Validate a metric/param/tag key as MLflow does; fills err naming the key. */
+int mlf_tracking_check_key(const char *what, const char *key, struct mlf_error *err);
+
+#endif

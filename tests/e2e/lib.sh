@@ -1,0 +1,112 @@
+# Shared helpers for the end-to-end tests (sourced by tests/e2e/t*.sh).
+#
+# Each script runs the real programs from $MLF_BIN in a private temporary
+# folder ($T, removed on exit), can start a real `mlflow server` on loopback,
+# and reads results back with the real MLflow client ($PY).  It prints
+# "ok - ..." / "not ok - ..." per check and exits 1 if any check failed.
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+. scripts/versions.sh
+: "${MLF_BIN:=$ROOT/build/bin}"
+PY="$MLF_VENV/bin/python"
+MLFLOW="$MLF_VENV/bin/mlflow"
+PYLIB="$ROOT/tests/e2e/py"
+export PATH="$MLF_BIN:$PATH"
+MLF_TOOLS=${MLF_TOOLS:-$(dirname "$MLF_BIN")/tests/tools}
+DRIVER="$MLF_TOOLS/track-driver"
+export PYTHONDONTWRITEBYTECODE=1
+T=$(mktemp -d "${TMPDIR:-/tmp}/mlf-e2e.XXXXXX")
+_failures=0
+_server_pgids=()
+
+_cleanup() {
+	local pg
+	for pg in "${_server_pgids[@]}"; do
+		kill -TERM -- "-$pg" 2>/dev/null
+	done
+	for pg in "${_server_pgids[@]}"; do
+		for _ in $(seq 50); do kill -0 -- "-$pg" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL -- "-$pg" 2>/dev/null
+	done
+	chmod -R u+w "$T" 2>/dev/null
+	rm -rf "$T"
+}
+trap _cleanup EXIT
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; _failures=$((_failures + 1)); }
+
+# check "description" command...   passes when the command exits 0
+check() {
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# check_status EXPECTED "description" command...   the command's exit status must be EXPECTED
+check_status() {
+	local want=$1 what=$2 rc; shift 2
+	"$@"
+	rc=$?
+	if [ "$rc" -eq "$want" ]; then ok "$what (exit $rc)"; else not_ok "$what: exit $rc, wanted $want"; fi
+}
+
+# check_eq "description" ACTUAL EXPECTED
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: got '$2', wanted '$3'"; fi
+}
+
+# check_grep "description" PATTERN FILE
+check_grep() {
+	if grep -q -- "$2" "$3"; then ok "$1"; else not_ok "$1: '$2' not in $3:"; sed 's/^/    /' "$3" | head -20; fi
+}
+
+free_port() {
+	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_mlflow_server DIR [extra mlflow server args...]
+# Starts a real MLflow server (SQLite store in DIR, artifact proxy on) and sets
+# MLFLOW_SERVER_URL.  The server is stopped when the script exits.
+start_mlflow_server() {
+	local dir=$1; shift
+	mkdir -p "$dir"
+	local port; port=$(free_port)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$MLFLOW" server \
+		--backend-store-uri "sqlite:///$dir/mlflow.db" \
+		--artifacts-destination "$dir/artifacts" --serve-artifacts \
+		--host 127.0.0.1 --port "$port" --workers 1 "$@" \
+		>"$dir/server.log" 2>&1 &
+	local pid=$!
+	_server_pgids+=("$pid")
+	MLFLOW_SERVER_URL="http://127.0.0.1:$port"
+	MLFLOW_SERVER_PID=$pid
+	for _ in $(seq 240); do
+		if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('$MLFLOW_SERVER_URL/health', timeout=1)" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	echo "mlflow server did not come up; its log:" >&2
+	cat "$dir/server.log" >&2
+	return 1
+}
+
+stop_mlflow_server() {
+	kill -TERM -- "-$MLFLOW_SERVER_PID" 2>/dev/null
+	for _ in $(seq 50); do kill -0 -- "-$MLFLOW_SERVER_PID" 2>/dev/null || return 0; sleep 0.1; done
+	kill -KILL -- "-$MLFLOW_SERVER_PID" 2>/dev/null
+}
+
+# py SCRIPT ARGS...: run a Python helper from tests/e2e/py with the pinned MLflow.
+py() {
+	local script=$1; shift
+	"$PY" "$PYLIB/$script" "$@"
+}
+
+finish() {
+	if [ "$_failures" -eq 0 ]; then echo "all checks passed"; exit 0; fi
+	echo "$_failures check(s) failed"
+	exit 1
+}
