@@ -1,0 +1,85 @@
+/*
+ * Configuration: built-in defaults < mlf.yaml < environment < command line.
+ *
+ * Every key is declared once in lib/config_keys.c (name, type, environment
+ * variable, default, help); examples/mlf.yaml documents the same keys.
+ * Environment variables use MLflow's own names where MLflow has one
+ * (MLFLOW_TRACKING_URI, ...), else MLF_<KEY> with dots as underscores.
+ *
+ * Ownership: struct mlf_config owns every string in it; mlf_config_release()
+ * frees them.  Getters return borrowed pointers valid until the next set or
+ * release.  Secrets (auth.*) never appear in messages or dumps.
+ */
+#ifndef MLF_CONFIG_H
+#define MLF_CONFIG_H
+
+#include "mlf/error.h"
+#include "mlf/tracking.h"
+
+enum mlf_config_type {
+	MLF_CFG_STRING,
+	MLF_CFG_PATH,    /* a string; relative paths are relative to the workspace */
+	MLF_CFG_SECRET,  /* a string never printed */
+	MLF_CFG_INT,
+	MLF_CFG_FLOAT,
+	MLF_CFG_BOOL,
+};
+
+struct mlf_config_key {
+	const char *name;      /* "http.timeout": YAML section "http", key "timeout" */
+	enum mlf_config_type type;
+	const char *env;       /* environment variable, or NULL for MLF_<NAME> */
+	const char *def;       /* default as text, NULL = unset */
+	double min, max;       /* bounds for numbers (ignored when min == max) */
+	const char *help;      /* one line for --help and the example file */
+};
+
+extern const struct mlf_config_key mlf_config_keys[];
+extern const unsigned mlf_config_nkeys;
+
+struct mlf_config {
+	char *workspace;     /* absolute */
+	char *file;          /* the mlf.yaml read, or NULL when there was none */
+	char **values;       /* per key, text form; NULL = unset */
+	char **origins;      /* per key: "default", "mlf.yaml:12", "env MLFLOW_TRACKING_URI", "--set" */
+};
+
+/*
+ * Load: `workspace` NULL = $MLF_WORKSPACE or the CWD; `file` NULL = $MLF_CONFIG
+ * or <workspace>/mlf.yaml when it exists (an explicitly named file must
+ * exist).  Errors name the key and the file line; status 78.
+ */
+int mlf_config_load(struct mlf_config *cfg, const char *workspace, const char *file,
+		    struct mlf_error *err);
+void mlf_config_release(struct mlf_config *cfg);
+
+/* Override one key (command-line flags); the text is checked against the key's type. */
+int mlf_config_set(struct mlf_config *cfg, const char *name, const char *value,
+		   const char *origin, struct mlf_error *err);
+/* "key=value" from --set. */
+int mlf_config_set_pair(struct mlf_config *cfg, const char *pair, struct mlf_error *err);
+
+const char *mlf_config_get(const struct mlf_config *cfg, const char *name);
+const char *mlf_config_origin(const struct mlf_config *cfg, const char *name);
+long mlf_config_int(const struct mlf_config *cfg, const char *name);
+double mlf_config_float(const struct mlf_config *cfg, const char *name);
+int mlf_config_bool(const struct mlf_config *cfg, const char *name);
+/* A PATH key made absolute against the workspace (allocated); NULL when unset. */
+char *mlf_config_path(const struct mlf_config *cfg, const char *name);
+
+/* Parse a boolean as MLflow does: true/false/1/0, any case; -1 otherwise. */
+int mlf_parse_bool(const char *s);
+
+/*
+ * Fill tracking options from the configuration.  The strings stay owned by
+ * `cfg`, so `cfg` must outlive `opts`.
+ */
+int mlf_config_tracking_options(const struct mlf_config *cfg, struct mlf_tracking_options *opts,
+				struct mlf_error *err);
+
+/* The artifact location the experiment must have (allocated): artifact_location, or
+ * for local stores the file: URI of <workspace>/<paths.runs>/mlflow/<experiment_id>;
+ * NULL when nothing is expected (a server chooses). */
+char *mlf_config_expected_artifact_location(const struct mlf_config *cfg);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * Every configuration key, once.  examples/mlf.yaml documents the same
+ * keys; tests/unit/test_config.c checks that the two agree.
+ */
+#include "mlf/config.h"
+
+const struct mlf_config_key mlf_config_keys[] = {
+	{ "tracking_uri", MLF_CFG_STRING, "MLFLOW_TRACKING_URI", "sqlite:///runs/mlflow/mlflow.db", 0, 0,
+	  "where runs are recorded: sqlite:///file.db, http(s)://server, or a file: path" },
+	{ "experiment_id", MLF_CFG_STRING, "MLFLOW_EXPERIMENT_ID", NULL, 0, 0,
+	  "the exact MLflow experiment id runs go to; never created implicitly" },
+	{ "experiment_name", MLF_CFG_STRING, "MLFLOW_EXPERIMENT_NAME", "mlf-retraining", 0, 0,
+	  "name given to the experiment by mlf-validate --init" },
+	{ "artifact_location", MLF_CFG_STRING, NULL, NULL, 0, 0,
+	  "the experiment's exact artifact location; default: file URI of <artifact_root>/<experiment_id> for local stores" },
+	{ "artifact_root", MLF_CFG_PATH, NULL, "runs/mlflow", 0, 0,
+	  "folder holding local run artifacts, <artifact_root>/<experiment_id>/<run_id>/artifacts" },
+	{ "registered_model", MLF_CFG_STRING, NULL, "mlf-detector", 0, 0,
+	  "model registry name that retrained versions are registered under" },
+	{ "auth.token", MLF_CFG_SECRET, "MLFLOW_TRACKING_TOKEN", NULL, 0, 0,
+	  "bearer token for an MLflow server (prefer the environment variable)" },
+	{ "auth.username", MLF_CFG_STRING, "MLFLOW_TRACKING_USERNAME", NULL, 0, 0,
+	  "basic-auth user for an MLflow server" },
+	{ "auth.password", MLF_CFG_SECRET, "MLFLOW_TRACKING_PASSWORD", NULL, 0, 0,
+	  "basic-auth password (prefer the environment variable)" },
+	{ "tls.insecure", MLF_CFG_BOOL, "MLFLOW_TRACKING_INSECURE_TLS", "false", 0, 0,
+	  "skip TLS certificate verification (explicit opt-in; never combine with tls.ca_cert)" },
+	{ "tls.ca_cert", MLF_CFG_PATH, "MLFLOW_TRACKING_SERVER_CERT_PATH", NULL, 0, 0,
+	  "CA bundle that verifies the server's certificate" },
+	{ "http.timeout", MLF_CFG_FLOAT, "MLFLOW_HTTP_REQUEST_TIMEOUT", "120", 0.1, 86400,
+	  "seconds to wait for a server to connect or send data" },
+	{ "http.max_retries", MLF_CFG_INT, "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7", 0, 10,
+	  "retries after connection errors, 408, 429 and 5xx answers" },
+	{ "http.backoff_factor", MLF_CFG_FLOAT, "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "2", 0, 120,
+	  "seconds; retry n waits factor * 2^(n-1), capped by http.backoff_max" },
+	{ "http.backoff_jitter", MLF_CFG_FLOAT, "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "1", 0, 60,
+	  "up to this many random seconds added to each wait" },
+	{ "http.backoff_max", MLF_CFG_FLOAT, NULL, "120", 0, 3600,
+	  "longest single wait between retries, seconds" },
+	{ "http.respect_retry_after", MLF_CFG_BOOL, "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER", "true", 0, 0,
+	  "wait as long as a server's Retry-After header asks" },
+	{ "paths.base_model", MLF_CFG_PATH, NULL, "models/best_improved.pt", 0, 0,
+	  "the detector that retraining starts from" },
+	{ "paths.models", MLF_CFG_PATH, NULL, "models", 0, 0,
+	  "where retrained_vN.pt and their metadata are stored" },
+	{ "paths.corrections", MLF_CFG_PATH, NULL, "data/corrections", 0, 0,
+	  "incoming human corrections" },
+	{ "paths.data", MLF_CFG_PATH, NULL, "data", 0, 0,
+	  "where dataset versions retrain_vN/ are created" },
+	{ "paths.runs", MLF_CFG_PATH, NULL, "runs", 0, 0,
+	  "training outputs (runs/train/retrain_vN/)" },
+	{ "checks.min_corrections", MLF_CFG_INT, NULL, "5", 0, 1e9,
+	  "fewest new corrections worth a retraining" },
+	{ "checks.min_free_disk_mb", MLF_CFG_INT, NULL, "1024", 0, 1e9,
+	  "free disk space, in MiB, needed in the workspace and artifact folder" },
+};
+
+const unsigned mlf_config_nkeys = sizeof(mlf_config_keys) / sizeof(mlf_config_keys[0]);

@@ -1,0 +1,580 @@
+/*
+ * The tracking dispatcher: what is the same for every MLflow store happens
+ * here once (argument and key checks, system tags, batch limits, artifact
+ * routing), then the backend's op does the store-specific part.
+ */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mlf/buf.h"
+#include "mlf/fs.h"
+#include "mlf/sysinfo.h"
+#include "mlf/uri.h"
+#include "tracking/backend.h"
+
+struct mlf_tracking {
+	const struct mlf_tracking_ops *ops;
+	void *impl;
+	char *uri_redacted;
+	char *workspace;
+	char *username;  /* MLflow uses the tracking username as mlflow.user when set */
+};
+
+int64_t mlf_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void mlf_random_hex32(char out[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char raw[16];
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		/* The OS generator failing is not something to carry on from. */
+		abort();
+	}
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = digits[raw[i] >> 4];
+		out[2 * i + 1] = digits[raw[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+void mlf_tracking_options_init(struct mlf_tracking_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_retries = -1;
+	o->backoff_factor = -1;
+	o->backoff_jitter = -1;
+}
+
+static int unsupported(struct mlf_tracking *t, const char *what, struct mlf_error *err)
+{
+	return mlf_fail_kind(err, MLF_EX_CONFIG, MLF_ERR_UNSUPPORTED,
+			     "the %s tracking store at %s cannot %s",
+			     t->ops->name, t->uri_redacted, what);
+}
+
+int mlf_tracking_open(struct mlf_tracking **out, const struct mlf_tracking_options *opts,
+		      struct mlf_error *err)
+{
+	const struct mlf_tracking_ops *ops;
+	int (*open_fn)(const struct mlf_tracking_options *, void **, struct mlf_error *);
+
+	*out = NULL;
+	switch (mlf_uri_kind(opts->uri)) {
+	case MLF_URI_SQLITE:
+		ops = &mlf_sqlite_store_ops;
+		open_fn = mlf_sqlite_store_open;
+		break;
+	case MLF_URI_HTTP:
+		ops = &mlf_rest_store_ops;
+		open_fn = mlf_rest_store_open;
+		break;
+	case MLF_URI_FILE:
+		ops = &mlf_file_store_ops;
+		open_fn = mlf_file_store_open;
+		break;
+	case MLF_URI_INVALID:
+		return mlf_fail(err, MLF_EX_CONFIG, "no tracking URI configured; set tracking_uri "
+				"in mlf.yaml or MLFLOW_TRACKING_URI");
+	default: {
+		char *r = mlf_uri_redact(opts->uri);
+		mlf_fail(err, MLF_EX_CONFIG, "tracking URI '%s' is not supported; use sqlite:///path.db, "
+			 "http(s)://server or a file: path", r);
+		free(r);
+		return -1;
+	}
+	}
+	void *impl = NULL;
+	if (open_fn(opts, &impl, err) != 0)
+		return -1;
+	struct mlf_tracking *t = mlf_xcalloc(1, sizeof(*t));
+	t->ops = ops;
+	t->impl = impl;
+	t->uri_redacted = mlf_uri_redact(opts->uri);
+	t->workspace = mlf_xstrdup(opts->workspace);
+	t->username = mlf_xstrdup(opts->username);
+	*out = t;
+	return 0;
+}
+
+void mlf_tracking_close(struct mlf_tracking *t)
+{
+	if (!t)
+		return;
+	t->ops->close(t->impl);
+	free(t->uri_redacted);
+	free(t->workspace);
+	free(t->username);
+	free(t);
+}
+
+const char *mlf_tracking_backend(const struct mlf_tracking *t)
+{
+	return t->ops->name;
+}
+
+const char *mlf_tracking_uri(const struct mlf_tracking *t)
+{
+	return t->uri_redacted;
+}
+
+int mlf_tracking_ping(struct mlf_tracking *t, struct mlf_error *err)
+{
+	return t->ops->ping(t->impl, err);
+}
+
+/* ---- keys -------------------------------------------------------------- */
+
+static int key_char_ok(unsigned char c)
+{
+	/* MLflow's rule is ^[/\w.\- :]*$ with a Unicode \w: non-ASCII bytes pass here. */
+	return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || strchr("_/.- :", c) != NULL;
+}
+
+int mlf_tracking_check_key(const char *what, const char *key, struct mlf_error *err)
+{
+	if (!key || !*key)
+		return mlf_fail(err, MLF_EX_DATAERR, "%s name is empty", what);
+	size_t n = strlen(key);
+	if (n > MLF_MAX_KEY_LENGTH)
+		return mlf_fail(err, MLF_EX_DATAERR, "%s name '%.40s...' is %zu characters; MLflow allows %d",
+				what, key, n, MLF_MAX_KEY_LENGTH);
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		if (!key_char_ok(*p))
+			return mlf_fail(err, MLF_EX_DATAERR,
+					"%s name '%s' has the character '%c'; MLflow allows letters, digits, "
+					"'_', '-', '.', ' ', ':' and '/'", what, key, *p);
+	/* The key must be its own normal path: it becomes folders in the file store. */
+	char *norm = mlf_path_normalize(key);
+	int same = !strcmp(norm, key);
+	free(norm);
+	if (!same || key[0] == '/' || !strcmp(key, ".") || !strncmp(key, "..", 2))
+		return mlf_fail(err, MLF_EX_DATAERR,
+				"%s name '%s' is not a clean relative path (no leading '/', '//', "
+				"'./', '../' or trailing '/')", what, key);
+	return 0;
+}
+
+/* ---- experiments ------------------------------------------------------- */
+
+static int need(const char *value, const char *what, struct mlf_error *err)
+{
+	if (value && *value)
+		return 0;
+	return mlf_fail(err, MLF_EX_USAGE, "%s is required", what);
+}
+
+int mlf_tracking_get_experiment(struct mlf_tracking *t, const char *experiment_id,
+				struct mlf_experiment *out, struct mlf_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (need(experiment_id, "experiment id", err))
+		return -1;
+	return t->ops->get_experiment(t->impl, experiment_id, out, err);
+}
+
+int mlf_tracking_get_experiment_by_name(struct mlf_tracking *t, const char *name,
+					struct mlf_experiment *out, struct mlf_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (need(name, "experiment name", err))
+		return -1;
+	return t->ops->get_experiment_by_name(t->impl, name, out, err);
+}
+
+int mlf_tracking_create_experiment(struct mlf_tracking *t, const char *name,
+				   const char *experiment_id, const char *artifact_location,
+				   char **id_out, struct mlf_error *err)
+{
+	char *id = NULL;
+	if (need(name, "experiment name", err))
+		return -1;
+	if (strlen(name) > 500)
+		return mlf_fail(err, MLF_EX_DATAERR, "experiment name is longer than MLflow's 500 characters");
+	if (artifact_location && strlen(artifact_location) > 2048)
+		return mlf_fail(err, MLF_EX_DATAERR, "artifact location is longer than MLflow's 2048 characters");
+	if (t->ops->create_experiment(t->impl, name, experiment_id, artifact_location, &id, err) != 0)
+		return -1;
+	if (id_out)
+		*id_out = id;
+	else
+		free(id);
+	return 0;
+}
+
+/* ---- runs -------------------------------------------------------------- */
+
+static void add_default_tag(struct mlf_kvs *tags, const char *key, const char *value)
+{
+	if (value && !mlf_kvs_get(tags, key))
+		mlf_kvs_add(tags, key, value);
+}
+
+int mlf_tracking_create_run(struct mlf_tracking *t, const struct mlf_run_request *req,
+			    struct mlf_run *out, struct mlf_error *err)
+{
+	struct mlf_kvs tags = MLF_KVS_INIT;
+	char *user = NULL, *commit = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (need(req->experiment_id, "experiment id", err))
+		return -1;
+	if (req->tags)
+		for (size_t i = 0; i < req->tags->n; i++) {
+			if (mlf_tracking_check_key("tag", req->tags->items[i].key, err))
+				return -1;
+			mlf_kvs_set(&tags, req->tags->items[i].key, req->tags->items[i].value);
+		}
+	if (req->run_name) {
+		const char *given = mlf_kvs_get(&tags, "mlflow.runName");
+		if (given && strcmp(given, req->run_name)) {
+			mlf_fail(err, MLF_EX_USAGE, "run name '%s' and tag mlflow.runName '%s' differ",
+				 req->run_name, given);
+			goto out;
+		}
+	}
+	/* As MLflow's client: the tracking username, else the OS login name. */
+	user = mlf_xstrdup(req->user_id ? req->user_id :
+			   t->username && *t->username ? t->username : NULL);
+	if (!user)
+		user = mlf_login_name();
+	add_default_tag(&tags, "mlflow.user", user);
+	add_default_tag(&tags, "mlflow.source.name",
+			req->source_name ? req->source_name : program_invocation_short_name);
+	add_default_tag(&tags, "mlflow.source.type", "LOCAL");
+	add_default_tag(&tags, "mlflow.runName", req->run_name);
+	commit = mlf_git_head_commit(req->git_dir ? req->git_dir : t->workspace ? t->workspace : ".");
+	add_default_tag(&tags, "mlflow.source.git.commit", commit);
+
+	rc = t->ops->create_run(t->impl, req->experiment_id, req->run_name, user,
+				req->start_time ? req->start_time : mlf_now_ms(), &tags, out, err);
+out:
+	free(user);
+	free(commit);
+	mlf_kvs_release(&tags);
+	return rc;
+}
+
+static int check_values(const struct mlf_kvs *kvs, const char *what, size_t max_value,
+			struct mlf_error *err)
+{
+	if (!kvs)
+		return 0;
+	for (size_t i = 0; i < kvs->n; i++) {
+		if (mlf_tracking_check_key(what, kvs->items[i].key, err))
+			return -1;
+		size_t n = strlen(kvs->items[i].value);
+		if (n > max_value)
+			return mlf_fail(err, MLF_EX_DATAERR,
+					"%s '%s' has a %zu-character value; MLflow keeps at most %zu "
+					"(it would silently truncate it)", what, kvs->items[i].key, n, max_value);
+	}
+	return 0;
+}
+
+/* Params with the same key twice in one call: same value is folded, a different one refused. */
+static int dedupe_params(const struct mlf_kvs *in, struct mlf_kvs *out, struct mlf_error *err)
+{
+	if (!in)
+		return 0;
+	for (size_t i = 0; i < in->n; i++) {
+		const char *seen = mlf_kvs_get(out, in->items[i].key);
+		if (!seen) {
+			mlf_kvs_add(out, in->items[i].key, in->items[i].value);
+		} else if (strcmp(seen, in->items[i].value)) {
+			return mlf_fail(err, MLF_EX_DATAERR, "param '%s' given twice with different values",
+					in->items[i].key);
+		}
+	}
+	return 0;
+}
+
+int mlf_tracking_log_batch(struct mlf_tracking *t, const char *run_id,
+			   const struct mlf_metric *metrics, size_t nmetrics,
+			   const struct mlf_kvs *params, const struct mlf_kvs *tags,
+			   struct mlf_error *err)
+{
+	struct mlf_kvs uniq = MLF_KVS_INIT;
+	int rc = -1;
+
+	if (need(run_id, "run id", err))
+		return -1;
+	for (size_t i = 0; i < nmetrics; i++)
+		if (mlf_tracking_check_key("metric", metrics[i].key, err))
+			return -1;
+	if (check_values(params, "param", MLF_MAX_PARAM_VALUE, err) ||
+	    check_values(tags, "tag", MLF_MAX_TAG_VALUE, err) ||
+	    dedupe_params(params, &uniq, err))
+		goto out;
+
+	size_t im = 0, ip = 0, it = 0, nt = tags ? tags->n : 0;
+	/* One call per chunk: params and tags first, metrics fill the rest of the budget. */
+	do {
+		size_t np_chunk = uniq.n - ip < MLF_BATCH_MAX_PARAMS ? uniq.n - ip : MLF_BATCH_MAX_PARAMS;
+		size_t nt_chunk = nt - it < MLF_BATCH_MAX_TAGS ? nt - it : MLF_BATCH_MAX_TAGS;
+		size_t room = MLF_BATCH_MAX_TOTAL - np_chunk - nt_chunk;
+		if (room > MLF_BATCH_MAX_METRICS)
+			room = MLF_BATCH_MAX_METRICS;
+		size_t nm_chunk = nmetrics - im < room ? nmetrics - im : room;
+		if (t->ops->log_batch(t->impl, run_id, metrics + im, nm_chunk,
+				      uniq.items + ip, np_chunk,
+				      tags ? tags->items + it : NULL, nt_chunk, err) != 0)
+			goto out;
+		im += nm_chunk;
+		ip += np_chunk;
+		it += nt_chunk;
+	} while (im < nmetrics || ip < uniq.n || it < nt);
+	rc = 0;
+out:
+	mlf_kvs_release(&uniq);
+	return rc;
+}
+
+int mlf_tracking_end_run(struct mlf_tracking *t, const char *run_id, int status,
+			 int64_t end_time, struct mlf_error *err)
+{
+	if (need(run_id, "run id", err))
+		return -1;
+	if (status != MLF_RUN_FINISHED && status != MLF_RUN_FAILED && status != MLF_RUN_KILLED)
+		return mlf_fail(err, MLF_EX_USAGE, "a run ends FINISHED, FAILED or KILLED, not %s",
+				mlf_run_status_name(status));
+	return t->ops->update_run(t->impl, run_id, status, end_time ? end_time : mlf_now_ms(), err);
+}
+
+int mlf_tracking_reopen_run(struct mlf_tracking *t, const char *run_id, struct mlf_error *err)
+{
+	if (need(run_id, "run id", err))
+		return -1;
+	return t->ops->update_run(t->impl, run_id, MLF_RUN_RUNNING, 0, err);
+}
+
+int mlf_tracking_get_run(struct mlf_tracking *t, const char *run_id, struct mlf_run *out,
+			 struct mlf_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (need(run_id, "run id", err))
+		return -1;
+	return t->ops->get_run(t->impl, run_id, out, err);
+}
+
+int mlf_tracking_get_metric_history(struct mlf_tracking *t, const char *run_id,
+				    const char *key, struct mlf_metric **out, size_t *n,
+				    struct mlf_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	if (need(run_id, "run id", err) || mlf_tracking_check_key("metric", key, err))
+		return -1;
+	return t->ops->get_metric_history(t->impl, run_id, key, out, n, err);
+}
+
+int mlf_tracking_search_runs(struct mlf_tracking *t, const char *experiment_id,
+			     const char *tag_key, const char *tag_value,
+			     struct mlf_run_list *out, struct mlf_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (need(experiment_id, "experiment id", err) || mlf_tracking_check_key("tag", tag_key, err))
+		return -1;
+	return t->ops->search_runs(t->impl, experiment_id, tag_key, tag_value, out, err);
+}
+
+int mlf_tracking_delete_run(struct mlf_tracking *t, const char *run_id, struct mlf_error *err)
+{
+	if (need(run_id, "run id", err))
+		return -1;
+	return t->ops->delete_run(t->impl, run_id, err);
+}
+
+int mlf_tracking_log_dataset_input(struct mlf_tracking *t, const char *run_id,
+				   const char *name, const char *digest,
+				   const char *source_type, const char *source,
+				   const char *context, struct mlf_error *err)
+{
+	if (need(run_id, "run id", err) || need(name, "dataset name", err) ||
+	    need(digest, "dataset digest", err) || need(source_type, "dataset source type", err) ||
+	    need(source, "dataset source", err))
+		return -1;
+	if (strlen(name) > 500 || strlen(digest) > 36)
+		return mlf_fail(err, MLF_EX_DATAERR,
+				"dataset name (max 500) or digest (max 36 characters) too long for MLflow");
+	if (!t->ops->log_dataset_input)
+		return unsupported(t, "record dataset inputs", err);
+	return t->ops->log_dataset_input(t->impl, run_id, name, digest, source_type, source,
+					 context ? context : "training", err);
+}
+
+/* ---- artifacts --------------------------------------------------------- */
+
+static int artifact_route(struct mlf_tracking *t, const struct mlf_run *run,
+			  struct mlf_http **http, struct mlf_error *err)
+{
+	*http = NULL;
+	if (!run || !run->artifact_uri || !*run->artifact_uri)
+		return mlf_fail(err, MLF_EX_SOFTWARE, "run has no artifact URI");
+	switch (mlf_uri_kind(run->artifact_uri)) {
+	case MLF_URI_FILE:
+		return 0;
+	case MLF_URI_MLFLOW_ARTIFACTS:
+		*http = t->ops->http ? t->ops->http(t->impl) : NULL;
+		if (!*http)
+			return mlf_fail(err, MLF_EX_CONFIG,
+					"run %s stores artifacts at '%s', which only an MLflow server "
+					"can reach, but the tracking URI is %s",
+					run->run_id, run->artifact_uri, t->uri_redacted);
+		return 0;
+	default:
+		return mlf_fail(err, MLF_EX_CONFIG,
+				"run %s stores artifacts at '%s'; only local paths and the "
+				"mlflow-artifacts proxy are supported (start the server with "
+				"--serve-artifacts)", run->run_id, run->artifact_uri);
+	}
+}
+
+static int check_artifact_path(const char *path, struct mlf_error *err)
+{
+	if (!path || !*path)
+		return 0;
+	char *norm = mlf_path_normalize(path);
+	int bad = path[0] == '/' || !strcmp(norm, "..") || !strncmp(norm, "../", 3);
+	free(norm);
+	if (bad)
+		return mlf_fail(err, MLF_EX_USAGE,
+				"artifact path '%s' must stay inside the run's artifact folder", path);
+	return 0;
+}
+
+int mlf_tracking_log_artifact(struct mlf_tracking *t, const struct mlf_run *run,
+			      const char *local_path, const char *artifact_dir,
+			      struct mlf_error *err)
+{
+	struct mlf_http *http;
+	if (check_artifact_path(artifact_dir, err) || artifact_route(t, run, &http, err))
+		return -1;
+	if (!mlf_is_file(local_path) && !mlf_is_dir(local_path))
+		return mlf_fail(err, MLF_EX_NOINPUT, "artifact '%s' does not exist", local_path);
+	if (http)
+		return mlf_proxy_artifacts_log(http, run->artifact_uri, local_path, artifact_dir, err);
+	return mlf_local_artifacts_log(run->artifact_uri, t->workspace, local_path, artifact_dir, err);
+}
+
+int mlf_tracking_list_artifacts(struct mlf_tracking *t, const struct mlf_run *run,
+				const char *path, struct mlf_artifact_list *out,
+				struct mlf_error *err)
+{
+	struct mlf_http *http;
+	memset(out, 0, sizeof(*out));
+	if (check_artifact_path(path, err) || artifact_route(t, run, &http, err))
+		return -1;
+	int rc = http ? mlf_proxy_artifacts_list(http, run->artifact_uri, path, out, err)
+		      : mlf_local_artifacts_list(run->artifact_uri, t->workspace, path, out, err);
+	if (!rc)
+		mlf_artifact_list_sort(out);
+	return rc;
+}
+
+int mlf_tracking_download_artifact(struct mlf_tracking *t, const struct mlf_run *run,
+				   const char *path, const char *local_dst,
+				   struct mlf_error *err)
+{
+	struct mlf_http *http;
+	if (need(path, "artifact path", err) || check_artifact_path(path, err) ||
+	    artifact_route(t, run, &http, err))
+		return -1;
+	if (http)
+		return mlf_proxy_artifacts_download(http, run->artifact_uri, path, local_dst, err);
+	return mlf_local_artifacts_download(run->artifact_uri, t->workspace, path, local_dst, err);
+}
+
+/* ---- registry ---------------------------------------------------------- */
+
+static int check_model_name(const char *name, struct mlf_error *err)
+{
+	if (need(name, "registered model name", err))
+		return -1;
+	if (strpbrk(name, "/:"))
+		return mlf_fail(err, MLF_EX_DATAERR, "registered model name '%s' may not contain '/' or ':'",
+				name);
+	return 0;
+}
+
+int mlf_tracking_ensure_registered_model(struct mlf_tracking *t, const char *name,
+					 struct mlf_error *err)
+{
+	if (check_model_name(name, err))
+		return -1;
+	if (!t->ops->ensure_registered_model)
+		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	return t->ops->ensure_registered_model(t->impl, name, err);
+}
+
+int mlf_tracking_create_model_version(struct mlf_tracking *t, const char *name,
+				      const char *source, const char *run_id,
+				      struct mlf_model_version *out, struct mlf_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_model_name(name, err) || need(source, "model source", err))
+		return -1;
+	if (!t->ops->create_model_version)
+		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	return t->ops->create_model_version(t->impl, name, source, run_id, out, err);
+}
+
+int mlf_tracking_get_model_version(struct mlf_tracking *t, const char *name,
+				   const char *version, struct mlf_model_version *out,
+				   struct mlf_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_model_name(name, err) || need(version, "model version", err))
+		return -1;
+	if (!t->ops->get_model_version)
+		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	return t->ops->get_model_version(t->impl, name, version, out, err);
+}
+
+static int check_alias(const char *alias, struct mlf_error *err)
+{
+	if (need(alias, "alias", err))
+		return -1;
+	for (const char *p = alias; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return mlf_fail(err, MLF_EX_DATAERR,
+					"alias '%s' may only hold letters, digits, '_' and '-'", alias);
+	int vnum = alias[0] == 'v' || alias[0] == 'V';
+	for (const char *p = alias + 1; vnum && *p; p++)
+		vnum = *p >= '0' && *p <= '9';
+	if (!strcmp(alias, "latest") || (vnum && alias[1]) || strlen(alias) > 255)
+		return mlf_fail(err, MLF_EX_DATAERR,
+				"alias '%s' is reserved by MLflow ('latest' and v<number>) or too long", alias);
+	return 0;
+}
+
+int mlf_tracking_set_alias(struct mlf_tracking *t, const char *name, const char *alias,
+			   const char *version, struct mlf_error *err)
+{
+	if (check_model_name(name, err) || check_alias(alias, err) || need(version, "model version", err))
+		return -1;
+	if (!t->ops->set_alias)
+		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	return t->ops->set_alias(t->impl, name, alias, version, err);
+}
+
+int mlf_tracking_get_alias(struct mlf_tracking *t, const char *name, const char *alias,
+			   struct mlf_model_version *out, struct mlf_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_model_name(name, err) || check_alias(alias, err))
+		return -1;
+	if (!t->ops->get_alias)
+		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	return t->ops->get_alias(t->impl, name, alias, out, err);
+}
