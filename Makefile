@@ -37,6 +37,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# Tests find their fixtures and examples relative to the source tree.
+$(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += -DSOURCE_DIR=\"$(CURDIR)\"
+
 $(BUILD)/libmlf.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -148,13 +148,15 @@ static int walk_pair(struct yaml_walk *w, yaml_node_t *knode, yaml_node_t *vnode
 	snprintf(where, sizeof(where), "%s:%u", w->file, line);
 	int rc = 0;
 	int i = key_index(name);
-	if (vnode->type == YAML_MAPPING_NODE) {
-		/* A section: some key must start with "name." */
-		size_t n = strlen(name);
-		int is_section = 0;
-		for (unsigned k = 0; k < mlf_config_nkeys && !is_section; k++)
-			is_section = !strncmp(mlf_config_keys[k].name, name, n) &&
-				     mlf_config_keys[k].name[n] == '.';
+	/* A section: some key must start with "name." */
+	size_t n = strlen(name);
+	int is_section = 0;
+	for (unsigned k = 0; k < mlf_config_nkeys && !is_section; k++)
+		is_section = !strncmp(mlf_config_keys[k].name, name, n) &&
+			     mlf_config_keys[k].name[n] == '.';
+	if (is_section && vnode->type == YAML_SCALAR_NODE && is_yaml_null(vnode)) {
+		rc = 0;  /* an empty section, all of it commented out */
+	} else if (vnode->type == YAML_MAPPING_NODE) {
 		if (!is_section)
 			rc = mlf_fail(w->err, MLF_EX_CONFIG, i >= 0 ?
 				      "%s: %s must be a single value, not a mapping" :

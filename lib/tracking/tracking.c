@@ -45,14 +45,6 @@ void mlf_random_hex32(char out[33])
 	out[32] = '\0';
 }
 
-void mlf_tracking_options_init(struct mlf_tracking_options *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->max_retries = -1;
-	o->backoff_factor = -1;
-	o->backoff_jitter = -1;
-}
-
 static int unsupported(struct mlf_tracking *t, const char *what, struct mlf_error *err)
 {
 	return mlf_fail_kind(err, MLF_EX_CONFIG, MLF_ERR_UNSUPPORTED,

@@ -5,6 +5,14 @@
 #include "mlf/buf.h"
 #include "tracking/backend.h"
 
+void mlf_tracking_options_init(struct mlf_tracking_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_retries = -1;
+	o->backoff_factor = -1;
+	o->backoff_jitter = -1;
+}
+
 void mlf_kvs_add(struct mlf_kvs *kvs, const char *key, const char *value)
 {
 	if (kvs->n == kvs->cap) {
