@@ -135,10 +135,12 @@ static void check_store(struct validation *v)
 	const char *uri = mlf_config_get(v->cfg, "tracking_uri");
 	char *shown = mlf_uri_redact(uri ? uri : "");
 
-	if (mlf_config_tracking_options(v->cfg, &opts, &err) ||
-	    mlf_tracking_open(&v->store, &opts, &err) || mlf_tracking_ping(v->store, &err)) {
+	int rc = mlf_config_tracking_options(v->cfg, &opts, &err);
+	opts.create_store = v->opts->init;
+	if (rc || mlf_tracking_open(&v->store, &opts, &err) || mlf_tracking_ping(v->store, &err)) {
 		const char *hint = err.kind == MLF_ERR_AUTH ?
 			"check MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN" :
+			err.kind == MLF_ERR_NOT_FOUND ? "run `mlf-validate --init` to create it" :
 			err.status == MLF_EX_UNAVAILABLE ?
 			"start the MLflow server or fix tracking_uri (mlf.yaml) / MLFLOW_TRACKING_URI" :
 			"fix tracking_uri in mlf.yaml or MLFLOW_TRACKING_URI";
@@ -200,7 +202,7 @@ static void check_experiment(struct validation *v)
 		return;
 	}
 	if (!v->store) {
-		fail(v, "experiment", MLF_EX_CHECK, NULL, "not checked: the tracking store is unreachable");
+		fail(v, "experiment", MLF_EX_CHECK, NULL, "not checked: no tracking store");
 		return;
 	}
 	int rc = mlf_tracking_get_experiment(v->store, id, &v->exp, &err);
@@ -326,6 +328,17 @@ static void check_artifact_writable(struct validation *v)
 
 static void check_workspace_writable(struct validation *v)
 {
+	struct mlf_error err = MLF_ERROR_INIT;
+	static const char *const layout[] = { "paths.corrections", "paths.data", "paths.runs" };
+	for (size_t i = 0; v->opts->init && i < sizeof(layout) / sizeof(layout[0]); i++) {
+		char *dir = mlf_config_path(v->cfg, layout[i]);
+		int rc = mlf_mkdir_p(dir, 0777, &err);
+		free(dir);
+		if (rc) {
+			fail(v, "workspace_writable", MLF_EX_CHECK, NULL, "%s", err.msg);
+			return;
+		}
+	}
 	char *models = mlf_config_path(v->cfg, "paths.models");
 	check_local_writable(v, "workspace_writable", models, "models folder");
 	free(models);

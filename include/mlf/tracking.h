@@ -134,6 +134,8 @@ void mlf_model_version_release(struct mlf_model_version *v);
 struct mlf_tracking_options {
 	const char *uri;           /* tracking URI; required */
 	const char *workspace;     /* base for relative paths; NULL = CWD */
+	int create_store;          /* sqlite/file: create a missing database or store folder;
+				      else opening one fails with MLF_ERR_NOT_FOUND (status 66) */
 	/* REST only */
 	const char *token;         /* bearer token */
 	const char *username;      /* basic auth when both username and password are set */

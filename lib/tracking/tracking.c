@@ -52,6 +52,35 @@ static int unsupported(struct mlf_tracking *t, const char *what, struct mlf_erro
 			     t->ops->name, t->uri_redacted, what);
 }
 
+/* Local stores are only created on request, so a typo in a path never starts an empty store. */
+static int check_store_exists(const struct mlf_tracking_options *opts, struct mlf_error *err)
+{
+	char *path = NULL;
+	int rc = 0;
+	switch (mlf_uri_kind(opts->uri)) {
+	case MLF_URI_SQLITE:
+		if (mlf_uri_sqlite_path(opts->uri, opts->workspace, &path, err))
+			return -1;
+		if (!mlf_is_file(path))
+			rc = mlf_fail_kind(err, MLF_EX_NOINPUT, MLF_ERR_NOT_FOUND,
+					   "no MLflow database at %s; `mlf-validate --init` creates one, "
+					   "or fix tracking_uri", path);
+		break;
+	case MLF_URI_FILE:
+		if (mlf_uri_local_path(opts->uri, opts->workspace, &path, err))
+			return -1;
+		if (!mlf_is_dir(path))
+			rc = mlf_fail_kind(err, MLF_EX_NOINPUT, MLF_ERR_NOT_FOUND,
+					   "no MLflow file store at %s; `mlf-validate --init` creates one, "
+					   "or fix tracking_uri", path);
+		break;
+	default:
+		break;
+	}
+	free(path);
+	return rc;
+}
+
 int mlf_tracking_open(struct mlf_tracking **out, const struct mlf_tracking_options *opts,
 		      struct mlf_error *err)
 {
@@ -83,6 +112,8 @@ int mlf_tracking_open(struct mlf_tracking **out, const struct mlf_tracking_optio
 		return -1;
 	}
 	}
+	if (!opts->create_store && check_store_exists(opts, err))
+		return -1;
 	void *impl = NULL;
 	if (open_fn(opts, &impl, err) != 0)
 		return -1;

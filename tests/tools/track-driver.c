@@ -327,7 +327,7 @@ int main(int argc, char **argv)
 	if (mlf_config_load(&cfg, workspace, NULL, &err) ||
 	    (uri && mlf_config_set(&cfg, "tracking_uri", uri, "--uri", &err)) ||
 	    mlf_config_tracking_options(&cfg, &opts, &err) ||
-	    mlf_tracking_open(&t, &opts, &err) ||
+	    ((opts.create_store = 1), mlf_tracking_open(&t, &opts, &err)) ||
 	    command(t, argc - i, argv + i, &out, &err) ||
 	    mlf_json_write_line(out, stdout, &err)) {
 		fprintf(stderr, "track-driver: %s\n", err.msg);

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# mlf-validate on the embedded SQLite store: --init, --probe, every failure
+# class with its exit status, read back with the real MLflow client.
+. "$(dirname "$0")/lib.sh"
+
+W=$T/ws
+mkdir -p "$W"
+cat >"$W/mlf.yaml" <<'YAML'
+experiment_id: "1"
+experiment_name: nightly
+checks:
+  min_free_disk_mb: 1
+YAML
+DB=$W/runs/mlflow/mlflow.db
+SKIP="--skip base_model,corrections"
+v() { mlf-validate -C "$W" "$@"; }
+
+# Before --init: no database; the report says what to do; nothing is created.
+v $SKIP >"$T/out.json" 2>"$T/err.txt"
+check_eq "missing database exits 1" "$?" 1
+check_grep "report names the missing database" "no MLflow database at $DB" "$T/out.json"
+check_grep "hint says --init" 'run `mlf-validate --init`' "$T/out.json"
+check_grep "summary on stderr" 'FAIL.*tracking_store' "$T/err.txt"
+check "without --init no database is created" test ! -e "$DB"
+
+# --init creates the exact experiment; a second --init changes nothing.
+check_status 0 "--init succeeds" v --init $SKIP -q
+check_status 0 "--init is idempotent" v --init $SKIP -q
+py sqlite_validate_read.py "$DB" experiment 1 nightly "file://$W/runs/mlflow/1" >"$T/exp.txt" 2>&1
+check "MLflow client sees experiment 1 'nightly' at the configured location" test "$(tail -1 "$T/exp.txt")" = ok
+check "--init made the corrections folder" test -d "$W/data/corrections"
+
+# Another experiment id that does not exist: named, with the fix.
+v -e 5 $SKIP >"$T/out.json" 2>/dev/null
+check_eq "missing experiment exits 1" "$?" 1
+check_grep "report names the missing experiment" '"experiment 5 not found' "$T/out.json"
+check_grep "report says where the id came from" 'experiment_id from command line' "$T/out.json"
+
+# The probe logs, reads back and removes its run.
+v --probe $SKIP >"$T/probe.json" 2>/dev/null
+check_eq "--probe exits 0" "$?" 0
+check_grep "report says the probe passed" '"name":"probe","ok":true' "$T/probe.json"
+run_id=$(grep -o 'run [0-9a-f]\{32\}' "$T/probe.json" | head -1 | cut -d' ' -f2)
+py sqlite_validate_read.py "$DB" probe-removed "$run_id" >"$T/probe.txt" 2>&1
+check "MLflow sees the probe run deleted, FINISHED, param logged" test "$(tail -1 "$T/probe.txt")" = ok
+check "probe artifacts removed from disk" test ! -e "$W/runs/mlflow/1/$run_id"
+
+# -q prints nothing at all.
+v -q $SKIP >"$T/q.out" 2>"$T/q.err"
+check_eq "-q exit 0" "$?" 0
+check "-q prints nothing" test ! -s "$T/q.out" -a ! -s "$T/q.err"
+
+# Output that cannot be written is an error, not a silent success.
+check_status 74 "stdout on /dev/full exits 74" v $SKIP >/dev/full 2>/dev/null
+
+# Workspace checks: base model must be a checkpoint, corrections must be enough.
+mkdir -p "$W/models"
+echo "not a checkpoint" >"$W/models/best_improved.pt"
+v -q --skip corrections; check_eq "a non-zip base model fails" "$?" 1
+printf 'PK\003\004rest' >"$W/models/best_improved.pt"
+for i in 1 2 3 4; do echo '{}' >"$W/data/corrections/c$i.json"; done
+v --skip base_model >"$T/c.json" 2>/dev/null; check_eq "4 of 5 corrections fails" "$?" 1
+check_grep "report counts the corrections" '4 correction file(s)' "$T/c.json"
+echo '{}' >"$W/data/corrections/c5.json"
+check_status 0 "with 5 corrections and a checkpoint every check passes" v -q
+
+# Configuration errors: 78, naming the line.
+cp "$W/mlf.yaml" "$T/good.yaml"
+printf 'experiment_id: "1"\nchecks:\n  min_corrections: lots\n' >"$W/mlf.yaml"
+v >"$T/bad.out" 2>"$T/bad.err"; check_eq "malformed mlf.yaml exits 78" "$?" 78
+check_grep "message names file, line and key" 'mlf.yaml:3: checks.min_corrections' "$T/bad.err"
+check "nothing on stdout on a config error" test ! -s "$T/bad.out"
+printf 'experiment_idd: "1"\n' >"$W/mlf.yaml"
+v 2>"$T/bad.err" >/dev/null; check_eq "unknown key exits 78" "$?" 78
+check_grep "unknown key named" "unknown configuration key 'experiment_idd'" "$T/bad.err"
+cp "$T/good.yaml" "$W/mlf.yaml"
+
+# Usage errors.
+check_status 64 "unknown option exits 64" v --no-such-flag 2>/dev/null
+check_status 64 "unknown check in --skip exits 64" v --skip nope 2>/dev/null
+v --help >"$T/help.txt"; check_eq "--help exits 0" "$?" 0
+check_grep "--help documents exit statuses" 'Exit status' "$T/help.txt"
+
+# Artifact location other than the configured one.
+v -q -s artifact_location=file:///elsewhere/1; check_eq "different artifact location exits 1" "$?" 1
+v -s artifact_location=file:///elsewhere/1 2>/dev/null | grep -q "stores artifacts at 'file://$W/runs/mlflow/1'"
+check_eq "report shows both locations" "$?" 0
+
+# A read-only artifact folder (as an unprivileged user when running as root).
+chmod 755 "$T"
+chmod -R a+rX "$W"
+chmod a+w "$DB" "$(dirname "$DB")"
+chmod 555 "$W/runs/mlflow/1"
+if [ "$(id -u)" -eq 0 ]; then
+	as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+else
+	as_user() { "$@"; }
+fi
+as_user env HOME=/tmp "$MLF_BIN/mlf-validate" -C "$W" --skip base_model,corrections,workspace_writable >"$T/ro.json" 2>/dev/null
+check_eq "read-only artifact folder exits 1" "$?" 1
+check_grep "report names the folder" '"name":"artifact_writable","ok":false' "$T/ro.json"
+chmod 755 "$W/runs/mlflow/1"
+
+# A deleted experiment is not silently used.
+py sqlite_validate_read.py "$DB" delete-experiment 1 >/dev/null 2>&1
+v $SKIP >"$T/del.json" 2>/dev/null; check_eq "deleted experiment exits 1" "$?" 1
+check_grep "report says deleted" "is deleted" "$T/del.json"
+
+# An incompatible database: refused with 78, file untouched.
+sqlite3 "$DB" "UPDATE alembic_version SET version_num='0000deadbeef'"
+sum_before=$(sha256sum "$DB")
+v $SKIP >"$T/inc.json" 2>/dev/null; check_eq "incompatible database exits 78" "$?" 78
+check_grep "report names the revision found" "0000deadbeef" "$T/inc.json"
+check_eq "database untouched" "$(sha256sum "$DB")" "$sum_before"
+
+finish
