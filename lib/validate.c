@@ -154,36 +154,47 @@ static void check_store(struct validation *v)
 	free(shown);
 }
 
+/*
+ * --init without an id, or on a server (which assigns ids itself): create the
+ * experiment by name, or find it, and say which id to configure.  Returns -1
+ * with the explanation in err (status 1: the configuration is still missing).
+ */
+static int init_by_name(struct validation *v, const char *id, struct mlf_error *err)
+{
+	const char *name = mlf_config_get(v->cfg, "experiment_name");
+	const char *why = id ? "an MLflow server assigns experiment ids" : "no experiment_id is configured";
+	struct mlf_experiment existing = { 0 };
+	struct mlf_error e2 = MLF_ERROR_INIT;
+	char *new_id = NULL, *loc = NULL;
+	int rc;
+
+	if (mlf_tracking_get_experiment_by_name(v->store, name, &existing, &e2) == 0) {
+		rc = mlf_fail(err, MLF_EX_CHECK, "%s; experiment '%s' already exists there with id %s",
+			      why, name, existing.experiment_id);
+		mlf_experiment_release(&existing);
+		return rc;
+	}
+	if (e2.kind != MLF_ERR_NOT_FOUND)
+		return mlf_fail(err, store_status(&e2), "%s", e2.msg);
+	loc = mlf_config_expected_artifact_location(v->cfg);
+	if (mlf_tracking_create_experiment(v->store, name, NULL, loc, &new_id, &e2) == 0)
+		rc = mlf_fail(err, MLF_EX_CHECK, "%s, so --init created experiment '%s' with id %s",
+			      why, name, new_id);
+	else
+		rc = mlf_fail(err, store_status(&e2), "%s", e2.msg);
+	free(new_id);
+	free(loc);
+	return rc;
+}
+
 /* --init: create the experiment with the exact id where the store allows it. */
 static int init_experiment(struct validation *v, const char *id, struct mlf_error *err)
 {
+	if (!id || !strcmp(mlf_tracking_backend(v->store), "rest"))
+		return init_by_name(v, id, err);
 	const char *name = mlf_config_get(v->cfg, "experiment_name");
 	char *loc = mlf_config_expected_artifact_location(v->cfg);
-	char *new_id = NULL;
-	int rc;
-
-	if (!strcmp(mlf_tracking_backend(v->store), "rest")) {
-		/* A server assigns ids: create by name and say which id to configure. */
-		struct mlf_experiment existing = { 0 };
-		struct mlf_error e2 = MLF_ERROR_INIT;
-		if (mlf_tracking_get_experiment_by_name(v->store, name, &existing, &e2) == 0) {
-			rc = mlf_fail(err, MLF_EX_CHECK,
-				      "experiment %s not found on the server; an MLflow server assigns "
-				      "ids, and experiment '%s' already exists there with id %s",
-				      id, name, existing.experiment_id);
-			mlf_experiment_release(&existing);
-		} else if (mlf_tracking_create_experiment(v->store, name, NULL, loc, &new_id, &e2) == 0) {
-			rc = mlf_fail(err, MLF_EX_CHECK,
-				      "experiment %s not found; an MLflow server assigns ids, so --init "
-				      "created experiment '%s' with id %s", id, name, new_id);
-		} else {
-			rc = mlf_fail(err, store_status(&e2), "%s", e2.msg);
-		}
-		free(new_id);
-		free(loc);
-		return rc;
-	}
-	rc = mlf_tracking_create_experiment(v->store, name, id, loc, NULL, err);
+	int rc = mlf_tracking_create_experiment(v->store, name, id, loc, NULL, err);
 	free(loc);
 	if (rc == 0)
 		fprintf(stderr, "mlf-validate: created experiment %s '%s'\n", id, name);
@@ -195,6 +206,13 @@ static void check_experiment(struct validation *v)
 	const char *id = mlf_config_get(v->cfg, "experiment_id");
 	struct mlf_error err = MLF_ERROR_INIT;
 
+	if (!id && v->opts->init && v->store) {
+		struct mlf_error init_err = MLF_ERROR_INIT;
+		init_experiment(v, NULL, &init_err);
+		fail(v, "experiment", init_err.status, "put that id in experiment_id (mlf.yaml) and run "
+		     "mlf-validate again", "%s", init_err.msg);
+		return;
+	}
 	if (!id) {
 		fail(v, "experiment", MLF_EX_CHECK,
 		     "set experiment_id in mlf.yaml or MLFLOW_EXPERIMENT_ID (mlf-validate --init creates it)",
@@ -211,8 +229,7 @@ static void check_experiment(struct validation *v)
 		if (init_experiment(v, id, &init_err)) {
 			const char *hint = !strcmp(mlf_tracking_backend(v->store), "rest") ?
 				"put the server's id in experiment_id (mlf.yaml) and run mlf-validate again" : NULL;
-			fail(v, "experiment", store_status(&init_err) == MLF_EX_CHECK ? MLF_EX_CHECK
-				: store_status(&init_err), hint, "%s", init_err.msg);
+			fail(v, "experiment", store_status(&init_err), hint, "%s", init_err.msg);
 			return;
 		}
 		mlf_error_clear(&err);

@@ -93,6 +93,23 @@ start_mlflow_server() {
 	return 1
 }
 
+# start_mlflow_auth_server DIR: a real server with MLflow's basic-auth app.
+# Admin user "admin" / password "admin-pass-1234"; new users get READ by default.
+start_mlflow_auth_server() {
+	local dir=$1; shift
+	mkdir -p "$dir"
+	cat >"$dir/basic_auth.ini" <<INI
+[mlflow]
+default_permission = READ
+database_uri = sqlite:///$dir/basic_auth.db
+admin_username = admin
+admin_password = admin-pass-1234
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+INI
+	MLFLOW_AUTH_CONFIG_PATH="$dir/basic_auth.ini" MLFLOW_FLASK_SERVER_SECRET_KEY=mlf-test-only \
+		start_mlflow_server "$dir" --app-name basic-auth "$@"
+}
+
 stop_mlflow_server() {
 	kill -TERM -- "-$MLFLOW_SERVER_PID" 2>/dev/null
 	for _ in $(seq 50); do kill -0 -- "-$MLFLOW_SERVER_PID" 2>/dev/null || return 0; sleep 0.1; done
