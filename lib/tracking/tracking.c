@@ -287,6 +287,15 @@ out:
 	return rc;
 }
 
+/* MLflow's limits count characters (code points), not bytes. */
+static size_t utf8_length(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 static int check_values(const struct mlf_kvs *kvs, const char *what, size_t max_value,
 			struct mlf_error *err)
 {
@@ -295,7 +304,7 @@ static int check_values(const struct mlf_kvs *kvs, const char *what, size_t max_
 	for (size_t i = 0; i < kvs->n; i++) {
 		if (mlf_tracking_check_key(what, kvs->items[i].key, err))
 			return -1;
-		size_t n = strlen(kvs->items[i].value);
+		size_t n = utf8_length(kvs->items[i].value);
 		if (n > max_value)
 			return mlf_fail(err, MLF_EX_DATAERR,
 					"%s '%s' has a %zu-character value; MLflow keeps at most %zu "
