@@ -205,7 +205,8 @@ int mlf_tracking_log_batch(struct mlf_tracking *t, const char *run_id,
 			   struct mlf_error *err);
 int mlf_tracking_end_run(struct mlf_tracking *t, const char *run_id, int status,
 			 int64_t end_time, struct mlf_error *err);
-/* Set a run back to RUNNING (for --resume); end_time is cleared. */
+/* Set a run back to RUNNING (for --resume).  Local stores clear end_time; the
+ * REST API cannot, so a server keeps the old one (as with MLflow's own client). */
 int mlf_tracking_reopen_run(struct mlf_tracking *t, const char *run_id, struct mlf_error *err);
 int mlf_tracking_get_run(struct mlf_tracking *t, const char *run_id, struct mlf_run *out,
 			 struct mlf_error *err);
