@@ -31,6 +31,8 @@ TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 MANPAGES := $(wildcard man/man1/*.1)
 
 .PHONY: all test unit e2e asan install uninstall clean bootstrap demo bench
+# Keep object files of tests and tools between runs (make deletes intermediates).
+.SECONDARY:
 all: $(BUILD)/libmlf.a $(PROGS)
 
 $(BUILD)/obj/%.o: %.c

@@ -141,3 +141,13 @@ char *mlf_buf_detach(struct mlf_buf *b)
 	mlf_buf_init(b);
 	return s;
 }
+
+void mlf_hex_encode(const unsigned char *bytes, size_t n, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[bytes[i] >> 4];
+		hex[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	hex[2 * n] = '\0';
+}

@@ -246,16 +246,6 @@ int mlf_append_file(const char *path, const void *data, size_t len, struct mlf_e
 	return rc;
 }
 
-static void to_hex(const unsigned char *md, unsigned n, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (unsigned i = 0; i < n; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[2 * n] = '\0';
-}
-
 /* Stream `src` through SHA-256, writing each chunk to `out_fd` when it is >= 0. */
 static int stream_file(const char *src, int out_fd, const char *out_name, char hex[65],
 		       uint64_t *size, struct mlf_error *err)
@@ -289,7 +279,7 @@ static int stream_file(const char *src, int out_fd, const char *out_name, char h
 		unsigned char digest[EVP_MAX_MD_SIZE];
 		unsigned dlen = 0;
 		EVP_DigestFinal_ex(md, digest, &dlen);
-		to_hex(digest, dlen, hex);
+		mlf_hex_encode(digest, dlen, hex);
 	}
 	if (size)
 		*size = total;

@@ -33,6 +33,9 @@ void mlf_buf_addf(struct mlf_buf *b, const char *fmt, ...)
 void mlf_buf_vaddf(struct mlf_buf *b, const char *fmt, va_list ap);
 char *mlf_buf_detach(struct mlf_buf *b);
 
+/* Lowercase hex of `n` bytes into `hex`, which holds 2n+1 characters. */
+void mlf_hex_encode(const unsigned char *bytes, size_t n, char *hex);
+
 /* Checked allocation helpers; they abort on out-of-memory like mlf_buf. */
 void *mlf_xmalloc(size_t n);
 void *mlf_xcalloc(size_t n, size_t size);

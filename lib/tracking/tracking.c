@@ -32,17 +32,12 @@ int64_t mlf_now_ms(void)
 
 void mlf_random_hex32(char out[33])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char raw[16];
 	if (RAND_bytes(raw, sizeof(raw)) != 1) {
 		/* The OS generator failing is not something to carry on from. */
 		abort();
 	}
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = digits[raw[i] >> 4];
-		out[2 * i + 1] = digits[raw[i] & 15];
-	}
-	out[32] = '\0';
+	mlf_hex_encode(raw, sizeof(raw), out);
 }
 
 static int unsupported(struct mlf_tracking *t, const char *what, struct mlf_error *err)
