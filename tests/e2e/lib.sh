@@ -68,6 +68,7 @@ free_port() {
 # start_mlflow_server DIR [extra mlflow server args...]
 # Starts a real MLflow server (SQLite store in DIR, artifact proxy on) and sets
 # MLFLOW_SERVER_URL.  The server is stopped when the script exits.
+# MLF_TEST_SCHEME=https makes the URL https (pass uvicorn's TLS options along).
 start_mlflow_server() {
 	local dir=$1; shift
 	mkdir -p "$dir"
@@ -79,10 +80,10 @@ start_mlflow_server() {
 		>"$dir/server.log" 2>&1 &
 	local pid=$!
 	_server_pgids+=("$pid")
-	MLFLOW_SERVER_URL="http://127.0.0.1:$port"
+	MLFLOW_SERVER_URL="${MLF_TEST_SCHEME:-http}://127.0.0.1:$port"
 	MLFLOW_SERVER_PID=$pid
 	for _ in $(seq 240); do
-		if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('$MLFLOW_SERVER_URL/health', timeout=1)" 2>/dev/null; then
+		if "$PY" -c "import ssl,urllib.request; urllib.request.urlopen('$MLFLOW_SERVER_URL/health', timeout=1, context=ssl._create_unverified_context())" 2>/dev/null; then
 			return 0
 		fi
 		kill -0 "$pid" 2>/dev/null || break
