@@ -315,6 +315,47 @@ int mlf_copy_file_atomic(const char *src, const char *dst, char sha256_hex[65],
 	return 0;
 }
 
+static int walk(const char *path, const char *rel, int depth, mlf_walk_fn on_dir,
+		mlf_walk_fn on_file, void *ctx, struct mlf_error *err)
+{
+	if (depth > MLF_WALK_MAX_DEPTH)
+		return mlf_fail(err, MLF_EX_DATAERR, "'%s' is nested too deep (a symlink loop?)", path);
+	if (on_dir) {
+		int rc = on_dir(path, rel, ctx, err);
+		if (rc)
+			return rc;
+	}
+	DIR *d = opendir(path);
+	if (!d)
+		return mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot open folder '%s'", path);
+	struct dirent *de;
+	int rc = 0;
+	while (!rc && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *child = mlf_path_join(path, de->d_name);
+		char *child_rel = *rel ? mlf_xasprintf("%s/%s", rel, de->d_name)
+				       : mlf_xstrdup(de->d_name);
+		struct stat st;
+		if (stat(child, &st) != 0)
+			rc = mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot read '%s'", child);
+		else if (S_ISDIR(st.st_mode))
+			rc = walk(child, child_rel, depth + 1, on_dir, on_file, ctx, err);
+		else if (S_ISREG(st.st_mode))
+			rc = on_file(child, child_rel, ctx, err);
+		free(child);
+		free(child_rel);
+	}
+	closedir(d);
+	return rc;
+}
+
+int mlf_walk_tree(const char *dir, mlf_walk_fn on_dir, mlf_walk_fn on_file, void *ctx,
+		  struct mlf_error *err)
+{
+	return walk(dir, "", 0, on_dir, on_file, ctx, err);
+}
+
 int mlf_remove_tree(const char *path, struct mlf_error *err)
 {
 	struct stat st;

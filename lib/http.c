@@ -663,6 +663,21 @@ int mlf_http_call_reconciled(struct mlf_http *h, const char *method, const char 
 
 /* ---- files ------------------------------------------------------------- */
 
+/*
+ * Run a request whose body streams from or to a file.  Idempotent: the same
+ * bytes to or from the same path, so repeating it is harmless.
+ */
+static int transfer_file(struct mlf_http *h, struct request *rq, struct mlf_error *err)
+{
+	struct answer a = { 0 };
+	json_t *unused = NULL;
+	mlf_buf_init(&a.body);
+	rq->idempotent = 1;
+	int rc = run_request(h, rq, NULL, NULL, &a, &unused, err);
+	mlf_buf_release(&a.body);
+	return rc;
+}
+
 int mlf_http_put_file(struct mlf_http *h, const char *url, const char *local_path,
 		      struct mlf_error *err)
 {
@@ -675,19 +690,14 @@ int mlf_http_put_file(struct mlf_http *h, const char *url, const char *local_pat
 		return mlf_fail(err, MLF_EX_NOINPUT, "'%s' is not a regular file", local_path);
 	}
 	struct request rq = { 0 };
-	struct answer a = { 0 };
-	json_t *unused = NULL;
-	mlf_buf_init(&a.body);
 	rq.method = "PUT";
 	rq.url = url;
 	rq.upload = f;
 	rq.upload_size = (curl_off_t)st.st_size;
-	rq.idempotent = 1;  /* the same bytes to the same path: repeating is harmless */
-	int rc = run_request(h, &rq, NULL, NULL, &a, &unused, err);
+	int rc = transfer_file(h, &rq, err);
 	if (rc)
 		mlf_error_prefix(err, "uploading '%s'", local_path);
 	fclose(f);
-	mlf_buf_release(&a.body);
 	return rc;
 }
 
@@ -716,14 +726,10 @@ int mlf_http_get_file(struct mlf_http *h, const char *url, const char *local_pat
 		return -1;
 	}
 	struct request rq = { 0 };
-	struct answer a = { 0 };
-	json_t *unused = NULL;
-	mlf_buf_init(&a.body);
 	rq.method = "GET";
 	rq.url = url;
 	rq.download = f;
-	rq.idempotent = 1;
-	int rc = run_request(h, &rq, NULL, NULL, &a, &unused, err);
+	int rc = transfer_file(h, &rq, err);
 	if (!rc && (fflush(f) || fsync(fileno(f))))
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
 	if (fclose(f) && !rc)
@@ -733,6 +739,5 @@ int mlf_http_get_file(struct mlf_http *h, const char *url, const char *local_pat
 	if (rc)
 		unlink(tmp);
 	free(tmp);
-	mlf_buf_release(&a.body);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /*
  * File-system helpers: crash-safe writes, recursive mkdir, streamed copies,
- * advisory locks.
+ * folder walks, advisory locks.
  *
  * Strings returned by these functions are allocated and owned by the caller.
  * Atomic writes go to "<path>.tmp.<pid>.<n>" in the same folder, are fsync'ed,
@@ -44,6 +44,22 @@ int mlf_append_file(const char *path, const void *data, size_t len, struct mlf_e
 int mlf_copy_file_atomic(const char *src, const char *dst, char sha256_hex[65],
 			 struct mlf_error *err);
 int mlf_sha256_file(const char *path, char hex[65], uint64_t *size, struct mlf_error *err);
+
+/*
+ * Walk the folder `dir` depth-first, in readdir order.  `on_dir` (may be
+ * NULL) sees `dir` itself (rel "") and then each folder below it before
+ * its contents; `on_file` sees each regular file.  `path` is `dir` joined
+ * with `rel`, the entry's '/'-separated path below `dir`.  Symlinks are
+ * followed; sockets, fifos and devices are skipped.  A folder more than
+ * MLF_WALK_MAX_DEPTH levels down fails with status 65 (a symlink loop?);
+ * a folder or entry that cannot be read fails with status 66.  A callback's
+ * nonzero return stops the walk and is returned.
+ */
+#define MLF_WALK_MAX_DEPTH 64
+typedef int (*mlf_walk_fn)(const char *path, const char *rel, void *ctx,
+			   struct mlf_error *err);
+int mlf_walk_tree(const char *dir, mlf_walk_fn on_dir, mlf_walk_fn on_file, void *ctx,
+		  struct mlf_error *err);
 
 /* Remove a file or a whole tree; a missing path is not an error. */
 int mlf_remove_tree(const char *path, struct mlf_error *err);

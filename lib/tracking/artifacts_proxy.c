@@ -10,7 +10,6 @@
  * download takes one file.  Uploads stream from disk (mlf_http_put_file),
  * so memory stays flat whatever the artifact's size.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "mlf/json.h"
 #include "mlf/uri.h"
 #include "http_util.h"
+#include "tracking/artifact_paths.h"
 #include "tracking/backend.h"
 
 #define PROXY_PREFIX "/api/2.0/mlflow-artifacts/artifacts"
@@ -84,55 +84,6 @@ static void add_segments(struct mlf_buf *b, const char *rel)
 	}
 }
 
-/* "a//b/" -> "a/b"; NULL -> "". */
-static char *clean_rel(const char *path)
-{
-	struct mlf_buf b = MLF_BUF_INIT;
-	for (const char *p = path ? path : ""; *p; ) {
-		size_t n = strcspn(p, "/");
-		if (n) {
-			if (b.len)
-				mlf_buf_addc(&b, '/');
-			mlf_buf_add(&b, p, n);
-		}
-		p += n;
-		while (*p == '/')
-			p++;
-	}
-	return mlf_buf_detach(&b);
-}
-
-static char *join_rel(const char *a, const char *b)
-{
-	if (!*a)
-		return mlf_xstrdup(b);
-	if (!*b)
-		return mlf_xstrdup(a);
-	return mlf_xasprintf("%s/%s", a, b);
-}
-
-static const char *base_name(const char *path)
-{
-	const char *s = path + strlen(path);
-	while (s > path && s[-1] != '/')
-		s--;
-	return s;
-}
-
-static int check_rel(const char *what, const char *rel, struct mlf_error *err)
-{
-	for (const char *p = rel; *p; ) {
-		size_t n = strcspn(p, "/");
-		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return mlf_fail(err, MLF_EX_DATAERR, "%s '%s' must stay inside the run's "
-					"artifacts (no '.' or '..' parts)", what, rel);
-		p += n;
-		while (*p == '/')
-			p++;
-	}
-	return 0;
-}
-
 /* ---- upload ------------------------------------------------------------ */
 
 static int put_one(struct mlf_http *http, const struct proxy_root *r, const char *rel,
@@ -146,33 +97,19 @@ static int put_one(struct mlf_http *http, const struct proxy_root *r, const char
 	return rc;
 }
 
-static int put_tree(struct mlf_http *http, const struct proxy_root *r, const char *rel,
-		    const char *local, int depth, struct mlf_error *err)
+struct put_tree_ctx {
+	struct mlf_http *http;
+	const struct proxy_root *r;
+	const char *dst;  /* the folder's artifact path */
+};
+
+/* mlf_walk_tree callback: upload one file of a folder below ctx->dst. */
+static int put_tree_file(const char *local, const char *rel, void *vctx, struct mlf_error *err)
 {
-	if (depth > MAX_DEPTH)
-		return mlf_fail(err, MLF_EX_DATAERR, "'%s' is nested too deep (a symlink loop?)", local);
-	DIR *d = opendir(local);
-	if (!d)
-		return mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot open folder '%s'", local);
-	struct dirent *de;
-	int rc = 0;
-	while (!rc && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char *src = mlf_path_join(local, de->d_name);
-		char *dst = join_rel(rel, de->d_name);
-		struct stat st;
-		if (stat(src, &st) != 0)
-			rc = mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot read '%s'", src);
-		else if (S_ISDIR(st.st_mode))
-			rc = put_tree(http, r, dst, src, depth + 1, err);
-		else if (S_ISREG(st.st_mode))
-			rc = put_one(http, r, dst, src, err);
-		/* sockets, fifos, devices: not artifacts, skipped (as artifacts_local.c) */
-		free(src);
-		free(dst);
-	}
-	closedir(d);
+	struct put_tree_ctx *ctx = vctx;
+	char *dst = mlf_artifact_path_join(ctx->dst, rel);
+	int rc = put_one(ctx->http, ctx->r, dst, local, err);
+	free(dst);
 	return rc;
 }
 
@@ -182,10 +119,10 @@ int mlf_proxy_artifacts_log(struct mlf_http *http, const char *artifact_uri,
 {
 	struct proxy_root r;
 	struct stat st;
-	char *dir = clean_rel(artifact_dir);
+	char *dir = mlf_artifact_path_clean(artifact_dir);
 	int rc = -1;
 
-	if (check_rel("artifact folder", dir, err)) {
+	if (mlf_artifact_path_check("artifact folder", dir, err)) {
 		free(dir);
 		return -1;
 	}
@@ -200,13 +137,16 @@ int mlf_proxy_artifacts_log(struct mlf_http *http, const char *artifact_uri,
 	/* As MLflow's log_artifact: a file or a folder lands under its own name ("." too). */
 	char *abs = mlf_path_absolute(NULL, local_path);
 	char *norm = mlf_path_normalize(abs);
-	char *dst = join_rel(dir, base_name(norm));
-	if (S_ISDIR(st.st_mode))
-		rc = put_tree(http, &r, dst, local_path, 0, err);
-	else if (S_ISREG(st.st_mode))
+	char *dst = mlf_artifact_path_join(dir, mlf_artifact_path_base(norm));
+	if (S_ISDIR(st.st_mode)) {
+		/* Files only: the proxy's API has no way to make an empty folder. */
+		struct put_tree_ctx ctx = { http, &r, dst };
+		rc = mlf_walk_tree(local_path, NULL, put_tree_file, &ctx, err);
+	} else if (S_ISREG(st.st_mode)) {
 		rc = put_one(http, &r, dst, local_path, err);
-	else
+	} else {
 		mlf_fail(err, MLF_EX_NOINPUT, "'%s' is neither a file nor a folder", local_path);
+	}
 	free(abs);
 	free(norm);
 	free(dst);
@@ -221,7 +161,7 @@ int mlf_proxy_artifacts_log(struct mlf_http *http, const char *artifact_uri,
 static int list_one(struct mlf_http *http, const struct proxy_root *r, const char *rel,
 		    json_t **files, struct mlf_error *err)
 {
-	char *full = join_rel(r->root, rel);
+	char *full = mlf_artifact_path_join(r->root, rel);
 	char *enc = mlf_uri_encode(full, NULL);
 	struct mlf_buf url = MLF_BUF_INIT;
 	json_t *resp;
@@ -268,7 +208,8 @@ static int list_tree(struct mlf_http *http, const struct proxy_root *r, const ch
 		if (!json_is_string(p))
 			continue;
 		/* The proxy answers basenames; older servers answered full paths. */
-		char *name = join_rel(rel, base_name(json_string_value(p)));
+		const char *base = mlf_artifact_path_base(json_string_value(p));
+		char *name = mlf_artifact_path_join(rel, base);
 		if (json_is_true(json_object_get(it, "is_dir"))) {
 			mlf_artifact_list_add(out, name, 1, -1);
 			rc = list_tree(http, r, name, out, depth + 1, err);
@@ -292,11 +233,12 @@ int mlf_proxy_artifacts_list(struct mlf_http *http, const char *artifact_uri,
 			     struct mlf_error *err)
 {
 	struct proxy_root r;
-	char *rel = clean_rel(path);
+	char *rel = mlf_artifact_path_clean(path);
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (check_rel("artifact path", rel, err) || proxy_root_init(http, artifact_uri, &r, err)) {
+	if (mlf_artifact_path_check("artifact path", rel, err) ||
+	    proxy_root_init(http, artifact_uri, &r, err)) {
 		free(rel);
 		return -1;
 	}
@@ -318,7 +260,7 @@ static int lookup(struct mlf_http *http, const struct proxy_root *r, const char 
 {
 	char *parent = mlf_xstrdup(rel);
 	char *slash = strrchr(parent, '/');
-	const char *name = base_name(rel);
+	const char *name = mlf_artifact_path_base(rel);
 	json_t *files, *it;
 	size_t i;
 
@@ -333,7 +275,8 @@ static int lookup(struct mlf_http *http, const struct proxy_root *r, const char 
 		return -1;
 	json_array_foreach(files, i, it) {
 		json_t *p = json_object_get(it, "path");
-		if (json_is_string(p) && !strcmp(base_name(json_string_value(p)), name)) {
+		if (json_is_string(p) &&
+		    !strcmp(mlf_artifact_path_base(json_string_value(p)), name)) {
 			*exists = 1;
 			*is_dir = json_is_true(json_object_get(it, "is_dir"));
 			break;
@@ -348,10 +291,11 @@ int mlf_proxy_artifacts_download(struct mlf_http *http, const char *artifact_uri
 				 struct mlf_error *err)
 {
 	struct proxy_root r;
-	char *rel = clean_rel(path), *dst = NULL;
+	char *rel = mlf_artifact_path_clean(path), *dst = NULL;
 	int is_dir, exists, rc = -1;
 
-	if (check_rel("artifact path", rel, err) || proxy_root_init(http, artifact_uri, &r, err)) {
+	if (mlf_artifact_path_check("artifact path", rel, err) ||
+	    proxy_root_init(http, artifact_uri, &r, err)) {
 		free(rel);
 		return -1;
 	}
@@ -373,7 +317,7 @@ int mlf_proxy_artifacts_download(struct mlf_http *http, const char *artifact_uri
 		goto out;
 	}
 	/* Into an existing folder: under the artifact's own name (as artifacts_local.c). */
-	dst = mlf_is_dir(local_dst) ? mlf_path_join(local_dst, base_name(rel))
+	dst = mlf_is_dir(local_dst) ? mlf_path_join(local_dst, mlf_artifact_path_base(rel))
 				    : mlf_xstrdup(local_dst);
 	struct mlf_buf url = MLF_BUF_INIT;
 	mlf_buf_adds(&url, r.url);
