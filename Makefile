@@ -12,7 +12,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARNINGS = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wno-format-nonliteral -Wundef -Wvla
-PKGS = jansson yaml-0.1 libcurl sqlite3 libcrypto
+PKGS = jansson yaml-0.1 libcurl sqlite3 libcrypto libpng libjpeg
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CPPFLAGS = -Iinclude -Ilib -D_GNU_SOURCE $(PKG_CFLAGS) $(CPPFLAGS)
@@ -23,17 +23,19 @@ LIB_SRC := $(sort $(wildcard lib/*.c lib/tracking/*.c))
 CMD_SRC := $(sort $(wildcard cmd/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+DEVTOOL_SRC := $(sort $(wildcard tools/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PROGS := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
 UNITS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
+DEVTOOLS := $(DEVTOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 MANPAGES := $(wildcard man/man1/*.1)
 
 .PHONY: all test unit e2e asan install uninstall clean bootstrap demo bench
 # Keep object files of tests and tools between runs (make deletes intermediates).
 .SECONDARY:
-all: $(BUILD)/libmlf.a $(PROGS)
+all: $(BUILD)/libmlf.a $(PROGS) $(DEVTOOLS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -53,6 +55,11 @@ $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/libmlf.a
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf.a $(LIBS) -lcmocka
+
+# Developer tools (not installed): the synthetic data generator.
+$(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(BUILD)/libmlf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf.a $(LIBS)
 
 $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
@@ -93,4 +100,4 @@ clean:
 	rm -rf build build-*
 
 -include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/obj/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
-	$(TOOL_SRC:tests/tools/%.c=$(BUILD)/obj/tests/tools/%.d)
+	$(TOOL_SRC:tests/tools/%.c=$(BUILD)/obj/tests/tools/%.d) $(DEVTOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.d)
