@@ -56,20 +56,10 @@ static const struct option long_options[] = {
 };
 
 struct args {
-	const char *workspace, *config;
-	const char *overrides[64][2];  /* key, value: applied after the file is read */
-	int noverrides;
+	struct mlf_cli_config config;
 	struct mlf_validate_options opts;
 	int quiet, text;
 };
-
-static int usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", mlf_cli_progname());
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'mlf-validate --help'.\n");
-	return MLF_EX_USAGE;
-}
 
 static int check_skip_list(const char *list)
 {
@@ -80,20 +70,10 @@ static int check_skip_list(const char *list)
 		for (int i = 0; mlf_check_names[i]; i++)
 			known |= !strcmp(mlf_check_names[i], name);
 		if (!known)
-			rc = usage_error("unknown check '%s' in --skip", name);
+			rc = mlf_cli_usage_error("unknown check '%s' in --skip", name);
 	}
 	free(copy);
 	return rc;
-}
-
-static int add_override(struct args *a, const char *key, const char *value)
-{
-	if (a->noverrides == (int)(sizeof(a->overrides) / sizeof(a->overrides[0])))
-		return usage_error("too many overrides (%s)", key);
-	a->overrides[a->noverrides][0] = key;
-	a->overrides[a->noverrides][1] = value;
-	a->noverrides++;
-	return 0;
 }
 
 /* Returns -1 to go on, or an exit status. */
@@ -102,11 +82,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 	int c;
 	while ((c = getopt_long(argc, argv, "C:c:u:e:s:f:qhV", long_options, NULL)) != -1) {
 		switch (c) {
-		case 'C': a->workspace = optarg; break;
-		case 'c': a->config = optarg; break;
-		case 'u': if (add_override(a, "tracking_uri", optarg)) return MLF_EX_USAGE; break;
-		case 'e': if (add_override(a, "experiment_id", optarg)) return MLF_EX_USAGE; break;
-		case 's': if (add_override(a, NULL, optarg)) return MLF_EX_USAGE; break;
+		case 'C': a->config.workspace = optarg; break;
+		case 'c': a->config.file = optarg; break;
+		case 'u': if (mlf_cli_override(&a->config, "tracking_uri", optarg)) return MLF_EX_USAGE; break;
+		case 'e': if (mlf_cli_override(&a->config, "experiment_id", optarg)) return MLF_EX_USAGE; break;
+		case 's': if (mlf_cli_override(&a->config, NULL, optarg)) return MLF_EX_USAGE; break;
 		case OPT_INIT: a->opts.init = 1; break;
 		case OPT_PROBE: a->opts.probe = 1; break;
 		case OPT_SKIP:
@@ -116,7 +96,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'f':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-				return usage_error("--format is json or text, not '%s'", optarg);
+				return mlf_cli_usage_error("--format is json or text, not '%s'", optarg);
 			a->text = !strcmp(optarg, "text");
 			break;
 		case 'q': a->quiet = 1; break;
@@ -126,7 +106,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+		return mlf_cli_usage_error("unexpected argument '%s'", argv[optind]);
 	return -1;
 }
 
@@ -142,14 +122,8 @@ int main(int argc, char **argv)
 	if (status >= 0)
 		return status;
 
-	if (mlf_config_load(&cfg, a.workspace, a.config, &err))
+	if (mlf_cli_load_config(&a.config, &cfg, &err))
 		goto config_error;
-	for (int i = 0; i < a.noverrides; i++) {
-		const char *key = a.overrides[i][0], *value = a.overrides[i][1];
-		if (key ? mlf_config_set(&cfg, key, value, "command line", &err)
-			: mlf_config_set_pair(&cfg, value, &err))
-			goto config_error;
-	}
 
 	status = mlf_validate(&cfg, &a.opts, &report);
 	if (!a.quiet) {

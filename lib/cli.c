@@ -1,6 +1,7 @@
 #include "mlf/cli.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,4 +49,39 @@ int mlf_cli_exit(int status)
 void mlf_cli_print_version(void)
 {
 	printf("%s (mlf) %s\n", progname, MLF_VERSION);
+}
+
+int mlf_cli_override(struct mlf_cli_config *c, const char *key, const char *value)
+{
+	if (c->n == MLF_CLI_MAX_OVERRIDES)
+		return mlf_cli_usage_error("too many configuration overrides");
+	c->overrides[c->n][0] = key;
+	c->overrides[c->n][1] = value;
+	c->n++;
+	return 0;
+}
+
+int mlf_cli_load_config(const struct mlf_cli_config *c, struct mlf_config *cfg,
+			struct mlf_error *err)
+{
+	if (mlf_config_load(cfg, c->workspace, c->file, err))
+		return -1;
+	for (int i = 0; i < c->n; i++) {
+		const char *key = c->overrides[i][0], *value = c->overrides[i][1];
+		if (key ? mlf_config_set(cfg, key, value, "command line", err)
+			: mlf_config_set_pair(cfg, value, err))
+			return -1;
+	}
+	return 0;
+}
+
+int mlf_cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", progname);
+	return MLF_EX_USAGE;
 }

@@ -5,6 +5,7 @@
 #ifndef MLF_CLI_H
 #define MLF_CLI_H
 
+#include "mlf/config.h"
 #include "mlf/error.h"
 
 #define MLF_VERSION "0.1.0"
@@ -17,5 +18,26 @@ int mlf_cli_report(const struct mlf_error *err);
 /* Flush and check stdout; returns `status`, or 74 when output could not be written. */
 int mlf_cli_exit(int status);
 void mlf_cli_print_version(void);
+
+/*
+ * The configuration options every program takes: -C workspace, -c config,
+ * and key overrides from flags (-s KEY=VALUE or a program's own flags),
+ * applied after mlf.yaml and the environment.  Strings are borrowed from argv.
+ */
+#define MLF_CLI_MAX_OVERRIDES 64
+struct mlf_cli_config {
+	const char *workspace;
+	const char *file;
+	const char *overrides[MLF_CLI_MAX_OVERRIDES][2];  /* key (NULL: "key=value" pair), value */
+	int n;
+};
+
+/* Record an override; returns 64 (usage) when there are too many, else 0. */
+int mlf_cli_override(struct mlf_cli_config *c, const char *key, const char *value);
+/* Load the configuration and apply the overrides in order. */
+int mlf_cli_load_config(const struct mlf_cli_config *c, struct mlf_config *cfg,
+			struct mlf_error *err);
+/* "prog: <message>\nTry 'prog --help'." on stderr; returns 64. */
+int mlf_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif
