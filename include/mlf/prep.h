@@ -1,0 +1,48 @@
+/*
+ * Building an immutable dataset version (retrain-prep's library part).
+ *
+ * From the corrections folder and the base data.yaml, build
+ * <data_dir>/retrain_vN/ atomically (under a temporary name, renamed when
+ * complete), with N reserved under a lock so concurrent runs never share a
+ * number or mix a folder.  See retrain-prep(1) for the layout.
+ *
+ * Ownership: options are borrowed; *doc is a new JSON reference for the
+ * caller (the dataset document, or a skip document when there are too few
+ * new corrections); *problems is filled and owned by the caller.
+ */
+#ifndef MLF_PREP_H
+#define MLF_PREP_H
+
+#include <jansson.h>
+
+#include "mlf/error.h"
+#include "mlf/problems.h"
+
+enum mlf_base_mode {
+	MLF_BASE_REFERENCE = 0,  /* listed by absolute path in train.txt/val.txt (default) */
+	MLF_BASE_LINK,           /* hard-linked into the version (copied across devices) */
+	MLF_BASE_COPY,           /* copied into the version */
+};
+
+struct mlf_prep_options {
+	const char *corrections_dir;
+	const char *base_data;        /* base data.yaml; NULL = corrections only */
+	const char *data_dir;         /* where retrain_vN/ are created */
+	long min_corrections;         /* new corrections needed; fewer -> skip document */
+	double val_fraction;          /* share of corrected images in val, by content hash */
+	const char *holdout;          /* file of image sha256s or file names always in val; NULL */
+	long seed;                    /* salts the split hash */
+	int skip_bad;                 /* leave bad corrections out instead of stopping */
+	enum mlf_base_mode base_mode;
+	int no_wait;                  /* lock held by another run: exit 75 instead of waiting */
+	const char *prog;             /* program name for progress lines */
+};
+
+/*
+ * 0: *doc is the dataset or skip document.  -1: err filled; when the inputs
+ * were bad, `problems` lists every one (status 65) and nothing was written.
+ */
+int mlf_prep_run(const struct mlf_prep_options *opts, json_t **doc,
+		 struct mlf_problems *problems, struct mlf_error *err);
+
+#endif
