@@ -356,6 +356,30 @@ int mlf_walk_tree(const char *dir, mlf_walk_fn on_dir, mlf_walk_fn on_file, void
 	return walk(dir, "", 0, on_dir, on_file, ctx, err);
 }
 
+int mlf_copy_file_new(const char *src, const char *dst, char sha256_hex[65],
+		      struct mlf_error *err)
+{
+	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create '%s'", dst);
+	int rc = stream_file(src, fd, dst, sha256_hex, NULL, err);
+	if (close(fd) != 0 && !rc)
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", dst);
+	if (rc)
+		unlink(dst);
+	return rc;
+}
+
+int mlf_sync_fs(const char *path, struct mlf_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot open '%s' to flush it", path);
+	int rc = syncfs(fd) == 0 ? 0 : mlf_fail_errno(err, MLF_EX_IOERR, "cannot flush '%s'", path);
+	close(fd);
+	return rc;
+}
+
 int mlf_remove_tree(const char *path, struct mlf_error *err)
 {
 	struct stat st;

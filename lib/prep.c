@@ -122,7 +122,10 @@ static int build(const struct mlf_prep_options *opts, const struct mlf_class_nam
 	int rc = mlf_remove_tree(tmp, err) || mlf_mkdir_p(tmp, 0777, err) ||
 		 mlf_prep_write_version(tmp, final_dir, name, items, classes, base, opts, skipped,
 					doc, err);
-	/* rename(2) of a folder fails if the target exists: a version is never overwritten. */
+	/* One flush for the whole folder, then rename(2), which fails if the target
+	 * exists: a version is never overwritten and never seen half-written. */
+	if (!rc && mlf_sync_fs(tmp, err))
+		rc = -1;
 	if (!rc && rename(tmp, final_dir) != 0) {
 		rc = mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot move the finished dataset to %s",
 				    final_dir);

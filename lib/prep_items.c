@@ -180,6 +180,7 @@ int mlf_prep_check_corrections(const struct mlf_correction_set *set,
 {
 	struct mlf_progress progress;
 	char *holdout = NULL;
+	json_t *by_sha = json_object();  /* image sha256 -> index in out: a hash table */
 	(void)classes;
 	if (opts->holdout && mlf_read_file(opts->holdout, &holdout, NULL, err))
 		return -1;
@@ -213,10 +214,8 @@ int mlf_prep_check_corrections(const struct mlf_correction_set *set,
 		}
 		correction_id(&it);
 		/* The same picture corrected twice counts once: the newer correction wins. */
-		struct prep_item *twin = NULL;
-		for (size_t k = 0; k < out->n && !twin; k++)
-			if (!strcmp(out->items[k].image_sha, it.image_sha))
-				twin = &out->items[k];
+		json_t *seen = json_object_get(by_sha, it.image_sha);
+		struct prep_item *twin = seen ? &out->items[json_integer_value(seen)] : NULL;
 		if (twin) {
 			out->duplicates++;
 			if (!newer(c, twin->c)) {
@@ -229,11 +228,13 @@ int mlf_prep_check_corrections(const struct mlf_correction_set *set,
 		} else {
 			*add_item(out) = it;
 			twin = &out->items[out->n - 1];
+			json_object_set_new(by_sha, it.image_sha, json_integer((json_int_t)(out->n - 1)));
 		}
 		twin->image = mlf_xstrdup(c->image);
 		twin->split = split_of(twin, opts, holdout);
 	}
 	mlf_progress_finish(&progress);
+	json_decref(by_sha);
 	free(holdout);
 	return 0;
 }
@@ -242,8 +243,10 @@ int mlf_prep_add_base(const struct mlf_data_yaml *base, const struct mlf_prep_op
 		      struct prep_items *items, struct mlf_error *err)
 {
 	const struct mlf_image_list *lists[2] = { &base->train, &base->val };
-	size_t ncorrections = items->n;
 	struct mlf_progress progress;
+	json_t *corrected = json_object();  /* image sha256s of the corrections, as a set */
+	for (size_t k = 0; k < items->n; k++)
+		json_object_set_new(corrected, items->items[k].image_sha, json_true());
 	mlf_progress_start(&progress, opts->prog, "checksumming base images",
 			   base->train.n + base->val.n, 500);
 	for (int split = 0; split < 2; split++) {
@@ -251,12 +254,11 @@ int mlf_prep_add_base(const struct mlf_data_yaml *base, const struct mlf_prep_op
 			const char *path = lists[split]->paths[i];
 			char sha[65];
 			mlf_progress_step(&progress);
-			if (mlf_sha256_file(path, sha, NULL, err))
+			if (mlf_sha256_file(path, sha, NULL, err)) {
+				json_decref(corrected);
 				return mlf_error_prefix(err, "base dataset %s", base->file);
-			int superseded = 0;
-			for (size_t k = 0; k < ncorrections && !superseded; k++)
-				superseded = !strcmp(items->items[k].image_sha, sha);
-			if (superseded) {
+			}
+			if (json_object_get(corrected, sha)) {
 				items->superseded_base++;
 				continue;
 			}
@@ -265,10 +267,13 @@ int mlf_prep_add_base(const struct mlf_data_yaml *base, const struct mlf_prep_op
 			memcpy(it->image_sha, sha, sizeof(sha));
 			it->label = mlf_label_path_for(path);
 			it->split = split;
-			if (mlf_is_file(it->label) && mlf_sha256_file(it->label, it->label_sha, NULL, err))
+			if (mlf_is_file(it->label) && mlf_sha256_file(it->label, it->label_sha, NULL, err)) {
+				json_decref(corrected);
 				return mlf_error_prefix(err, "base dataset %s", base->file);
+			}
 		}
 	}
 	mlf_progress_finish(&progress);
+	json_decref(corrected);
 	return 0;
 }

@@ -67,13 +67,14 @@ static int link_or_copy(const char *src, const char *dst, int try_link, struct m
 {
 	if (try_link && link(src, dst) == 0)
 		return 0;
-	return mlf_copy_file_atomic(src, dst, NULL, err);
+	return mlf_copy_file_new(src, dst, NULL, err);
 }
 
 static int write_text(const char *dir, const char *rel, const char *text, struct mlf_error *err)
 {
 	char *path = mlf_path_join(dir, rel);
-	int rc = mlf_write_file_atomic(path, text, strlen(text), err);
+	/* The version folder is synced once and renamed as a whole (prep.c), not per file. */
+	int rc = mlf_write_file_excl(path, text, strlen(text), err);
 	free(path);
 	return rc;
 }
@@ -152,7 +153,7 @@ static int write_correction(struct writer *w, const struct prep_item *it, struct
 	char *label = label_for_dest(dest);
 	char *abs = mlf_path_join(w->dir, dest);
 	char sha[65];
-	int rc = mlf_copy_file_atomic(it->image, abs, sha, err);
+	int rc = mlf_copy_file_new(it->image, abs, sha, err);
 	if (!rc && strcmp(sha, it->image_sha))
 		rc = mlf_fail(err, MLF_EX_DATAERR, "%s changed while retrain-prep was reading it; "
 			      "run again", it->image);

@@ -43,6 +43,14 @@ int mlf_append_file(const char *path, const void *data, size_t len, struct mlf_e
  */
 int mlf_copy_file_atomic(const char *src, const char *dst, char sha256_hex[65],
 			 struct mlf_error *err);
+/*
+ * Copy into a new file (fails if `dst` exists) without syncing: for files in
+ * a folder published as a whole, after one mlf_sync_fs(), by renaming it.
+ */
+int mlf_copy_file_new(const char *src, const char *dst, char sha256_hex[65],
+		      struct mlf_error *err);
+/* Flush everything written to the file system holding `path` (syncfs(2)). */
+int mlf_sync_fs(const char *path, struct mlf_error *err);
 int mlf_sha256_file(const char *path, char hex[65], uint64_t *size, struct mlf_error *err);
 
 /*
