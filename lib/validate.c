@@ -5,7 +5,6 @@
  */
 #include "mlf/validate.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,6 +14,8 @@
 #include <unistd.h>
 
 #include "mlf/buf.h"
+#include "mlf/corrections.h"
+#include "mlf/datayaml.h"
 #include "mlf/fs.h"
 #include "mlf/json.h"
 #include "mlf/tracking.h"
@@ -405,50 +406,40 @@ static void check_base_model(struct validation *v)
 	free(path);
 }
 
-/* Correction files: native JSON, YOLO .txt labels, COCO or Label Studio exports. */
-static long count_corrections(const char *dir, int depth)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return -1;
-	long count = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char *child = mlf_path_join(dir, de->d_name);
-		if (mlf_is_dir(child) && depth < 8) {
-			long sub = count_corrections(child, depth + 1);
-			count += sub > 0 ? sub : 0;
-		} else {
-			const char *dot = strrchr(de->d_name, '.');
-			count += dot && (!strcmp(dot, ".json") || !strcmp(dot, ".txt"));
-		}
-		free(child);
-	}
-	closedir(d);
-	return count;
-}
-
+/*
+ * Counted the way retrain-prep reads them (any of the four formats, classes
+ * from the base dataset), so the two programs never disagree on the number.
+ */
 static void check_corrections(struct validation *v)
 {
 	char *dir = mlf_config_path(v->cfg, "paths.corrections");
+	char *base_yaml = mlf_config_path(v->cfg, "prep.base_data");
 	long want = mlf_config_int(v->cfg, "checks.min_corrections");
 	struct mlf_error err = MLF_ERROR_INIT;
-	if (v->opts->init && mlf_mkdir_p(dir, 0777, &err)) {
+	struct mlf_data_yaml base = { 0 };
+	struct mlf_correction_set set = { 0 };
+	struct mlf_problems problems = MLF_PROBLEMS_INIT;
+
+	if (v->opts->init && mlf_mkdir_p(dir, 0777, &err))
 		fail(v, "corrections", MLF_EX_CHECK, NULL, "%s", err.msg);
-		free(dir);
-		return;
-	}
-	long n = count_corrections(dir, 0);
-	if (n < 0)
+	else if (mlf_data_yaml_load(base_yaml, &base, &err))
+		fail(v, "corrections", MLF_EX_CHECK,
+		     "point prep.base_data at the original training data (its class names are needed)",
+		     "cannot read the class names: %s", err.msg);
+	else if (mlf_corrections_load(dir, &base.classes, &set, &problems, &err))
 		fail(v, "corrections", MLF_EX_CHECK, "create it (mlf-validate --init) or set paths.corrections",
-		     "corrections folder %s: %s", dir, strerror(errno));
-	else if (n < want)
+		     "%s", err.msg);
+	else if ((long)set.n < want)
 		fail(v, "corrections", MLF_EX_CHECK, "collect more corrections or lower checks.min_corrections",
-		     "%ld correction file(s) in %s, %ld needed", n, dir, want);
+		     "%zu correction(s) in %s, %ld needed (%zu file(s) with problems)", set.n, dir, want,
+		     problems.n);
 	else
-		pass(v, "corrections", "%ld correction file(s) in %s (%ld needed)", n, dir, want);
+		pass(v, "corrections", "%zu correction(s) in %s (%ld needed)%s", set.n, dir, want,
+		     problems.n ? "; some files have problems: retrain-prep lists them" : "");
+	mlf_problems_release(&problems);
+	mlf_correction_set_release(&set);
+	mlf_data_yaml_release(&base);
+	free(base_yaml);
 	free(dir);
 }
 

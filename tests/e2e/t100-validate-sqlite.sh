@@ -58,10 +58,14 @@ mkdir -p "$W/models"
 echo "not a checkpoint" >"$W/models/best_improved.pt"
 v -q --skip corrections; check_eq "a non-zip base model fails" "$?" 1
 printf 'PK\003\004rest' >"$W/models/best_improved.pt"
-for i in 1 2 3 4; do echo '{}' >"$W/data/corrections/c$i.json"; done
+v --skip base_model >"$T/nobase.json" 2>/dev/null; check_eq "no base dataset: the corrections check fails" "$?" 1
+check_grep "and says the class names are needed" "cannot read the class names" "$T/nobase.json"
+mlf-synth base "$W/data/base" --images 6 2>/dev/null
+mlf-synth corrections "$W/data/corrections" --count 3 --format coco 2>/dev/null
+mlf-synth corrections "$W/data/corrections" --count 1 --start 10 --format mlf 2>/dev/null
 v --skip base_model >"$T/c.json" 2>/dev/null; check_eq "4 of 5 corrections fails" "$?" 1
-check_grep "report counts the corrections" '4 correction file(s)' "$T/c.json"
-echo '{}' >"$W/data/corrections/c5.json"
+check_grep "report counts corrections as retrain-prep reads them (3 in one COCO file)" '4 correction(s)' "$T/c.json"
+mlf-synth corrections "$W/data/corrections" --count 1 --start 20 --format labelstudio 2>/dev/null
 check_status 0 "with 5 corrections and a checkpoint every check passes" v -q
 
 # Configuration errors: 78, naming the line.
