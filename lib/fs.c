@@ -162,32 +162,44 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* Open a fresh temporary file beside `path`; its name goes to *tmp. */
-static int open_temp_beside(const char *path, char **tmp, struct mlf_error *err)
+FILE *mlf_atomic_fopen(const char *path, char **tmp, struct mlf_error *err)
 {
 	static unsigned counter;
 	for (int tries = 0; tries < 100; tries++) {
 		*tmp = mlf_xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), counter++);
 		int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd >= 0)
-			return fd;
+		if (fd >= 0) {
+			FILE *f = fdopen(fd, "wb");
+			if (f)
+				return f;
+			mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot open '%s'", *tmp);
+			close(fd);
+			unlink(*tmp);
+			free(*tmp);
+			*tmp = NULL;
+			return NULL;
+		}
 		int e = errno;
 		free(*tmp);
 		*tmp = NULL;
 		if (e != EEXIST) {
 			errno = e;
-			return mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create a file beside '%s'", path);
+			mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create a file beside '%s'", path);
+			return NULL;
 		}
 	}
-	return mlf_fail(err, MLF_EX_CANTCREAT, "cannot find a free temporary name beside '%s'", path);
+	mlf_fail(err, MLF_EX_CANTCREAT, "cannot find a free temporary name beside '%s'", path);
+	return NULL;
 }
 
-static int finish_temp(int fd, char *tmp, const char *path, struct mlf_error *err)
+int mlf_atomic_fclose(FILE *f, char *tmp, const char *path, int failed, struct mlf_error *err)
 {
-	int rc = 0;
-	if (fsync(fd) != 0)
+	int rc = failed ? -1 : 0;
+	if (!rc && (fflush(f) != 0 || ferror(f)))
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
+	if (!rc && fsync(fileno(f)) != 0)
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot flush '%s'", tmp);
-	if (close(fd) != 0 && !rc)
+	if (fclose(f) != 0 && !rc)
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", tmp);
 	if (!rc && rename(tmp, path) != 0)
 		rc = mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot rename '%s' to '%s'", tmp, path);
@@ -201,17 +213,13 @@ int mlf_write_file_atomic(const char *path, const void *data, size_t len,
 			  struct mlf_error *err)
 {
 	char *tmp;
-	int fd = open_temp_beside(path, &tmp, err);
-	if (fd < 0)
+	FILE *f = mlf_atomic_fopen(path, &tmp, err);
+	if (!f)
 		return -1;
-	if (write_all(fd, data, len) != 0) {
+	int failed = len && fwrite(data, 1, len, f) != len;
+	if (failed)
 		mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
-		close(fd);
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	return finish_temp(fd, tmp, path, err);
+	return mlf_atomic_fclose(f, tmp, path, failed, err);
 }
 
 int mlf_write_file_excl(const char *path, const void *data, size_t len,
@@ -299,16 +307,12 @@ int mlf_copy_file_atomic(const char *src, const char *dst, char sha256_hex[65],
 {
 	char *tmp;
 	char hex[65];
-	int fd = open_temp_beside(dst, &tmp, err);
-	if (fd < 0)
+	FILE *f = mlf_atomic_fopen(dst, &tmp, err);
+	if (!f)
 		return -1;
-	if (stream_file(src, fd, tmp, hex, NULL, err) != 0) {
-		close(fd);
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	if (finish_temp(fd, tmp, dst, err) != 0)
+	/* Raw writes on the descriptor: nothing goes through the FILE's buffer. */
+	int failed = stream_file(src, fileno(f), tmp, hex, NULL, err) != 0;
+	if (mlf_atomic_fclose(f, tmp, dst, failed, err) != 0)
 		return -1;
 	if (sha256_hex)
 		memcpy(sha256_hex, hex, 65);

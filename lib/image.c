@@ -14,6 +14,7 @@
 #include <png.h>
 
 #include "mlf/buf.h"
+#include "mlf/fs.h"
 
 static const unsigned char PNG_MAGIC[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
 
@@ -380,54 +381,6 @@ int mlf_image_load_rgb(const char *path, unsigned char **rgb, int *width, int *h
 
 /* ---- encoding: through a temporary file beside the target ----------------- */
 
-static FILE *open_temp(const char *path, char **tmp, struct mlf_error *err)
-{
-	static unsigned counter;
-	for (int tries = 0; tries < 100; tries++) {
-		*tmp = mlf_xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), counter++);
-		int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			FILE *f = fdopen(fd, "wb");
-			if (f)
-				return f;
-			mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot open '%s'", *tmp);
-			close(fd);
-			unlink(*tmp);
-			free(*tmp);
-			*tmp = NULL;
-			return NULL;
-		}
-		int e = errno;
-		free(*tmp);
-		*tmp = NULL;
-		if (e != EEXIST) {
-			errno = e;
-			mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create a file beside '%s'", path);
-			return NULL;
-		}
-	}
-	mlf_fail(err, MLF_EX_CANTCREAT, "cannot find a free temporary name beside '%s'", path);
-	return NULL;
-}
-
-/* Flush, fsync, close and rename over `path`; on failure (or when `failed`) remove tmp. */
-static int finish_temp(FILE *f, char *tmp, const char *path, int failed, struct mlf_error *err)
-{
-	int rc = failed ? -1 : 0;
-	if (!rc && (fflush(f) != 0 || ferror(f)))
-		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
-	if (!rc && fsync(fileno(f)) != 0)
-		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot flush '%s'", tmp);
-	if (fclose(f) != 0 && !rc)
-		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", tmp);
-	if (!rc && rename(tmp, path) != 0)
-		rc = mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot rename '%s' to '%s'", tmp, path);
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 static int check_pixels(const char *path, const unsigned char *rgb, int w, int h,
 			struct mlf_error *err)
 {
@@ -447,7 +400,7 @@ int mlf_image_save_jpeg(const char *path, const unsigned char *rgb, int width, i
 	if (check_pixels(path, rgb, width, height, err))
 		return -1;
 	char *tmp;
-	FILE *f = open_temp(path, &tmp, err);
+	FILE *f = mlf_atomic_fopen(path, &tmp, err);
 	if (!f)
 		return -1;
 	struct jpeg_enc *e = mlf_xcalloc(1, sizeof(*e));
@@ -478,7 +431,7 @@ int mlf_image_save_jpeg(const char *path, const unsigned char *rgb, int width, i
 out:
 	jpeg_destroy_compress(ci);
 	free(e);
-	return finish_temp(f, tmp, path, failed, err);
+	return mlf_atomic_fclose(f, tmp, path, failed, err);
 }
 
 struct png_enc {
@@ -501,7 +454,7 @@ int mlf_image_save_png(const char *path, const unsigned char *rgb, int width, in
 	if (check_pixels(path, rgb, width, height, err))
 		return -1;
 	char *tmp;
-	FILE *f = open_temp(path, &tmp, err);
+	FILE *f = mlf_atomic_fopen(path, &tmp, err);
 	if (!f)
 		return -1;
 	struct png_enc *e = mlf_xcalloc(1, sizeof(*e));
@@ -527,5 +480,5 @@ int mlf_image_save_png(const char *path, const unsigned char *rgb, int width, in
 out:
 	png_destroy_write_struct(e->png ? &e->png : NULL, e->info ? &e->info : NULL);
 	free(e);
-	return finish_temp(f, tmp, path, failed, err);
+	return mlf_atomic_fclose(f, tmp, path, failed, err);
 }

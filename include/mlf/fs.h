@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "mlf/error.h"
@@ -26,6 +27,15 @@ char *mlf_path_normalize(const char *path);
 int mlf_mkdir_p(const char *path, mode_t mode, struct mlf_error *err);
 int mlf_is_dir(const char *path);
 int mlf_is_file(const char *path);
+
+/*
+ * Crash-safe writing by hand (for encoders that want a FILE*):
+ * mlf_atomic_fopen opens a fresh temporary file beside `path` (name in *tmp);
+ * mlf_atomic_fclose flushes, fsyncs and closes it and renames it over `path`,
+ * or, when `failed` is set or anything fails, removes it.  It frees *tmp.
+ */
+FILE *mlf_atomic_fopen(const char *path, char **tmp, struct mlf_error *err);
+int mlf_atomic_fclose(FILE *f, char *tmp, const char *path, int failed, struct mlf_error *err);
 
 int mlf_read_file(const char *path, char **data, size_t *len, struct mlf_error *err);
 int mlf_write_file_atomic(const char *path, const void *data, size_t len,
