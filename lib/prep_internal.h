@@ -1,8 +1,10 @@
 /*
  * retrain-prep's internals, shared by lib/prep*.c:
  *   prep.c        orchestration: inputs, threshold, version lock and numbering
- *   prep_items.c  checking each correction against its decoded image, duplicates,
- *                 the content-based split, correction ids
+ *   prep_check.c  checking each correction against its decoded image (pixel boxes,
+ *                 image sha256, correction id), on worker threads
+ *   prep_items.c  merging those checks in order: duplicates, the content-based split;
+ *                 the base dataset's images
  *   prep_write.c  writing the version folder, its metadata and digest
  *
  * A struct prep_items owns its items and their strings; corrections are
@@ -14,6 +16,7 @@
 #include "mlf/corrections.h"
 #include "mlf/datayaml.h"
 #include "mlf/prep.h"
+#include "mlf/progress.h"
 
 enum { SPLIT_TRAIN = 0, SPLIT_VAL = 1 };
 extern const char *const mlf_prep_split_names[2];
@@ -42,6 +45,26 @@ struct prep_items {
 };
 
 void mlf_prep_items_release(struct prep_items *items);
+
+/*
+ * One correction's check, written by whichever worker took it.  With ok, item
+ * is checked (c, width, height, boxes, image_sha, correction_id) and owns its
+ * boxes; image and split are left to the merge.  problems are this
+ * correction's alone, in the order found.  Zeroed before the check.
+ */
+struct check_slot {
+	int ok;
+	struct prep_item item;
+	struct mlf_problems problems;
+};
+
+/*
+ * Check every correction of `set` against its image into slots[i] (set->n of
+ * them, zeroed), on up to one worker thread per online CPU (at most 16).
+ * `progress` is stepped from the calling thread only.  Returns when all are done.
+ */
+void mlf_prep_check_each(const struct mlf_correction_set *set, struct check_slot *slots,
+			 struct mlf_progress *progress);
 
 /* Decode and check every correction's image and boxes; problems collected. */
 int mlf_prep_check_corrections(const struct mlf_correction_set *set,

@@ -1,12 +1,10 @@
-/* Checking corrections against their images; duplicates; the split; correction ids. */
-#include <math.h>
+/* Merging the checked corrections: duplicates, the split; the base dataset's images. */
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mlf/buf.h"
 #include "mlf/fs.h"
-#include "mlf/image.h"
 #include "mlf/progress.h"
 #include "prep_internal.h"
 
@@ -30,101 +28,6 @@ static struct prep_item *add_item(struct prep_items *items)
 	struct prep_item *it = &items->items[items->n++];
 	memset(it, 0, sizeof(*it));
 	return it;
-}
-
-static void sha256_text(const char *text, size_t len, char hex[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-	EVP_Digest(text, len, md, &n, EVP_sha256(), NULL);
-	mlf_hex_encode(md, n, hex);
-}
-
-/*
- * A box overshooting the image by a little is a slip of the mouse: clip it.
- * More than this many pixels (or 1% of the side, if larger) is a real error.
- */
-static double overshoot_allowed(int side)
-{
-	double pct = side * 0.01;
-	return pct > 2.0 ? pct : 2.0;
-}
-
-static int clip_axis(double *lo, double *hi, int side)
-{
-	double slack = overshoot_allowed(side);
-	if (*lo < -slack || *hi > side + slack)
-		return -1;
-	if (*lo < 0)
-		*lo = 0;
-	if (*hi > side)
-		*hi = side;
-	return 0;
-}
-
-/* Pixel boxes of one correction, checked against the decoded size. */
-static int convert_boxes(const struct mlf_correction *c, int w, int h, struct prep_item *it,
-			 struct mlf_problems *problems)
-{
-	int bad = 0;
-	it->boxes = mlf_xcalloc(c->nboxes ? c->nboxes : 1, sizeof(*it->boxes));
-	for (size_t i = 0; i < c->nboxes; i++) {
-		struct mlf_box b = c->boxes[i];
-		char field[48];
-		snprintf(field, sizeof(field), "boxes[%zu]", i);
-		if (c->normalized) {
-			b.x1 *= w;
-			b.x2 *= w;
-			b.y1 *= h;
-			b.y2 *= h;
-		}
-		if (!isfinite(b.x1) || !isfinite(b.y1) || !isfinite(b.x2) || !isfinite(b.y2) ||
-		    b.x2 <= b.x1 || b.y2 <= b.y1) {
-			mlf_problems_add(problems, c->source, field, "degenerate or negative box "
-					 "[%g, %g, %g, %g]", b.x1, b.y1, b.x2, b.y2);
-			bad = 1;
-			continue;
-		}
-		if (clip_axis(&b.x1, &b.x2, w) || clip_axis(&b.y1, &b.y2, h)) {
-			mlf_problems_add(problems, c->source, field, "box [%.1f, %.1f, %.1f, %.1f] lies "
-					 "outside the %dx%d image", b.x1, b.y1, b.x2, b.y2, w, h);
-			bad = 1;
-			continue;
-		}
-		if (b.x2 - b.x1 < 1.0 || b.y2 - b.y1 < 1.0) {
-			mlf_problems_add(problems, c->source, field, "box is less than one pixel wide or "
-					 "high after clipping to the image");
-			bad = 1;
-			continue;
-		}
-		it->boxes[it->nboxes++] = b;
-	}
-	return bad ? -1 : 0;
-}
-
-static int by_box(const void *a, const void *b)
-{
-	const struct mlf_box *x = a, *y = b;
-	if (x->class_id != y->class_id)
-		return x->class_id - y->class_id;
-	double d[4] = { x->x1 - y->x1, x->y1 - y->y1, x->x2 - y->x2, x->y2 - y->y2 };
-	for (int i = 0; i < 4; i++)
-		if (d[i] != 0)
-			return d[i] < 0 ? -1 : 1;
-	return 0;
-}
-
-/* What was corrected, whatever format it came in: image content plus boxes. */
-static void correction_id(struct prep_item *it)
-{
-	struct mlf_buf b = MLF_BUF_INIT;
-	qsort(it->boxes, it->nboxes, sizeof(*it->boxes), by_box);
-	mlf_buf_addf(&b, "mlf.correction.v1\n%s\n", it->image_sha);
-	for (size_t i = 0; i < it->nboxes; i++)
-		mlf_buf_addf(&b, "%d %.3f %.3f %.3f %.3f\n", it->boxes[i].class_id, it->boxes[i].x1,
-			     it->boxes[i].y1, it->boxes[i].x2, it->boxes[i].y2);
-	sha256_text(b.data, b.len, it->correction_id);
-	mlf_buf_release(&b);
 }
 
 static int in_holdout(const char *holdout_text, const struct prep_item *it)
@@ -173,6 +76,15 @@ static int newer(const struct mlf_correction *a, const struct mlf_correction *b)
 	return strcmp(ta, tb) >= 0;
 }
 
+/* Problems of one correction onto the run's list, in the order found. */
+static void take_problems(struct mlf_problems *to, struct mlf_problems *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		mlf_problems_add(to, from->items[i].file, from->items[i].field, "%s",
+				 from->items[i].message);
+	mlf_problems_release(from);
+}
+
 int mlf_prep_check_corrections(const struct mlf_correction_set *set,
 			       const struct mlf_class_names *classes,
 			       const struct mlf_prep_options *opts, struct prep_items *out,
@@ -180,39 +92,22 @@ int mlf_prep_check_corrections(const struct mlf_correction_set *set,
 {
 	struct mlf_progress progress;
 	char *holdout = NULL;
-	json_t *by_sha = json_object();  /* image sha256 -> index in out: a hash table */
 	(void)classes;
 	if (opts->holdout && mlf_read_file(opts->holdout, &holdout, NULL, err))
 		return -1;
+	struct check_slot *slots = mlf_xcalloc(set->n, sizeof(*slots));
 	mlf_progress_start(&progress, opts->prog, "checking corrections", set->n, 200);
+	mlf_prep_check_each(set, slots, &progress);
+	mlf_progress_finish(&progress);
+
+	/* In the set's order, so problems, duplicates and the output never depend on timing. */
+	json_t *by_sha = json_object();  /* image sha256 -> index in out: a hash table */
 	for (size_t i = 0; i < set->n; i++) {
 		const struct mlf_correction *c = &set->items[i];
-		struct mlf_image_info info;
-		struct mlf_error ierr = MLF_ERROR_INIT;
-		mlf_progress_step(&progress);
-		if (mlf_image_probe(c->image, &info, &ierr)) {
-			mlf_problems_add(problems, c->source, "image", "%s", ierr.msg);
+		take_problems(problems, &slots[i].problems);
+		if (!slots[i].ok)
 			continue;
-		}
-		if ((c->declared_width && c->declared_width != info.width) ||
-		    (c->declared_height && c->declared_height != info.height)) {
-			mlf_problems_add(problems, c->source, "width/height", "declares %dx%d but the image "
-					 "is %dx%d", c->declared_width, c->declared_height, info.width,
-					 info.height);
-			continue;
-		}
-		struct prep_item it = { .c = c, .width = info.width, .height = info.height,
-					.split = SPLIT_TRAIN };
-		if (convert_boxes(c, info.width, info.height, &it, problems)) {
-			free(it.boxes);
-			continue;
-		}
-		if (mlf_sha256_file(c->image, it.image_sha, NULL, &ierr)) {
-			mlf_problems_add(problems, c->source, "image", "%s", ierr.msg);
-			free(it.boxes);
-			continue;
-		}
-		correction_id(&it);
+		struct prep_item it = slots[i].item;
 		/* The same picture corrected twice counts once: the newer correction wins. */
 		json_t *seen = json_object_get(by_sha, it.image_sha);
 		struct prep_item *twin = seen ? &out->items[json_integer_value(seen)] : NULL;
@@ -233,8 +128,8 @@ int mlf_prep_check_corrections(const struct mlf_correction_set *set,
 		twin->image = mlf_xstrdup(c->image);
 		twin->split = split_of(twin, opts, holdout);
 	}
-	mlf_progress_finish(&progress);
 	json_decref(by_sha);
+	free(slots);
 	free(holdout);
 	return 0;
 }
