@@ -1,0 +1,122 @@
+/*
+ * Model checkpoints: the tensors of a model and what describes them, read
+ * from PyTorch/Ultralytics `.pt` files and from safetensors, written as
+ * safetensors.  No Python and no libtorch are involved.
+ *
+ * A `.pt` file is a zip archive made by torch.save: `<archive>/data.pkl` is a
+ * pickle of the saved object and `<archive>/data/<key>` hold the raw bytes of
+ * each storage.  The pickle is read by a small interpreter that knows only
+ * the opcodes torch.save emits and builds inert values: no class is ever
+ * imported or called.  Classes it does not know become named placeholders.
+ * For an Ultralytics checkpoint the pickled nn.Module tree is walked
+ * (`_parameters`, `_buffers`, `_modules`) and every tensor is named as
+ * `state_dict()` would name it ("model.0.conv.weight").
+ *
+ * Ownership: a `struct mlf_ckpt` owns its tensors, their names and bytes, and
+ * one reference to `meta`.  Readers start from an empty checkpoint they
+ * initialise themselves and leave it released when they fail.  Damaged or
+ * hostile files fail with status 65 and a message naming the file and what
+ * is wrong; a missing file fails with 66, an unreadable one with 74.
+ */
+#ifndef MLF_CHECKPOINT_H
+#define MLF_CHECKPOINT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlf/error.h"
+
+enum mlf_dtype {
+	MLF_DTYPE_F32,
+	MLF_DTYPE_F16,
+	MLF_DTYPE_BF16,
+	MLF_DTYPE_F64,
+	MLF_DTYPE_I64,
+	MLF_DTYPE_I32,
+	MLF_DTYPE_I16,
+	MLF_DTYPE_I8,
+	MLF_DTYPE_U8,
+	MLF_DTYPE_BOOL,
+	MLF_DTYPE_COUNT
+};
+
+/* Bytes per element. */
+size_t mlf_dtype_size(enum mlf_dtype t);
+/* PyTorch's name without "torch.": "float32", "float16", "int64", "bool", ... */
+const char *mlf_dtype_name(enum mlf_dtype t);
+/* safetensors' name: "F32", "F16", "BF16", "I64", "BOOL", ... */
+const char *mlf_dtype_st_name(enum mlf_dtype t);
+/* Accepts either spelling; -1 if unknown. */
+int mlf_dtype_parse(const char *name, enum mlf_dtype *t);
+
+#define MLF_TENSOR_MAX_DIMS 8
+
+/*
+ * One tensor, always contiguous (row-major) whatever its strides were in the
+ * file, bytes little-endian as stored (fp16 stays fp16).  A 0-d tensor has
+ * ndim 0 and one element.
+ */
+struct mlf_tensor {
+	char *name;             /* state_dict key */
+	enum mlf_dtype dtype;
+	int ndim;
+	int64_t shape[MLF_TENSOR_MAX_DIMS];
+	int requires_grad;      /* as pickled (nn.Parameter), kept for writing .pt back */
+	size_t nbytes;          /* numel * dtype size */
+	unsigned char *data;    /* nbytes bytes (NULL when nbytes is 0) */
+};
+
+int64_t mlf_tensor_numel(const struct mlf_tensor *t);
+
+/*
+ * `meta` is a JSON object.  For a .pt file:
+ *   "format": "pt", "archive": the zip's folder name, "model_key": "ema" or
+ *   "model" (or null for a bare state_dict), "model_class": the pickled class,
+ *   "yaml", "names", "nc", "stride", "task", "args": attributes of the model,
+ *   "checkpoint": every other top-level entry of the saved dict (epoch, date,
+ *   version, train_args, best_fitness, ...; tensors and modules there are
+ *   summarised, not extracted),
+ *   "modules": { dotted module path: class } for every module of the tree,
+ *   which is what a .pt writer needs to pickle the same tree back.
+ * For safetensors: "format": "safetensors", "metadata": the __metadata__ map.
+ * Python objects become JSON as: int keys -> strings, NaN -> "NaN",
+ * an unknown object -> {"__class__": "module.Name", ...}.
+ */
+struct mlf_ckpt {
+	struct mlf_tensor *tensors;   /* in state_dict order (file order for safetensors) */
+	size_t ntensors;
+	size_t cap;
+	json_t *meta;
+};
+
+void mlf_ckpt_init(struct mlf_ckpt *c);
+void mlf_ckpt_release(struct mlf_ckpt *c);
+const struct mlf_tensor *mlf_ckpt_find(const struct mlf_ckpt *c, const char *name);
+/*
+ * Append a tensor named `name` with zeroed bytes and return it (the caller
+ * fills `data`).  Fails with status 65 on a duplicate name, a bad shape or a
+ * size that does not fit in memory.
+ */
+struct mlf_tensor *mlf_ckpt_add(struct mlf_ckpt *c, const char *name, enum mlf_dtype dtype,
+				int ndim, const int64_t *shape, struct mlf_error *err);
+
+/* Limits that bound what a hostile file can make us do. */
+#define MLF_CKPT_MAX_PICKLE (512u << 20)   /* bytes of data.pkl */
+#define MLF_CKPT_MAX_NESTING 1000          /* open MARKs / nested values walked */
+#define MLF_CKPT_MAX_STACK (1u << 22)      /* pickle stack entries */
+#define MLF_CKPT_MAX_MEMO (1u << 22)       /* pickle memo entries */
+#define MLF_CKPT_MAX_TENSOR_BYTES ((uint64_t)16 << 30)
+#define MLF_CKPT_MAX_ST_HEADER (100u << 20) /* safetensors' own limit */
+
+int mlf_ckpt_read_pt(const char *path, struct mlf_ckpt *c, struct mlf_error *err);
+int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_error *err);
+/*
+ * Write all tensors as safetensors, atomically: keys sorted by name, the
+ * header padded with spaces to a multiple of 8 bytes, data in key order.
+ * `metadata` (may be NULL) must map strings to strings; it becomes __metadata__.
+ */
+int mlf_ckpt_write_safetensors(const struct mlf_ckpt *c, const char *path,
+			       const json_t *metadata, struct mlf_error *err);
+
+#endif
