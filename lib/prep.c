@@ -152,8 +152,10 @@ int mlf_prep_run(const struct mlf_prep_options *opts, json_t **doc,
 	*doc = NULL;
 	if (opts->val_fraction < 0 || opts->val_fraction >= 1)
 		return mlf_fail(err, MLF_EX_USAGE, "--val-fraction must be at least 0 and below 1");
-	if (have_base && mlf_data_yaml_load(opts->base_data, &base, err))
+	if (have_base && mlf_data_yaml_load(opts->base_data, &base, err)) {
+		mlf_data_yaml_release(&base);  /* a failed load may hold its resolved path */
 		return -1;
+	}
 	if (!have_base)
 		return mlf_fail(err, MLF_EX_USAGE, "a base dataset is needed for the class names and "
 				"so the model does not forget: give --base-data data.yaml");

@@ -28,7 +28,8 @@ static int add(struct mlf_yolo_arch *a, const char *path, const char *leaf, int 
 	memset(p, 0, sizeof(*p));
 	p->name = mlf_xasprintf("%s.%s", path, leaf);
 	p->ndim = ndim;
-	memcpy(p->shape, shape, (size_t)ndim * sizeof(*shape));
+	if (ndim)  /* scalars (num_batches_tracked) have no shape to copy */
+		memcpy(p->shape, shape, (size_t)ndim * sizeof(*shape));
 	p->numel = numel;
 	p->is_buffer = is_buffer;
 	p->requires_grad = requires_grad;
