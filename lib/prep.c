@@ -146,22 +146,22 @@ int mlf_prep_run(const struct mlf_prep_options *opts, json_t **doc,
 	struct mlf_data_yaml base = { 0 };
 	struct mlf_correction_set set = { 0 };
 	struct prep_items items = { 0 };
-	int have_base = opts->base_data != NULL, lock_fd = -1, rc = -1;
+	int lock_fd = -1, rc = -1;
 	long version = 0;
 
 	*doc = NULL;
 	if (opts->val_fraction < 0 || opts->val_fraction >= 1)
 		return mlf_fail(err, MLF_EX_USAGE, "--val-fraction must be at least 0 and below 1");
-	if (have_base && mlf_data_yaml_load(opts->base_data, &base, err)) {
+	if (!opts->base_data)
+		return mlf_fail(err, MLF_EX_USAGE, "a base dataset is needed for the class names and "
+				"so the model does not forget: give --base-data data.yaml");
+	if (mlf_data_yaml_load(opts->base_data, &base, err)) {
 		mlf_data_yaml_release(&base);  /* a failed load may hold its resolved path */
 		return -1;
 	}
-	if (!have_base)
-		return mlf_fail(err, MLF_EX_USAGE, "a base dataset is needed for the class names and "
-				"so the model does not forget: give --base-data data.yaml");
 	if (mlf_corrections_load(opts->corrections_dir, &base.classes, &set, problems, err))
 		goto out;
-	if (mlf_prep_check_corrections(&set, &base.classes, opts, &items, problems, err))
+	if (mlf_prep_check_corrections(&set, opts, &items, problems, err))
 		goto out;
 	if (problems->n && !opts->skip_bad) {
 		mlf_fail(err, MLF_EX_DATAERR, "%zu problem%s in the corrections; nothing was written "
@@ -176,7 +176,7 @@ int mlf_prep_run(const struct mlf_prep_options *opts, json_t **doc,
 	free(lock);
 	if (rc)
 		goto out;
-	rc = build(opts, &base.classes, have_base ? &base : NULL, &items, problems, &version, doc, err);
+	rc = build(opts, &base.classes, &base, &items, problems, &version, doc, err);
 out:
 	mlf_unlock(lock_fd);
 	mlf_prep_items_release(&items);

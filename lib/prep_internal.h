@@ -68,7 +68,6 @@ void mlf_prep_check_each(const struct mlf_correction_set *set, struct check_slot
 
 /* Decode and check every correction's image and boxes; problems collected. */
 int mlf_prep_check_corrections(const struct mlf_correction_set *set,
-			       const struct mlf_class_names *classes,
 			       const struct mlf_prep_options *opts, struct prep_items *out,
 			       struct mlf_problems *problems, struct mlf_error *err);
 /* Add the base dataset's images (checksummed, not decoded), minus superseded ones. */

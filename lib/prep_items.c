@@ -86,13 +86,11 @@ static void take_problems(struct mlf_problems *to, struct mlf_problems *from)
 }
 
 int mlf_prep_check_corrections(const struct mlf_correction_set *set,
-			       const struct mlf_class_names *classes,
 			       const struct mlf_prep_options *opts, struct prep_items *out,
 			       struct mlf_problems *problems, struct mlf_error *err)
 {
 	struct mlf_progress progress;
 	char *holdout = NULL;
-	(void)classes;
 	if (opts->holdout && mlf_read_file(opts->holdout, &holdout, NULL, err))
 		return -1;
 	struct check_slot *slots = mlf_xcalloc(set->n, sizeof(*slots));

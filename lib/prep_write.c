@@ -130,7 +130,6 @@ static int by_string(const void *a, const void *b)
 
 struct writer {
 	const char *dir;
-	const struct prep_items *items;
 	const struct mlf_prep_options *opts;
 	char **digest_lines;       /* "<path>\t<sha256>" of every image and label */
 	size_t ndigest;
@@ -266,7 +265,7 @@ int mlf_prep_write_version(const char *dir, const char *final_dir, const char *n
 			   const struct mlf_data_yaml *base, const struct mlf_prep_options *opts,
 			   const struct mlf_problems *skipped, json_t **doc, struct mlf_error *err)
 {
-	struct writer w = { .dir = dir, .items = items, .opts = opts };
+	struct writer w = { .dir = dir, .opts = opts };
 	struct mlf_progress progress;
 	int rc = 0;
 	char digest[65], base_sha[65] = "";

@@ -26,7 +26,7 @@ enum mlf_base_mode {
 
 struct mlf_prep_options {
 	const char *corrections_dir;
-	const char *base_data;        /* base data.yaml; NULL = corrections only */
+	const char *base_data;        /* base data.yaml (required: class names, and no forgetting) */
 	const char *data_dir;         /* where retrain_vN/ are created */
 	long min_corrections;         /* new corrections needed; fewer -> skip document */
 	double val_fraction;          /* share of corrected images in val, by content hash */
