@@ -4,7 +4,11 @@
 #   make test            unit tests, then end-to-end tests against a real MLflow
 #   make asan            the same tests under AddressSanitizer + UBSan
 #   make install PREFIX=/usr/local
-#   make bootstrap       install system packages and the pinned MLflow (scripts/bootstrap)
+#   make bootstrap       install system packages, the pinned MLflow and libtorch (scripts/bootstrap)
+#
+# libtorch: LIBTORCH=<dir> names an unzipped libtorch or a torch wheel's package
+# folder (the one holding include/ and lib/); by default the one scripts/bootstrap
+# installed is used.  The CUDA backend is linked when that libtorch has it.
 
 PREFIX ?= /usr/local
 BUILD ?= build
@@ -19,6 +23,25 @@ ALL_CPPFLAGS = -Iinclude -Ilib -D_GNU_SOURCE $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lm -lpthread
 
+ifeq ($(origin LIBTORCH),undefined)
+LIBTORCH := $(shell . scripts/versions.sh; \
+	for d in "$$MLF_CACHE/torch-$$TORCH_VERSION-cuda/torch" "$$MLF_TORCH_DIR/torch"; do \
+	[ -f "$$d/lib/libtorch_cpu.so" ] && { echo "$$d"; break; }; done)
+endif
+CXX ?= g++
+CXXFLAGS ?= -O2 -g
+# The torch wheels are built with the C++11 ABI since 2.7 (TORCH_ABI=0 for older ones).
+TORCH_ABI ?= 1
+TORCH_CXXFLAGS = -std=c++17 -Wall -Wextra -D_GLIBCXX_USE_CXX11_ABI=$(TORCH_ABI) \
+	-isystem $(LIBTORCH)/include -isystem $(LIBTORCH)/include/torch/csrc/api/include $(CXXFLAGS)
+TORCH_CUDA := $(if $(wildcard $(LIBTORCH)/lib/libtorch_cuda.so),1,0)
+# --no-as-needed: nothing references libtorch_cuda directly, but without it in
+# NEEDED its kernels never register and CUDA silently stays unavailable.
+TORCH_LIBS = -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib \
+	$(if $(filter 1,$(TORCH_CUDA)),-Wl$(comma)--no-as-needed -ltorch_cuda -lc10_cuda -Wl$(comma)--as-needed) \
+	-ltorch_cpu -lc10 -lstdc++
+comma := ,
+
 LIB_SRC := $(sort $(wildcard lib/*.c lib/tracking/*.c))
 CMD_SRC := $(sort $(wildcard cmd/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -26,16 +49,42 @@ TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 DEVTOOL_SRC := $(sort $(wildcard tools/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+
+# What needs libtorch: the shim (the only C++), the model code over it, and the
+# programs, tools and unit tests in the torch/ folders.  Nothing else links it.
+SHIM_SRC := $(sort $(wildcard lib/torch/*.cpp))
+MODEL_SRC := $(sort $(wildcard lib/model/*.c))
+TORCH_LIB_OBJ := $(SHIM_SRC:%.cpp=$(BUILD)/obj/%.o) $(MODEL_SRC:%.c=$(BUILD)/obj/%.o)
+TORCH_UNIT_SRC := $(sort $(wildcard tests/unit/torch/test_*.c))
+TORCH_TOOL_SRC := $(sort $(wildcard tools/torch/*.c))
+TORCH_UNITS := $(TORCH_UNIT_SRC:tests/unit/torch/%.c=$(BUILD)/tests/%)
+TORCH_TOOLS := $(TORCH_TOOL_SRC:tools/torch/%.c=$(BUILD)/tools/%)
+ifneq ($(LIBTORCH),)
+TORCH_ALL := $(BUILD)/libmlf_torch.a $(TORCH_TOOLS)
+endif
 PROGS := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
 UNITS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 DEVTOOLS := $(DEVTOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 MANPAGES := $(wildcard man/man1/*.1)
 
-.PHONY: all test unit e2e asan install uninstall clean bootstrap demo bench
+.PHONY: all test unit e2e asan install uninstall clean bootstrap demo bench need-libtorch
 # Keep object files of tests and tools between runs (make deletes intermediates).
 .SECONDARY:
-all: $(BUILD)/libmlf.a $(PROGS) $(DEVTOOLS)
+all: $(BUILD)/libmlf.a $(PROGS) $(DEVTOOLS) $(TORCH_ALL)
+ifeq ($(LIBTORCH),)
+	@echo "warning: libtorch not found (run scripts/bootstrap or set LIBTORCH=<dir>);" \
+	      "built everything that does not need it" >&2
+endif
+
+need-libtorch:
+ifeq ($(LIBTORCH),)
+	@echo "error: libtorch not found: run scripts/bootstrap, or set LIBTORCH=<dir> to an unzipped" \
+	      "libtorch or a torch wheel's package folder" >&2; exit 1
+else
+	@test -f $(LIBTORCH)/lib/libtorch_cpu.so || \
+	{ echo "error: LIBTORCH=$(LIBTORCH) has no lib/libtorch_cpu.so" >&2; exit 1; }
+endif
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -44,9 +93,25 @@ $(BUILD)/obj/%.o: %.c
 # Tests find their fixtures and examples relative to the source tree.
 $(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += -DSOURCE_DIR=\"$(CURDIR)\"
 
+$(BUILD)/obj/lib/torch/%.o: lib/torch/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -Iinclude -Ilib $(TORCH_CXXFLAGS) -MMD -MP -c $< -o $@
+
 $(BUILD)/libmlf.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(BUILD)/libmlf_torch.a: $(TORCH_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/torch/%.o $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a $(LIBS) $(TORCH_LIBS) -lcmocka
+
+$(BUILD)/tools/%: $(BUILD)/obj/tools/torch/%.o $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a $(LIBS) $(TORCH_LIBS)
 
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
@@ -65,10 +130,10 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf.a $(LIBS)
 
-test: all $(UNITS) $(TOOLS)
+test: need-libtorch all $(UNITS) $(TORCH_UNITS) $(TOOLS)
 	BUILD=$(BUILD) tests/run
 
-unit: all $(UNITS)
+unit: need-libtorch all $(UNITS) $(TORCH_UNITS)
 	BUILD=$(BUILD) tests/run unit
 
 e2e: all $(TOOLS)
@@ -100,4 +165,6 @@ clean:
 	rm -rf build build-*
 
 -include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/obj/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
-	$(TOOL_SRC:tests/tools/%.c=$(BUILD)/obj/tests/tools/%.d) $(DEVTOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.d)
+	$(TOOL_SRC:tests/tools/%.c=$(BUILD)/obj/tests/tools/%.d) $(DEVTOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.d) \
+	$(TORCH_LIB_OBJ:.o=.d) $(TORCH_UNIT_SRC:tests/unit/torch/%.c=$(BUILD)/obj/tests/unit/torch/%.d) \
+	$(TORCH_TOOL_SRC:tools/torch/%.c=$(BUILD)/obj/tools/torch/%.d)

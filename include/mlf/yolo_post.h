@@ -79,6 +79,16 @@ int mlf_letterbox_params_rect(int w0, int h0, int target_w, int target_h, int st
 			      int scaleup, struct mlf_letterbox *lb);
 
 /*
+ * The letterboxed pixels: `rgb` (lb->w0 x lb->h0, 3 channels, row-major) resized
+ * to new_w x new_h as OpenCV's cv2.resize(INTER_LINEAR) resizes 8-bit images
+ * (bit for bit: its fixed-point weights and rounding), placed at (left, top) in
+ * `out` (out_w x out_h x 3), the border filled with 114 as LetterBox does.
+ * Implemented in lib/letterbox.c.
+ */
+int mlf_letterbox_image(const unsigned char *rgb, const struct mlf_letterbox *lb, unsigned char *out,
+			struct mlf_error *err);
+
+/*
  * Boxes (xyxy, n rows of 4 floats, in place) from the letterboxed input back
  * to the original image, clipped to it: scale_boxes with ratio_pad =
  * ((gain_y, gain_x), (left, top)), then clip_boxes.

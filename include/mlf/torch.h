@@ -1,0 +1,271 @@
+/*
+ * The libtorch shim, seen from C.  lib/torch/ is the only C++ in mlf; every
+ * YOLO-specific part (model, loss, training loop) is C written against this
+ * header.  Only programs that train or infer link it (libmlf_torch.a).
+ *
+ * Tensors are opaque handles.  Ownership: a handle made while a scope is open
+ * belongs to the innermost open scope and is freed when that scope closes,
+ * unless it was kept (mlf_th_keep), which hands it to the enclosing scope, or
+ * to the caller when no scope encloses it.  A handle made with no scope open
+ * belongs to the caller, who frees it with mlf_th_free (model weights,
+ * optimizer state).  Handles are views of reference-counted libtorch tensors:
+ * freeing a handle never invalidates another handle, even one sharing storage.
+ *
+ *     size_t mark = mlf_th_scope_open();
+ *     mlf_th *y = mlf_th_unary(MLF_TH_SILU, mlf_th_conv2d(x, w, NULL, 1, 1, 1, 1));
+ *     mlf_th_keep(y);
+ *     mlf_th_scope_close(mark);          // the conv output is freed, y is not
+ *
+ * Errors: no C++ exception reaches C.  A call that fails returns NULL (or -1)
+ * and records a message, read with mlf_th_error(), kept until
+ * mlf_th_clear_error().  A call given a NULL tensor returns NULL without
+ * touching the message, so a chain of calls is checked once at its end and
+ * the first failure is the one reported.  Scopes, errors, grad mode and
+ * autocast state are per thread.
+ *
+ * Devices are ints: MLF_TH_CPU, or a CUDA device index (0, 1, ...).
+ * Dimensions may be negative (counted from the end) wherever a dim is taken.
+ */
+#ifndef MLF_TORCH_H
+#define MLF_TORCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlf/checkpoint.h" /* enum mlf_dtype */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mlf_th mlf_th;
+
+#define MLF_TH_CPU (-1)
+#define MLF_TH_MAX_DIMS 8
+
+/* ---- runtime ---------------------------------------------------------- */
+
+const char *mlf_th_version(void);        /* libtorch's, e.g. "2.11.0" */
+int mlf_th_cuda_device_count(void);      /* 0 when built without CUDA or none present */
+int mlf_th_set_threads(int n);           /* intra-op threads; -1 on error */
+int mlf_th_threads(void);
+void mlf_th_manual_seed(uint64_t seed);  /* CPU and CUDA generators */
+int mlf_th_synchronize(int device);      /* waits for queued CUDA work; no-op on CPU */
+
+const char *mlf_th_error(void);          /* "" when none */
+void mlf_th_clear_error(void);
+
+/* ---- scopes and handles ----------------------------------------------- */
+
+size_t mlf_th_scope_open(void);
+/* Closes every scope opened since (and including) the one `mark` opened. */
+void mlf_th_scope_close(size_t mark);
+mlf_th *mlf_th_keep(mlf_th *t);          /* returns t */
+void mlf_th_free(mlf_th *t);             /* NULL is a no-op; also valid inside a scope */
+/* Another handle to the same tensor (for storing one handle in two places). */
+mlf_th *mlf_th_ref(const mlf_th *t);
+/* Handles alive in this thread: for tests that check nothing leaks. */
+size_t mlf_th_live_handles(void);
+
+/* ---- making tensors ---------------------------------------------------- */
+
+/* Copies `data` (contiguous, row-major, `dtype`). */
+mlf_th *mlf_th_from_data(const void *data, enum mlf_dtype dtype, int ndim, const int64_t *shape,
+			 int device);
+mlf_th *mlf_th_empty(int ndim, const int64_t *shape, enum mlf_dtype dtype, int device);
+mlf_th *mlf_th_full(int ndim, const int64_t *shape, double value, enum mlf_dtype dtype, int device);
+mlf_th *mlf_th_zeros_like(const mlf_th *t);
+mlf_th *mlf_th_full_like(const mlf_th *t, double value);
+mlf_th *mlf_th_scalar(double value, enum mlf_dtype dtype, int device);      /* 0-d */
+mlf_th *mlf_th_arange(double start, double end, double step, enum mlf_dtype dtype, int device);
+/* Uniform in [lo, hi) and normal(mean, std) from the global generator. */
+mlf_th *mlf_th_rand(int ndim, const int64_t *shape, double lo, double hi, enum mlf_dtype dtype,
+		    int device);
+mlf_th *mlf_th_randn(int ndim, const int64_t *shape, double mean, double std, enum mlf_dtype dtype,
+		     int device);
+
+/* ---- inspecting -------------------------------------------------------- */
+
+int mlf_th_ndim(const mlf_th *t);                     /* -1 for NULL */
+int64_t mlf_th_size(const mlf_th *t, int dim);        /* -1 on error */
+/* Fills up to `max` sizes; returns ndim or -1. */
+int mlf_th_shape(const mlf_th *t, int64_t *shape, int max);
+int64_t mlf_th_numel(const mlf_th *t);
+enum mlf_dtype mlf_th_dtype(const mlf_th *t);
+int mlf_th_device(const mlf_th *t);
+/* Copies the values out, converted to `dtype`, row-major; `nbytes` must be
+ * numel * size of dtype.  Works from any device. */
+int mlf_th_copy_out(const mlf_th *t, enum mlf_dtype dtype, void *buf, size_t nbytes);
+/* The single value of a one-element tensor; NaN (and an error) otherwise. */
+double mlf_th_item(const mlf_th *t);
+/* "[2, 3, 4] float32 cpu" for messages; a static per-thread buffer. */
+const char *mlf_th_describe(const mlf_th *t);
+
+/* ---- conversions ------------------------------------------------------- */
+
+mlf_th *mlf_th_to(const mlf_th *t, enum mlf_dtype dtype, int device);
+mlf_th *mlf_th_contiguous(const mlf_th *t);
+mlf_th *mlf_th_channels_last(const mlf_th *t);        /* 4-d only */
+mlf_th *mlf_th_clone(const mlf_th *t);
+mlf_th *mlf_th_detach(const mlf_th *t);
+
+/* ---- in place (return 0, or -1 with the error set) -------------------- */
+
+int mlf_th_copy_(mlf_th *dst, const mlf_th *src);     /* broadcasts, converts dtype/device */
+int mlf_th_fill_(mlf_th *t, double value);
+int mlf_th_mul_s_(mlf_th *t, double s);
+int mlf_th_add_(mlf_th *t, const mlf_th *other, double alpha); /* t += alpha * other */
+int mlf_th_uniform_(mlf_th *t, double lo, double hi);
+/* For model weights: `t` becomes a leaf that accumulates gradients (or not). */
+int mlf_th_set_requires_grad(mlf_th *t, int on);
+int mlf_th_requires_grad(const mlf_th *t);
+/* Replaces the data of `t` (keeping its identity for optimizers) with `data`. */
+int mlf_th_set_data(mlf_th *t, const mlf_th *data);
+
+/* ---- elementwise ------------------------------------------------------- */
+
+enum mlf_th_unary {
+	MLF_TH_NEG, MLF_TH_ABS, MLF_TH_EXP, MLF_TH_LOG, MLF_TH_SQRT, MLF_TH_RSQRT,
+	MLF_TH_SIGMOID, MLF_TH_SILU, MLF_TH_RELU, MLF_TH_TANH, MLF_TH_ATAN,
+	MLF_TH_FLOOR, MLF_TH_CEIL, MLF_TH_ROUND, MLF_TH_RECIPROCAL, MLF_TH_SQUARE,
+	MLF_TH_LOGICAL_NOT, MLF_TH_ISNAN, MLF_TH_ISFINITE,
+};
+mlf_th *mlf_th_unary(enum mlf_th_unary op, const mlf_th *x);
+
+/* Broadcasting binary operations.  Comparisons and logic give bool tensors. */
+enum mlf_th_binary {
+	MLF_TH_ADD, MLF_TH_SUB, MLF_TH_MUL, MLF_TH_DIV, MLF_TH_POW,
+	MLF_TH_MAXIMUM, MLF_TH_MINIMUM, MLF_TH_ATAN2, MLF_TH_FMOD,
+	MLF_TH_EQ, MLF_TH_NE, MLF_TH_LT, MLF_TH_LE, MLF_TH_GT, MLF_TH_GE,
+	MLF_TH_AND, MLF_TH_OR,
+};
+mlf_th *mlf_th_binary(enum mlf_th_binary op, const mlf_th *a, const mlf_th *b);
+mlf_th *mlf_th_binary_s(enum mlf_th_binary op, const mlf_th *a, double s);  /* a op s */
+mlf_th *mlf_th_s_binary(enum mlf_th_binary op, double s, const mlf_th *b);  /* s op b */
+/* Bounds that are NaN are not applied. */
+mlf_th *mlf_th_clamp(const mlf_th *x, double lo, double hi);
+mlf_th *mlf_th_where(const mlf_th *cond, const mlf_th *a, const mlf_th *b);
+mlf_th *mlf_th_masked_fill(const mlf_th *x, const mlf_th *mask, double value);
+
+/* ---- reductions and ordering ------------------------------------------ */
+
+#define MLF_TH_ALL_DIMS INT32_MIN
+enum mlf_th_reduce {
+	MLF_TH_SUM, MLF_TH_MEAN, MLF_TH_AMAX, MLF_TH_AMIN, MLF_TH_PROD,
+	MLF_TH_ANY, MLF_TH_ALL, MLF_TH_ARGMAX, MLF_TH_ARGMIN,
+};
+/* Over one dim, or all with MLF_TH_ALL_DIMS (keepdim is then ignored). */
+mlf_th *mlf_th_reduce(enum mlf_th_reduce op, const mlf_th *x, int dim, int keepdim);
+mlf_th *mlf_th_cumsum(const mlf_th *x, int dim);
+/* Both outputs are set on success (indices int64); -1 on failure. */
+int mlf_th_topk(const mlf_th *x, int64_t k, int dim, int largest, int sorted,
+		mlf_th **values, mlf_th **indices);
+int mlf_th_sort(const mlf_th *x, int dim, int descending, int stable,
+		mlf_th **values, mlf_th **indices);
+
+/* ---- shapes ------------------------------------------------------------ */
+
+mlf_th *mlf_th_reshape(const mlf_th *x, int ndim, const int64_t *shape);  /* one -1 allowed */
+mlf_th *mlf_th_permute(const mlf_th *x, int ndim, const int *dims);
+mlf_th *mlf_th_transpose(const mlf_th *x, int d0, int d1);
+mlf_th *mlf_th_unsqueeze(const mlf_th *x, int dim);
+mlf_th *mlf_th_squeeze(const mlf_th *x, int dim);
+mlf_th *mlf_th_flatten(const mlf_th *x, int start, int end);
+mlf_th *mlf_th_expand(const mlf_th *x, int ndim, const int64_t *shape);    /* -1 keeps a size */
+mlf_th *mlf_th_repeat(const mlf_th *x, int ndim, const int64_t *reps);
+/* x[..., start:end:step, ...] along dim; end is clamped, INT64_MAX for "to the end". */
+mlf_th *mlf_th_slice(const mlf_th *x, int dim, int64_t start, int64_t end, int64_t step);
+mlf_th *mlf_th_select(const mlf_th *x, int dim, int64_t index);
+mlf_th *mlf_th_cat(size_t n, mlf_th *const *ts, int dim);
+mlf_th *mlf_th_stack(size_t n, mlf_th *const *ts, int dim);
+/* Splits into pieces of the given sizes along dim; fills out[0..n-1]. */
+int mlf_th_split(const mlf_th *x, size_t n, const int64_t *sizes, int dim, mlf_th **out);
+
+/* ---- indexing ---------------------------------------------------------- */
+
+mlf_th *mlf_th_index_select(const mlf_th *x, int dim, const mlf_th *index);
+mlf_th *mlf_th_gather(const mlf_th *x, int dim, const mlf_th *index);
+/* Out of place: a copy of x with src scattered (or `value`) at index along dim. */
+mlf_th *mlf_th_scatter(const mlf_th *x, int dim, const mlf_th *index, const mlf_th *src);
+mlf_th *mlf_th_scatter_s(const mlf_th *x, int dim, const mlf_th *index, double value);
+/* x[mask]: mask is bool, broadcastable over x's leading dims; rows are kept. */
+mlf_th *mlf_th_mask_select(const mlf_th *x, const mlf_th *mask);
+/* Indices of non-zero elements, [n, ndim] int64. */
+mlf_th *mlf_th_nonzero(const mlf_th *x);
+mlf_th *mlf_th_one_hot(const mlf_th *index, int64_t nclasses);
+
+/* ---- network operations ------------------------------------------------ */
+
+/* NCHW.  `bias` may be NULL.  Square stride, padding and dilation. */
+mlf_th *mlf_th_conv2d(const mlf_th *x, const mlf_th *weight, const mlf_th *bias,
+		      int stride, int padding, int dilation, int groups);
+/* Training mode normalises with batch statistics and updates the running
+ * ones in place (PyTorch's momentum convention); otherwise uses them. */
+mlf_th *mlf_th_batch_norm(const mlf_th *x, const mlf_th *weight, const mlf_th *bias,
+			  mlf_th *running_mean, mlf_th *running_var, int training,
+			  double momentum, double eps);
+mlf_th *mlf_th_max_pool2d(const mlf_th *x, int kernel, int stride, int padding);
+mlf_th *mlf_th_upsample_nearest(const mlf_th *x, int scale);
+mlf_th *mlf_th_softmax(const mlf_th *x, int dim);
+mlf_th *mlf_th_log_softmax(const mlf_th *x, int dim);
+mlf_th *mlf_th_matmul(const mlf_th *a, const mlf_th *b);
+
+enum mlf_th_reduction { MLF_TH_REDUCE_NONE, MLF_TH_REDUCE_MEAN, MLF_TH_REDUCE_SUM };
+/* `weight` may be NULL. */
+mlf_th *mlf_th_bce_with_logits(const mlf_th *logits, const mlf_th *target, const mlf_th *weight,
+			       enum mlf_th_reduction reduction);
+/* logits [N, C], target int64 [N]. */
+mlf_th *mlf_th_cross_entropy(const mlf_th *logits, const mlf_th *target,
+			     enum mlf_th_reduction reduction);
+
+/* ---- autograd ---------------------------------------------------------- */
+
+/* Sets whether operations record gradients in this thread; returns the previous
+ * setting (use it to restore: a no_grad region is a pair of calls). */
+int mlf_th_grad_enabled(int on);
+int mlf_th_backward(const mlf_th *loss);              /* loss must be a scalar */
+/* The accumulated gradient of a leaf, or NULL with no error when it has none. */
+mlf_th *mlf_th_grad(const mlf_th *t);
+/* Scales the gradients of params so that their total L2 norm is at most max_norm;
+ * returns the norm before clipping, or -1. */
+double mlf_th_clip_grad_norm(size_t n, mlf_th *const *params, double max_norm);
+
+/* Mixed precision: operations inside run in `dtype` where libtorch's autocast
+ * policy allows (f16 or bf16).  Pairs; returns -1 when unsupported. */
+int mlf_th_autocast_begin(int device, enum mlf_dtype dtype);
+void mlf_th_autocast_end(int device);
+
+/* ---- optimizers --------------------------------------------------------
+ * An optimizer refers to its parameters' tensors (not to the handles) and owns
+ * its state; free it with mlf_th_optim_free. */
+
+typedef struct mlf_th_optim mlf_th_optim;
+enum mlf_th_optim_kind { MLF_TH_SGD, MLF_TH_ADAM, MLF_TH_ADAMW };
+
+struct mlf_th_group_opts {
+	double lr;
+	double momentum;        /* SGD momentum; Adam/AdamW beta1 */
+	double beta2;           /* Adam/AdamW */
+	double weight_decay;
+	double eps;             /* Adam/AdamW; 0 means libtorch's default 1e-8 */
+	int nesterov;           /* SGD */
+};
+
+mlf_th_optim *mlf_th_optim_new(enum mlf_th_optim_kind kind);
+void mlf_th_optim_free(mlf_th_optim *o);
+/* Adds a parameter group; returns its index or -1. */
+int mlf_th_optim_add_group(mlf_th_optim *o, size_t n, mlf_th *const *params,
+			   const struct mlf_th_group_opts *opts);
+size_t mlf_th_optim_ngroups(const mlf_th_optim *o);
+int mlf_th_optim_set_lr(mlf_th_optim *o, size_t group, double lr);
+double mlf_th_optim_lr(const mlf_th_optim *o, size_t group);
+/* SGD momentum, or Adam's beta1 (warmup moves it). */
+int mlf_th_optim_set_momentum(mlf_th_optim *o, size_t group, double momentum);
+int mlf_th_optim_zero_grad(mlf_th_optim *o);
+int mlf_th_optim_step(mlf_th_optim *o);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
