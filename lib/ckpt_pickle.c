@@ -19,7 +19,7 @@ struct pv_run_ctx {
 	struct mlf_error *err;
 };
 
-static struct pv *pv_new(struct pv_vm *vm, enum pv_kind kind)
+struct pv *pv_new(struct pv_vm *vm, enum pv_kind kind)
 {
 	struct pv *v = mlf_xcalloc(1, sizeof(*v));
 	v->kind = kind;
@@ -28,7 +28,7 @@ static struct pv *pv_new(struct pv_vm *vm, enum pv_kind kind)
 	return v;
 }
 
-static void seq_push(struct pv_seq *s, struct pv *v)
+void pv_seq_push(struct pv_seq *s, struct pv *v)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 4;
@@ -159,7 +159,7 @@ static int push(struct pv_run_ctx *c, struct pv *v)
 {
 	if (c->vm->stack.n >= MLF_CKPT_MAX_STACK)
 		return bad(c, "stack deeper than %u entries", MLF_CKPT_MAX_STACK);
-	seq_push(&c->vm->stack, v);
+	pv_seq_push(&c->vm->stack, v);
 	return 0;
 }
 
@@ -190,7 +190,7 @@ static int pop_mark(struct pv_run_ctx *c, size_t *from)
 	return 0;
 }
 
-static struct pv *make_str(struct pv_vm *vm, enum pv_kind kind, const unsigned char *s, size_t n)
+struct pv *pv_new_str(struct pv_vm *vm, enum pv_kind kind, const char *s, size_t n)
 {
 	struct pv *v = pv_new(vm, kind);
 	v->u.str.s = mlf_xmalloc(n + 1);
@@ -200,6 +200,11 @@ static struct pv *make_str(struct pv_vm *vm, enum pv_kind kind, const unsigned c
 	return v;
 }
 
+static struct pv *make_str(struct pv_vm *vm, enum pv_kind kind, const unsigned char *s, size_t n)
+{
+	return pv_new_str(vm, kind, (const char *)s, n);
+}
+
 static struct pv *make_int(struct pv_vm *vm, enum pv_kind kind, int64_t i)
 {
 	struct pv *v = pv_new(vm, kind);
@@ -207,11 +212,16 @@ static struct pv *make_int(struct pv_vm *vm, enum pv_kind kind, int64_t i)
 	return v;
 }
 
+struct pv *pv_new_int(struct pv_vm *vm, int64_t i)
+{
+	return make_int(vm, PV_INT, i);
+}
+
 static struct pv *make_seq(struct pv_vm *vm, enum pv_kind kind, struct pv **items, size_t n)
 {
 	struct pv *v = pv_new(vm, kind);
 	for (size_t i = 0; i < n; i++)
-		seq_push(&v->u.seq, items[i]);
+		pv_seq_push(&v->u.seq, items[i]);
 	return v;
 }
 
@@ -239,7 +249,7 @@ static int make_global(struct pv_run_ctx *c, const char *mod, size_t nmod, const
 	return push(c, g);
 }
 
-static int is_global(const struct pv *v, const char *mod, const char *name)
+int pv_is_global(const struct pv *v, const char *mod, const char *name)
 {
 	return v->kind == PV_GLOBAL && !strcmp(v->u.global.module, mod) &&
 	       !strcmp(v->u.global.name, name);
@@ -296,6 +306,7 @@ static int persistent_load(struct pv_run_ctx *c, struct pv *pid, struct pv **out
 	s->u.storage.dtype = dt;
 	s->u.storage.key = mlf_xstrdup(a[2]->u.str.s);
 	s->u.storage.numel = (uint64_t)a[4]->u.i;
+	s->u.storage.pid = pid;
 	*out = s;
 	return 0;
 }
@@ -418,14 +429,14 @@ static int call(struct pv_run_ctx *c, struct pv *fn, struct pv *args, struct pv 
 		return bad(c, "call arguments are not a tuple");
 	size_t n = args->u.seq.n;
 	struct pv **a = args->u.seq.v;
-	if (is_global(fn, "torch._utils", "_rebuild_tensor_v2"))
+	if (pv_is_global(fn, "torch._utils", "_rebuild_tensor_v2"))
 		return rebuild_tensor(c, args, 6, out);
-	if (is_global(fn, "torch._utils", "_rebuild_tensor"))
+	if (pv_is_global(fn, "torch._utils", "_rebuild_tensor"))
 		return rebuild_tensor(c, args, 4, out);
-	if (is_global(fn, "torch._utils", "_rebuild_parameter") ||
-	    is_global(fn, "torch._utils", "_rebuild_parameter_with_state"))
+	if (pv_is_global(fn, "torch._utils", "_rebuild_parameter") ||
+	    pv_is_global(fn, "torch._utils", "_rebuild_parameter_with_state"))
 		return rebuild_parameter(c, args, out);
-	if (is_global(fn, "collections", "OrderedDict")) {
+	if (pv_is_global(fn, "collections", "OrderedDict")) {
 		*out = pv_new(c->vm, PV_DICT);
 		if (n == 0)
 			return 0;
@@ -435,19 +446,20 @@ static int call(struct pv_run_ctx *c, struct pv *fn, struct pv *args, struct pv 
 			struct pv *kv = a[0]->u.seq.v[i];
 			if (kv->kind != PV_TUPLE || kv->u.seq.n != 2)
 				return bad(c, "OrderedDict item is not a pair");
-			seq_push(&(*out)->u.seq, kv->u.seq.v[0]);
-			seq_push(&(*out)->u.seq, kv->u.seq.v[1]);
+			pv_seq_push(&(*out)->u.seq, kv->u.seq.v[0]);
+			pv_seq_push(&(*out)->u.seq, kv->u.seq.v[1]);
 		}
 		return 0;
 	}
-	if (is_global(fn, "torch", "Size")) {
+	if (pv_is_global(fn, "torch", "Size")) {
 		if (n != 1 || a[0]->kind != PV_TUPLE)
 			return bad(c, "torch.Size with unexpected arguments");
-		*out = a[0];
+		/* A tuple of its own, so that it can remember it was a torch.Size. */
+		*out = make_seq(c->vm, PV_TUPLE, a[0]->u.seq.v, a[0]->u.seq.n);
 		return 0;
 	}
-	if (is_global(fn, "__builtin__", "set") || is_global(fn, "builtins", "set") ||
-	    is_global(fn, "__builtin__", "frozenset") || is_global(fn, "builtins", "frozenset")) {
+	if (pv_is_global(fn, "__builtin__", "set") || pv_is_global(fn, "builtins", "set") ||
+	    pv_is_global(fn, "__builtin__", "frozenset") || pv_is_global(fn, "builtins", "frozenset")) {
 		if (n == 0) {
 			*out = pv_new(c->vm, PV_LIST);
 			return 0;
@@ -457,7 +469,7 @@ static int call(struct pv_run_ctx *c, struct pv *fn, struct pv *args, struct pv 
 		*out = make_seq(c->vm, PV_LIST, a[0]->u.seq.v, a[0]->u.seq.n);
 		return 0;
 	}
-	if (is_global(fn, "_codecs", "encode"))
+	if (pv_is_global(fn, "_codecs", "encode"))
 		return codecs_encode(c, args, out);
 	struct pv *o = pv_new(c->vm, PV_OBJECT);
 	o->u.obj.cls = fn;
@@ -512,21 +524,21 @@ static int add_items(struct pv_run_ctx *c, struct pv *target, struct pv **items,
 			   pairs ? "dict" : "list");
 	}
 	for (size_t i = 0; i < n; i++)
-		seq_push(dst, items[i]);
+		pv_seq_push(dst, items[i]);
 	return 0;
 }
 
 static int build(struct pv_run_ctx *c, struct pv *target, struct pv *state)
 {
-	if (target->kind != PV_OBJECT)
-		return 0;  /* e.g. a Parameter's empty state: nothing we need */
-	struct pv *old = target->u.obj.state;
+	/* Other values (a Parameter's empty state) keep it only for the writer. */
+	struct pv **slot = target->kind == PV_OBJECT ? &target->u.obj.state : &target->built;
+	struct pv *old = *slot;
 	if (old && old->kind == PV_DICT && state->kind == PV_DICT) {
 		for (size_t i = 0; i < state->u.seq.n; i++)
-			seq_push(&old->u.seq, state->u.seq.v[i]);
+			pv_seq_push(&old->u.seq, state->u.seq.v[i]);
 		return 0;
 	}
-	target->u.obj.state = state;
+	*slot = state;
 	(void)c;
 	return 0;
 }
@@ -628,8 +640,11 @@ static int run_op(struct pv_run_ctx *c, unsigned char op, int *stop)
 	case '}': /* EMPTY_DICT */
 		return push(c, pv_new(vm, PV_DICT));
 	case ']': /* EMPTY_LIST */
-	case 0x8f: /* EMPTY_SET: kept as a list */
 		return push(c, pv_new(vm, PV_LIST));
+	case 0x8f: /* EMPTY_SET: kept as a list that remembers it was a set */
+		v = pv_new(vm, PV_LIST);
+		v->set_kind = 1;
+		return push(c, v);
 	case ')': /* EMPTY_TUPLE */
 		return push(c, pv_new(vm, PV_TUPLE));
 	case 0x85: /* TUPLE1..3 */
@@ -654,6 +669,8 @@ static int run_op(struct pv_run_ctx *c, unsigned char op, int *stop)
 			v = make_seq(vm, PV_DICT, vm->stack.v + from, n);
 		} else {
 			v = make_seq(vm, op == 't' ? PV_TUPLE : PV_LIST, vm->stack.v + from, n);
+			if (op == 0x91)
+				v->set_kind = 2;
 		}
 		vm->stack.n = from;
 		return push(c, v);
@@ -712,7 +729,14 @@ static int run_op(struct pv_run_ctx *c, unsigned char op, int *stop)
 		return pop(c, &v) || persistent_load(c, v, &w) || push(c, w);
 	case 'R':  /* REDUCE */
 	case 0x81: /* NEWOBJ */
-		return pop(c, &w) || pop(c, &v) || call(c, v, w, &x) || push(c, x);
+		if (pop(c, &w) || pop(c, &v) || call(c, v, w, &x))
+			return -1;
+		x->made_by = v;
+		x->made_args = w;
+		x->newobj = op == 0x81;
+		if (x->kind == PV_DICT || x->kind == PV_LIST)
+			x->made_len = x->u.seq.n;
+		return push(c, x);
 	case 'b': /* BUILD */
 		return pop(c, &w) || top(c, &v) || build(c, v, w);
 	default:

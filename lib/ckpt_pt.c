@@ -24,26 +24,24 @@ struct storage_cache {
 };
 
 struct pt_reader {
-	const char *path;
-	zip_t *zip;
-	char *prefix;                  /* the archive folder, e.g. "yolov8n" */
+	struct pt_archive a;
 	struct storage_cache *storages;
 	size_t nstorages, cap;
 	struct mlf_ckpt *ckpt;
 	json_t *modules;
-	size_t walked;
 	struct mlf_error *err;
 };
 
-static int fail(struct pt_reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct pt_reader *r, const char *fmt, ...)
+static int afail(const struct pt_archive *a, struct mlf_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int afail(const struct pt_archive *a, struct mlf_error *err, const char *fmt, ...)
 {
 	char what[768];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return mlf_fail(r->err, MLF_EX_DATAERR, "%s: %s", r->path, what);
+	return mlf_fail(err, MLF_EX_DATAERR, "%s: %s", a->path, what);
 }
 
 /* Entry names must be relative, without "..", backslashes or control characters. */
@@ -63,94 +61,93 @@ static int bad_name(const char *name)
 	return 0;
 }
 
-static int open_archive(struct pt_reader *r)
+static int open_zip(struct pt_archive *a, struct mlf_error *err)
 {
 	int zerr = 0;
-	r->zip = zip_open(r->path, ZIP_RDONLY, &zerr);
-	if (!r->zip) {
+	a->zip = zip_open(a->path, ZIP_RDONLY, &zerr);
+	if (!a->zip) {
 		if (zerr == ZIP_ER_NOENT)
-			return mlf_fail_kind(r->err, MLF_EX_NOINPUT, MLF_ERR_NOT_FOUND,
-					     "%s: no such file", r->path);
+			return mlf_fail_kind(err, MLF_EX_NOINPUT, MLF_ERR_NOT_FOUND,
+					     "%s: no such file", a->path);
 		if (zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ) {
 			zip_error_t ze;
 			zip_error_init_with_code(&ze, zerr);
-			mlf_fail(r->err, MLF_EX_IOERR, "%s: cannot read: %s", r->path, zip_error_strerror(&ze));
+			mlf_fail(err, MLF_EX_IOERR, "%s: cannot read: %s", a->path, zip_error_strerror(&ze));
 			zip_error_fini(&ze);
 			return -1;
 		}
 		if (zerr == ZIP_ER_NOZIP)
-			return fail(r, "not a zip archive (expected a torch.save file from PyTorch 1.6 or later)");
+			return afail(a, err, "not a zip archive (expected a torch.save file from PyTorch 1.6 or later)");
 		zip_error_t ze;
 		zip_error_init_with_code(&ze, zerr);
-		fail(r, "damaged zip archive: %s", zip_error_strerror(&ze));
+		afail(a, err, "damaged zip archive: %s", zip_error_strerror(&ze));
 		zip_error_fini(&ze);
 		return -1;
 	}
-	zip_int64_t n = zip_get_num_entries(r->zip, 0);
+	zip_int64_t n = zip_get_num_entries(a->zip, 0);
 	if (n <= 0)
-		return fail(r, "empty zip archive");
+		return afail(a, err, "empty zip archive");
 	for (zip_int64_t i = 0; i < n; i++) {
-		const char *name = zip_get_name(r->zip, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+		const char *name = zip_get_name(a->zip, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
 		if (!name)
-			return fail(r, "zip entry %lld has no name", (long long)i);
+			return afail(a, err, "zip entry %lld has no name", (long long)i);
 		if (bad_name(name))
-			return fail(r, "unsafe zip entry name '%s'", name);
+			return afail(a, err, "unsafe zip entry name '%s'", name);
 		const char *slash = strchr(name, '/');
 		if (!slash)
-			return fail(r, "zip entry '%s' is not inside the archive folder", name);
+			return afail(a, err, "zip entry '%s' is not inside the archive folder", name);
 		size_t plen = (size_t)(slash - name);
-		if (!r->prefix)
-			r->prefix = mlf_xstrndup(name, plen);
-		else if (strlen(r->prefix) != plen || strncmp(r->prefix, name, plen))
-			return fail(r, "zip entries in two folders ('%s' and '%.*s')", r->prefix,
-				    (int)plen, name);
+		if (!a->prefix)
+			a->prefix = mlf_xstrndup(name, plen);
+		else if (strlen(a->prefix) != plen || strncmp(a->prefix, name, plen))
+			return afail(a, err, "zip entries in two folders ('%s' and '%.*s')", a->prefix,
+				     (int)plen, name);
 	}
 	return 0;
 }
 
 /*
- * Read `want` bytes of entry <prefix>/<rel> (all of it when want is -1), at
- * most `max`.  Sizes declared by the zip are checked against what can really
- * be in it before anything is allocated.
+ * Sizes declared by the zip are checked against what can really be in it
+ * before anything is allocated.
  */
-static int read_entry(struct pt_reader *r, const char *rel, int64_t want, uint64_t max,
-		      unsigned char **out, uint64_t *len, int optional)
+int pt_archive_read(struct pt_archive *a, const char *rel, int64_t want, uint64_t max,
+		    unsigned char **out, uint64_t *len, int optional, struct mlf_error *err)
 {
-	char *name = mlf_xasprintf("%s/%s", r->prefix, rel);
+	char *name = mlf_xasprintf("%s/%s", a->prefix, rel);
 	zip_stat_t st;
 	zip_stat_init(&st);
-	zip_int64_t idx = zip_name_locate(r->zip, name, ZIP_FL_ENC_RAW);
+	zip_int64_t idx = zip_name_locate(a->zip, name, ZIP_FL_ENC_RAW);
 	int rc = -1;
 	*out = NULL;
 	*len = 0;
 	if (idx < 0) {
-		rc = optional ? 1 : fail(r, "archive has no '%s'", name);
+		rc = optional ? 1 : afail(a, err, "archive has no '%s'", name);
 		goto done;
 	}
-	if (zip_stat_index(r->zip, (zip_uint64_t)idx, 0, &st) ||
+	if (zip_stat_index(a->zip, (zip_uint64_t)idx, 0, &st) ||
 	    !(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE)) {
-		fail(r, "cannot read the size of '%s'", name);
+		afail(a, err, "cannot read the size of '%s'", name);
 		goto done;
 	}
 	uint64_t n = want < 0 ? st.size : (uint64_t)want;
 	if (want >= 0 && st.size < n) {
-		fail(r, "'%s' holds %llu bytes but the pickle needs %llu", name,
-		     (unsigned long long)st.size, (unsigned long long)n);
+		afail(a, err, "'%s' holds %llu bytes but the pickle needs %llu", name,
+		      (unsigned long long)st.size, (unsigned long long)n);
 		goto done;
 	}
 	/* Deflate cannot expand more than about 1032:1; stored entries not at all. */
 	uint64_t cap = st.comp_method == ZIP_CM_STORE ? st.comp_size : st.comp_size * 1100 + 4096;
 	if (n > max || n > cap) {
-		fail(r, "'%s' declares an impossible size (%llu bytes)", name, (unsigned long long)n);
+		afail(a, err, "'%s' declares an impossible size (%llu bytes)", name, (unsigned long long)n);
 		goto done;
 	}
 	unsigned char *buf = malloc(n ? n : 1);
 	if (!buf) {
-		mlf_fail(r->err, MLF_EX_SOFTWARE, "%s: out of memory reading '%s' (%llu bytes)",
-			 r->path, name, (unsigned long long)n);
+		mlf_fail(err, MLF_EX_SOFTWARE, "%s: out of memory reading '%s' (%llu bytes)",
+			 a->path, name, (unsigned long long)n);
 		goto done;
 	}
-	zip_file_t *zf = zip_fopen_index(r->zip, (zip_uint64_t)idx, 0);
+	zip_file_t *zf = zip_fopen_index(a->zip, (zip_uint64_t)idx, 0);
 	uint64_t got = 0;
 	while (zf && got < n) {
 		zip_int64_t k = zip_fread(zf, buf + got, n - got);
@@ -159,8 +156,8 @@ static int read_entry(struct pt_reader *r, const char *rel, int64_t want, uint64
 		got += (uint64_t)k;
 	}
 	if (!zf || got != n) {
-		fail(r, "'%s' is truncated or damaged: %s", name,
-		     zf ? zip_error_strerror(zip_file_get_error(zf)) : zip_strerror(r->zip));
+		afail(a, err, "'%s' is truncated or damaged: %s", name,
+		      zf ? zip_error_strerror(zip_file_get_error(zf)) : zip_strerror(a->zip));
 		if (zf)
 			zip_fclose(zf);
 		free(buf);
@@ -175,6 +172,60 @@ done:
 	return rc;
 }
 
+void pt_archive_close(struct pt_archive *a)
+{
+	if (a->zip)
+		zip_discard(a->zip);
+	free(a->prefix);
+	free(a->version);
+	pv_vm_release(&a->vm);
+	memset(a, 0, sizeof(*a));
+}
+
+int pt_archive_open(struct pt_archive *a, const char *path, struct mlf_error *err)
+{
+	unsigned char *pkl = NULL, *small = NULL;
+	uint64_t len, slen;
+	int got;
+
+	memset(a, 0, sizeof(*a));
+	a->path = path;
+	pv_vm_init(&a->vm);
+	if (open_zip(a, err))
+		goto fail;
+	got = pt_archive_read(a, "byteorder", -1, 64, &small, &slen, 1, err);
+	if (got < 0)
+		goto fail;
+	if (!got && !(slen == 6 && !memcmp(small, "little", 6))) {
+		afail(a, err, "byteorder is '%.*s'; only little-endian archives are supported",
+		      (int)(slen < 16 ? slen : 16), (char *)small);
+		goto fail;
+	}
+	free(small);
+	small = NULL;
+	if ((got = pt_archive_read(a, "version", -1, 64, &small, &slen, 1, err)) < 0)
+		goto fail;
+	if (!got) {
+		while (slen && (small[slen - 1] == '\n' || small[slen - 1] == '\r'))
+			slen--;
+		a->version = mlf_xstrndup((char *)small, slen);
+	}
+	if (pt_archive_read(a, "data.pkl", -1, MLF_CKPT_MAX_PICKLE, &pkl, &len, 0, err))
+		goto fail;
+	if (pv_run(&a->vm, pkl, len, &a->root, err)) {
+		mlf_error_prefix(err, "%s: data.pkl", path);
+		goto fail;
+	}
+	free(pkl);
+	free(small);
+	return 0;
+fail:
+	free(pkl);
+	free(small);
+	pt_archive_close(a);
+	return -1;
+}
+
 static int storage_bytes(struct pt_reader *r, const struct pv *s, const unsigned char **data)
 {
 	for (size_t i = 0; i < r->nstorages; i++)
@@ -185,7 +236,8 @@ static int storage_bytes(struct pt_reader *r, const struct pv *s, const unsigned
 	char *rel = mlf_xasprintf("data/%s", s->u.storage.key);
 	uint64_t need = s->u.storage.numel * mlf_dtype_size(s->u.storage.dtype), len;
 	unsigned char *buf;
-	int rc = read_entry(r, rel, (int64_t)need, MLF_CKPT_MAX_TENSOR_BYTES, &buf, &len, 0);
+	int rc = pt_archive_read(&r->a, rel, (int64_t)need, MLF_CKPT_MAX_TENSOR_BYTES, &buf, &len, 0,
+				 r->err);
 	free(rel);
 	if (rc)
 		return -1;
@@ -199,18 +251,17 @@ static int storage_bytes(struct pt_reader *r, const struct pv *s, const unsigned
 }
 
 /* Copy a (possibly strided) view into a contiguous tensor. */
-static int add_tensor(struct pt_reader *r, const char *name, const struct pv *t)
+static int add_tensor(void *ctx, const char *name, struct pv *t, struct mlf_error *err)
 {
+	struct pt_reader *r = ctx;
 	const struct pv *s = t->u.tensor.storage;
 	const unsigned char *src;
-	if (++r->walked > MAX_WALK)
-		return fail(r, "more than %u modules and tensors (shared or cyclic references?)", MAX_WALK);
 	if (storage_bytes(r, s, &src))
 		return -1;
 	struct mlf_tensor *dst = mlf_ckpt_add(r->ckpt, name, s->u.storage.dtype, t->u.tensor.ndim,
-					      t->u.tensor.shape, r->err);
+					      t->u.tensor.shape, err);
 	if (!dst)
-		return mlf_error_prefix(r->err, "%s", r->path);
+		return mlf_error_prefix(err, "%s", r->a.path);
 	dst->requires_grad = t->u.tensor.requires_grad;
 	if (!dst->nbytes)
 		return 0;
@@ -240,6 +291,25 @@ static int add_tensor(struct pt_reader *r, const char *name, const struct pv *t)
 	return 0;
 }
 
+static int add_module(void *ctx, const char *path, const struct pv *m, struct mlf_error *err)
+{
+	struct pt_reader *r = ctx;
+	char *cls = mlf_xasprintf("%s.%s", pv_class_module(m), pv_class_name(m));
+	json_object_set_new(r->modules, path, json_string(cls));
+	free(cls);
+	(void)err;
+	return 0;
+}
+
+/* ---- the state_dict walk, shared with the writer ---- */
+
+struct walker {
+	const struct pt_archive *a;
+	const struct pt_walk *w;
+	size_t walked;
+	struct mlf_error *err;
+};
+
 static int is_member(const struct pv *list, const char *s)
 {
 	if (!list || (list->kind != PV_LIST && list->kind != PV_TUPLE))
@@ -250,23 +320,34 @@ static int is_member(const struct pv *list, const char *s)
 	return 0;
 }
 
-static int add_tensor_dict(struct pt_reader *r, const struct pv *d, const char *prefix,
-			   const struct pv *skip, const char *what)
+static int count_walked(struct walker *k)
+{
+	if (++k->walked > MAX_WALK)
+		return afail(k->a, k->err, "more than %u modules and tensors (shared or cyclic references?)",
+			     MAX_WALK);
+	return 0;
+}
+
+static int walk_tensor_dict(struct walker *k, const struct pv *d, const char *prefix,
+			    const struct pv *skip, const char *what)
 {
 	if (!d)
 		return 0;
 	if (d->kind != PV_DICT)
-		return fail(r, "module '%s': %s is not a dict", prefix, what);
+		return afail(k->a, k->err, "module '%s': %s is not a dict", prefix, what);
 	for (size_t i = 0; i + 1 < d->u.seq.n; i += 2) {
-		const struct pv *k = d->u.seq.v[i], *v = d->u.seq.v[i + 1];
-		if (k->kind != PV_STR)
-			return fail(r, "module '%s': %s has a key that is not a string", prefix, what);
-		if (v->kind == PV_NONE || is_member(skip, k->u.str.s))
+		const struct pv *key = d->u.seq.v[i];
+		struct pv *v = d->u.seq.v[i + 1];
+		if (key->kind != PV_STR)
+			return afail(k->a, k->err, "module '%s': %s has a key that is not a string", prefix, what);
+		if (v->kind == PV_NONE || is_member(skip, key->u.str.s))
 			continue;
 		if (v->kind != PV_TENSOR)
-			return fail(r, "'%s%s' in %s is not a tensor", prefix, k->u.str.s, what);
-		char *name = mlf_xasprintf("%s%s", prefix, k->u.str.s);
-		int rc = add_tensor(r, name, v);
+			return afail(k->a, k->err, "'%s%s' in %s is not a tensor", prefix, key->u.str.s, what);
+		if (count_walked(k))
+			return -1;
+		char *name = mlf_xasprintf("%s%s", prefix, key->u.str.s);
+		int rc = k->w->on_tensor(k->w->ctx, name, v, k->err);
 		free(name);
 		if (rc)
 			return -1;
@@ -275,41 +356,43 @@ static int add_tensor_dict(struct pt_reader *r, const struct pv *d, const char *
 }
 
 /* nn.Module.state_dict(): own parameters, persistent buffers, then each child. */
-static int walk_module(struct pt_reader *r, const struct pv *m, const char *prefix, int depth)
+static int walk_module(struct walker *k, const struct pv *m, const char *prefix, int depth)
 {
 	if (depth > MAX_MODULE_DEPTH)
-		return fail(r, "modules nested more than %d deep", MAX_MODULE_DEPTH);
-	if (++r->walked > MAX_WALK)
-		return fail(r, "more than %u modules and tensors (shared or cyclic references?)", MAX_WALK);
+		return afail(k->a, k->err, "modules nested more than %d deep", MAX_MODULE_DEPTH);
+	if (count_walked(k))
+		return -1;
 	const struct pv *d = pv_object_dict(m);
 	if (!d)
-		return fail(r, "module '%s' is not a pickled nn.Module", *prefix ? prefix : "(root)");
-	size_t plen = strlen(prefix);
-	char *path = mlf_xstrndup(prefix, plen ? plen - 1 : 0);  /* without the trailing dot */
-	char *cls = mlf_xasprintf("%s.%s", pv_class_module(m), pv_class_name(m));
-	json_object_set_new(r->modules, path, json_string(cls));
-	free(path);
-	free(cls);
-
-	if (add_tensor_dict(r, pv_dict_get(d, "_parameters"), prefix, NULL, "_parameters") ||
-	    add_tensor_dict(r, pv_dict_get(d, "_buffers"), prefix,
-			    pv_dict_get(d, "_non_persistent_buffers_set"), "_buffers"))
+		return afail(k->a, k->err, "module '%s' is not a pickled nn.Module",
+			     *prefix ? prefix : "(root)");
+	if (k->w->on_module) {
+		size_t plen = strlen(prefix);
+		char *path = mlf_xstrndup(prefix, plen ? plen - 1 : 0);  /* without the trailing dot */
+		int rc = k->w->on_module(k->w->ctx, path, m, k->err);
+		free(path);
+		if (rc)
+			return -1;
+	}
+	if (walk_tensor_dict(k, pv_dict_get(d, "_parameters"), prefix, NULL, "_parameters") ||
+	    walk_tensor_dict(k, pv_dict_get(d, "_buffers"), prefix,
+			     pv_dict_get(d, "_non_persistent_buffers_set"), "_buffers"))
 		return -1;
 	const struct pv *children = pv_dict_get(d, "_modules");
 	if (!children)
 		return 0;
 	if (children->kind != PV_DICT)
-		return fail(r, "module '%s': _modules is not a dict", prefix);
+		return afail(k->a, k->err, "module '%s': _modules is not a dict", prefix);
 	for (size_t i = 0; i + 1 < children->u.seq.n; i += 2) {
-		const struct pv *k = children->u.seq.v[i], *v = children->u.seq.v[i + 1];
-		if (k->kind != PV_STR || !k->u.str.len || strchr(k->u.str.s, '.'))
-			return fail(r, "module '%s' has a child with a bad name", prefix);
+		const struct pv *key = children->u.seq.v[i], *v = children->u.seq.v[i + 1];
+		if (key->kind != PV_STR || !key->u.str.len || strchr(key->u.str.s, '.'))
+			return afail(k->a, k->err, "module '%s' has a child with a bad name", prefix);
 		if (v->kind == PV_NONE)
 			continue;
 		if (v->kind != PV_OBJECT)
-			return fail(r, "'%s%s' in _modules is not a module", prefix, k->u.str.s);
-		char *sub = mlf_xasprintf("%s%s.", prefix, k->u.str.s);
-		int rc = walk_module(r, v, sub, depth + 1);
+			return afail(k->a, k->err, "'%s%s' in _modules is not a module", prefix, key->u.str.s);
+		char *sub = mlf_xasprintf("%s%s.", prefix, key->u.str.s);
+		int rc = walk_module(k, v, sub, depth + 1);
 		free(sub);
 		if (rc)
 			return -1;
@@ -317,12 +400,54 @@ static int walk_module(struct pt_reader *r, const struct pv *m, const char *pref
 	return 0;
 }
 
+static int is_state_dict(const struct pv *d)
+{
+	if (d->kind != PV_DICT || !d->u.seq.n)
+		return 0;
+	for (size_t i = 0; i + 1 < d->u.seq.n; i += 2)
+		if (d->u.seq.v[i]->kind != PV_STR || d->u.seq.v[i + 1]->kind != PV_TENSOR)
+			return 0;
+	return 1;
+}
+
+int pt_walk_model(const struct pt_archive *a, struct pv *model, const struct pt_walk *w,
+		  struct mlf_error *err)
+{
+	struct walker k = { .a = a, .w = w, .err = err };
+	if (model->kind == PV_DICT) {
+		if (!is_state_dict(model))
+			return afail(a, err, "the pickled object is neither a module nor a state_dict");
+		return walk_tensor_dict(&k, model, "", NULL, "state_dict");
+	}
+	if (model->kind != PV_OBJECT)
+		return afail(a, err, "the pickled object is neither a module nor a state_dict");
+	return walk_module(&k, model, "", 0);
+}
+
+struct pv *pt_find_model(struct pv *root, const char **key)
+{
+	static const char *const keys[] = { "ema", "model", "state_dict" };
+	*key = NULL;
+	if (root->kind != PV_DICT || is_state_dict(root))
+		return root;
+	for (size_t i = 0; i < 3; i++) {
+		struct pv *v = pv_dict_get(root, keys[i]);
+		if (v && (v->kind == PV_OBJECT || is_state_dict(v))) {
+			*key = keys[i];
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/* ---- metadata ---- */
+
 static int set_json(struct pt_reader *r, json_t *obj, const char *key, const struct pv *v)
 {
 	size_t budget = JSON_BUDGET;
 	json_t *j = pv_to_json(v, 0, &budget);
 	if (!j)
-		return fail(r, "'%s' is nested too deeply or too large", key);
+		return afail(&r->a, r->err, "'%s' is nested too deeply or too large", key);
 	json_object_set_new(obj, key, j);
 	return 0;
 }
@@ -378,110 +503,59 @@ static int model_meta(struct pt_reader *r, const struct pv *m, json_t *meta)
 	return 0;
 }
 
-static int is_state_dict(const struct pv *d)
+static int extract(struct pt_reader *r, json_t *meta)
 {
-	if (d->kind != PV_DICT || !d->u.seq.n)
-		return 0;
-	for (size_t i = 0; i + 1 < d->u.seq.n; i += 2)
-		if (d->u.seq.v[i]->kind != PV_STR || d->u.seq.v[i + 1]->kind != PV_TENSOR)
-			return 0;
-	return 1;
-}
-
-static int extract(struct pt_reader *r, const struct pv *root, json_t *meta)
-{
-	const struct pv *model = NULL;
+	struct pv *root = r->a.root;
 	const char *key = NULL;
+	struct pv *model = pt_find_model(root, &key);
 	json_t *ck = json_object();
 	json_object_set_new(meta, "checkpoint", ck);
 
-	if (root->kind == PV_DICT && !is_state_dict(root)) {
-		static const char *const keys[] = { "ema", "model", "state_dict" };
-		for (size_t i = 0; i < 3 && !model; i++) {
-			const struct pv *v = pv_dict_get(root, keys[i]);
-			if (v && (v->kind == PV_OBJECT || is_state_dict(v))) {
-				model = v;
-				key = keys[i];
-			}
-		}
+	if (model != root) {
 		for (size_t i = 0; i + 1 < root->u.seq.n; i += 2) {
 			const struct pv *k = root->u.seq.v[i];
 			if (k->kind == PV_STR && set_json(r, ck, k->u.str.s, root->u.seq.v[i + 1]))
 				return -1;
 		}
 		if (!model)
-			return fail(r, "no model found: expected 'ema' or 'model' holding a module, or a state_dict");
-	} else {
-		model = root;
+			return afail(&r->a, r->err,
+				     "no model found: expected 'ema' or 'model' holding a module, or a state_dict");
 	}
 	json_object_set_new(meta, "model_key", key ? json_string(key) : json_null());
-	if (model->kind == PV_DICT) {
-		if (!is_state_dict(model))
-			return fail(r, "the pickled object is neither a module nor a state_dict");
-		return add_tensor_dict(r, model, "", NULL, "state_dict");
+	struct pt_walk w = { .on_tensor = add_tensor, .ctx = r };
+	if (model->kind == PV_OBJECT) {
+		if (model_meta(r, model, meta))
+			return -1;
+		json_object_set(meta, "modules", r->modules);
+		w.on_module = add_module;
 	}
-	if (model->kind != PV_OBJECT)
-		return fail(r, "the pickled object is neither a module nor a state_dict");
-	if (model_meta(r, model, meta))
-		return -1;
-	json_object_set(meta, "modules", r->modules);
-	return walk_module(r, model, "", 0);
+	return pt_walk_model(&r->a, model, &w, r->err);
 }
 
 int mlf_ckpt_read_pt(const char *path, struct mlf_ckpt *c, struct mlf_error *err)
 {
-	struct pt_reader r = { .path = path, .ckpt = c, .err = err, .modules = json_object() };
-	struct pv_vm vm;
-	unsigned char *pkl = NULL, *small = NULL;
-	uint64_t len, slen;
-	struct pv *root;
-	int rc = -1, got;
+	struct pt_reader r = { .ckpt = c, .err = err, .modules = json_object() };
+	int rc = -1;
 
 	mlf_ckpt_init(c);
-	pv_vm_init(&vm);
 	c->meta = json_object();
-	if (open_archive(&r))
+	if (pt_archive_open(&r.a, path, err))
 		goto done;
 	json_object_set_new(c->meta, "format", json_string("pt"));
-	json_object_set_new(c->meta, "archive", json_string(r.prefix));
-	got = read_entry(&r, "byteorder", -1, 64, &small, &slen, 1);
-	if (got < 0)
-		goto done;
-	if (!got && !(slen == 6 && !memcmp(small, "little", 6))) {
-		fail(&r, "byteorder is '%.*s'; only little-endian archives are supported",
-		     (int)(slen < 16 ? slen : 16), (char *)small);
-		goto done;
-	}
-	free(small);
-	small = NULL;
-	if ((got = read_entry(&r, "version", -1, 64, &small, &slen, 1)) < 0)
-		goto done;
-	if (!got) {
-		while (slen && (small[slen - 1] == '\n' || small[slen - 1] == '\r'))
-			slen--;
-		json_t *v = json_stringn((char *)small, slen);
+	json_object_set_new(c->meta, "archive", json_string(r.a.prefix));
+	if (r.a.version) {
+		json_t *v = json_string(r.a.version);
 		json_object_set_new(c->meta, "archive_version", v ? v : json_null());
 	}
-	if (read_entry(&r, "data.pkl", -1, MLF_CKPT_MAX_PICKLE, &pkl, &len, 0))
-		goto done;
-	if (pv_run(&vm, pkl, len, &root, err)) {
-		mlf_error_prefix(err, "%s: data.pkl", path);
-		goto done;
-	}
-	rc = extract(&r, root, c->meta);
+	rc = extract(&r, c->meta);
 done:
 	for (size_t i = 0; i < r.nstorages; i++) {
 		free(r.storages[i].key);
 		free(r.storages[i].data);
 	}
 	free(r.storages);
-	free(r.prefix);
-	free(pkl);
-	free(small);
 	json_decref(r.modules);
-	pv_vm_release(&vm);
-	if (r.zip)
-		zip_discard(r.zip);
+	pt_archive_close(&r.a);
 	if (rc)
 		mlf_ckpt_release(c);
 	return rc;

@@ -1,7 +1,7 @@
 /*
  * Model checkpoints: the tensors of a model and what describes them, read
  * from PyTorch/Ultralytics `.pt` files and from safetensors, written as
- * safetensors.  No Python and no libtorch are involved.
+ * either.  No Python and no libtorch are involved.
  *
  * A `.pt` file is a zip archive made by torch.save: `<archive>/data.pkl` is a
  * pickle of the saved object and `<archive>/data/<key>` hold the raw bytes of
@@ -10,7 +10,10 @@
  * imported or called.  Classes it does not know become named placeholders.
  * For an Ultralytics checkpoint the pickled nn.Module tree is walked
  * (`_parameters`, `_buffers`, `_modules`) and every tensor is named as
- * `state_dict()` would name it ("model.0.conv.weight").
+ * `state_dict()` would name it ("model.0.conv.weight").  A `.pt` is written
+ * from a template `.pt`: its pickle is replayed (the interpreter keeps how
+ * each value was made) with the tensors swapped, so the new file holds the
+ * same module tree, classes and attributes.
  *
  * Ownership: a `struct mlf_ckpt` owns its tensors, their names and bytes, and
  * one reference to `meta`.  Readers start from an empty checkpoint they
@@ -77,8 +80,7 @@ int64_t mlf_tensor_numel(const struct mlf_tensor *t);
  *   "checkpoint": every other top-level entry of the saved dict (epoch, date,
  *   version, train_args, best_fitness, ...; tensors and modules there are
  *   summarised, not extracted),
- *   "modules": { dotted module path: class } for every module of the tree,
- *   which is what a .pt writer needs to pickle the same tree back.
+ *   "modules": { dotted module path: class } for every module of the tree.
  * For safetensors: "format": "safetensors", "metadata": the __metadata__ map.
  * Python objects become JSON as: int keys -> strings, NaN -> "NaN",
  * an unknown object -> {"__class__": "module.Name", ...}.
@@ -118,5 +120,35 @@ int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_e
  */
 int mlf_ckpt_write_safetensors(const struct mlf_ckpt *c, const char *path,
 			       const json_t *metadata, struct mlf_error *err);
+
+/*
+ * Write `weights` as a PyTorch/Ultralytics .pt file shaped like
+ * `template_path` (a .pt this library reads, normally the base model the
+ * weights were trained from), so that torch.load and ultralytics.YOLO load
+ * it as they load the template:
+ *  - the template's pickled object graph (module tree, attributes, names,
+ *    yaml, args, ...) is written back as torch.save would pickle it
+ *    (protocol 2, same memo sharing), with every tensor of the model (meta
+ *    "model_key") holding the weights tensor of the same state_dict name,
+ *    converted to the template tensor's dtype (f32 -> f16 for an fp16 EMA,
+ *    rounding to nearest even as torch does) in a storage of its own;
+ *    storages outside the model (optimizer state, ...) keep their bytes;
+ *  - each entry of `updates` (a JSON object, or NULL) sets the top-level
+ *    dict entry of that name, added or replaced: objects become dicts,
+ *    arrays lists, null None ({"optimizer": null} drops the optimizer state);
+ *  - the zip has torch.save 2.11's layout: <name>/data.pkl, .format_version,
+ *    .storage_alignment, byteorder, data/0..N-1 (numbered by first use),
+ *    version, .data/serialization_id, all stored, data 64-byte aligned; the
+ *    folder <name> is path's file name without its extension, as torch does.
+ * Every tensor of the template's model must be in `weights` with the same
+ * shape, and every tensor of `weights` must be in the model: anything else
+ * fails with status 65 naming the tensor.  A missing template fails with 66,
+ * a damaged one with 65, an unreadable one with 74; a file that cannot be
+ * created fails with 73, a write that fails with 74.  The file is written
+ * atomically (a temporary file beside `path`, synced, renamed): on failure
+ * nothing is left at `path` or beside it.  `weights` is not modified.
+ */
+int mlf_ckpt_write_pt(const char *template_path, const struct mlf_ckpt *weights,
+		      const json_t *updates, const char *path, struct mlf_error *err);
 
 #endif

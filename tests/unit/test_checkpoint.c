@@ -2,8 +2,11 @@
  * Checkpoint I/O: fixtures made by the real torch/Ultralytics
  * (scripts/make-parity-fixtures) must read back exactly as their manifests
  * say; safetensors must round-trip; damaged and hostile files must fail
- * cleanly with status 65 and never run anything.
+ * cleanly with status 65 and never run anything.  The .pt writer must give
+ * back torch's own data.pkl byte for byte when nothing changes, and the
+ * weights, updates and layout asked for when something does.
  */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 #include <openssl/evp.h>
 #include <zip.h>
 
+#include "ckpt_internal.h"
 #include "mlf/buf.h"
 #include "mlf/checkpoint.h"
 #include "mlf/fs.h"
@@ -114,7 +118,7 @@ static void check_pt_fixture(const char *pt, const char *manifest)
 	json_t *v;
 	json_object_foreach(json_object_get(man, "checkpoint"), k, v)
 		assert_json_same(json_object_get(json_object_get(meta, "checkpoint"), k), v, k);
-	/* The module tree is described for a future .pt writer. */
+	/* The module tree is described, as a check on the walk. */
 	json_t *mods = json_object_get(meta, "modules");
 	assert_string_equal(json_string_value(json_object_get(mods, "")),
 			    "ultralytics.nn.tasks.DetectionModel");
@@ -641,6 +645,665 @@ static void test_hostile_safetensors(void **state)
 	free(p);
 }
 
+/* ---- the .pt writer ---- */
+
+#define V11 FIX "yolo11-tiny-final.pt"
+
+/* A fresh, empty folder under tmpdir for one test's output. */
+static char *out_dir(const char *name)
+{
+	char *d = tmp_path(name);
+	struct mlf_error err = MLF_ERROR_INIT;
+	assert_int_equal(mlf_remove_tree(d, &err), 0);
+	assert_int_equal(mlf_mkdir_p(d, 0755, &err), 0);
+	return d;
+}
+
+static size_t dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static uint32_t le_u(const unsigned char *p, int n)
+{
+	uint32_t v = 0;
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * Walk the local headers from the start of the file: the entries torch.save
+ * 2.11 writes, in its order, stored, each one's data 64-byte aligned, no
+ * data descriptors.  Returns the number of storages.
+ */
+static size_t check_layout(const char *path, const char *prefix)
+{
+	static const char *const head[] = { "data.pkl", ".format_version", ".storage_alignment", "byteorder" };
+	char *f;
+	size_t len, off = 0, i = 0, nstorage = 0;
+	struct mlf_error err = MLF_ERROR_INIT;
+	assert_int_equal(mlf_read_file(path, &f, &len, &err), 0);
+	const unsigned char *p = (const unsigned char *)f;
+	int tail = 0;
+	while (off + 30 <= len && le_u(p + off, 4) == 0x04034b50) {
+		uint32_t csize = le_u(p + off + 18, 4), usize = le_u(p + off + 22, 4);
+		uint32_t nlen = le_u(p + off + 26, 2), elen = le_u(p + off + 28, 2);
+		assert_int_equal(le_u(p + off + 8, 2), 0);  /* stored */
+		assert_int_equal(le_u(p + off + 6, 2) & 8, 0);
+		assert_int_equal(csize, usize);
+		char *name = mlf_xstrndup(f + off + 30, nlen), *want;
+		size_t data = off + 30 + nlen + elen;
+		if (data % 64)
+			fail_msg("'%s' data at offset %zu is not 64-byte aligned", name, data);
+		if (i < 4) {
+			want = mlf_xasprintf("%s/%s", prefix, head[i]);
+		} else if (!tail && strstr(name, "/data/")) {
+			want = mlf_xasprintf("%s/data/%zu", prefix, nstorage++);
+		} else {
+			want = mlf_xasprintf("%s/%s", prefix, tail ? ".data/serialization_id" : "version");
+			tail++;
+		}
+		assert_string_equal(name, want);
+		free(name);
+		free(want);
+		off = data + csize;
+		i++;
+	}
+	assert_int_equal(tail, 2);
+	assert_int_equal(le_u(p + off, 4), 0x02014b50);  /* then the central directory */
+	free(f);
+	return nstorage;
+}
+
+static void assert_meta_same(const json_t *a, const json_t *b)
+{
+	static const char *const keys[] = { "model_key", "model_class", "yaml", "names", "modules",
+					     "nc", "task", "args", "stride" };
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
+		if (i < 5)
+			assert_non_null(y);  /* what an Ultralytics model always has */
+		if (x || y)
+			assert_json_same(x, y, keys[i]);
+	}
+}
+
+static void unchanged_round_trip(const char *tmpl, const char *folder, const char *stem)
+{
+	struct mlf_ckpt c, back;
+	struct mlf_error err = MLF_ERROR_INIT;
+	char *dir = out_dir(folder), *out = mlf_xasprintf("%s/%s.pt", dir, stem);
+	assert_int_equal(mlf_ckpt_read_pt(tmpl, &c, &err), 0);
+	if (mlf_ckpt_write_pt(tmpl, &c, NULL, out, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(dir_entries(dir), 1);
+
+	/* torch's own pickle, byte for byte. */
+	const char *tprefix = json_string_value(json_object_get(c.meta, "archive"));
+	char *tname = mlf_xasprintf("%s/data.pkl", tprefix), *oname = mlf_xasprintf("%s/data.pkl", stem);
+	char *a, *b;
+	size_t na, nb;
+	read_entry(tmpl, tname, &a, &na);
+	read_entry(out, oname, &b, &nb);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, na);
+	free(a);
+	free(b);
+	free(tname);
+	free(oname);
+
+	/* Every storage, the model's (rewritten) and the others (copied), as torch wrote it. */
+	size_t n = check_layout(out, stem);
+	for (size_t i = 0; i < n; i++) {
+		tname = mlf_xasprintf("%s/data/%zu", tprefix, i);
+		oname = mlf_xasprintf("%s/data/%zu", stem, i);
+		read_entry(tmpl, tname, &a, &na);
+		read_entry(out, oname, &b, &nb);
+		assert_int_equal(na, nb);
+		if (na)
+			assert_memory_equal(a, b, na);
+		free(a);
+		free(b);
+		free(tname);
+		free(oname);
+	}
+
+	if (mlf_ckpt_read_pt(out, &back, &err))
+		fail_msg("%s", err.msg);
+	assert_same_tensors(&c, &back);
+	for (size_t i = 0; i < c.ntensors; i++)
+		assert_string_equal(c.tensors[i].name, back.tensors[i].name);
+	assert_meta_same(back.meta, c.meta);
+	assert_json_same(json_object_get(back.meta, "checkpoint"), json_object_get(c.meta, "checkpoint"),
+			 "checkpoint");
+	assert_string_equal(json_string_value(json_object_get(back.meta, "archive")), stem);
+
+	/* The same content gives the same file. */
+	char h1[65], h2[65];
+	assert_int_equal(mlf_sha256_file(out, h1, NULL, &err), 0);
+	assert_int_equal(mlf_ckpt_write_pt(tmpl, &back, NULL, out, &err), 0);
+	assert_int_equal(mlf_sha256_file(out, h2, NULL, &err), 0);
+	assert_string_equal(h1, h2);
+
+	mlf_ckpt_release(&c);
+	mlf_ckpt_release(&back);
+	free(out);
+	free(dir);
+}
+
+static void test_write_pt_unchanged(void **state)
+{
+	(void)state;
+	unchanged_round_trip(V8, "w-same-v8", "same");
+	unchanged_round_trip(V11, "w-same-11", "retrained_v1");
+}
+
+/* An independent f32 -> f16, from the compiler, where it has one. */
+static uint16_t ref_f16(float f)
+{
+#ifdef __FLT16_MAX__
+	_Float16 h = (_Float16)f;
+	uint16_t u;
+	memcpy(&u, &h, 2);
+	return u;
+#else
+	return ckpt_f32_to_f16(f);
+#endif
+}
+
+static float ref_f32(uint16_t u)
+{
+#ifdef __FLT16_MAX__
+	_Float16 h;
+	memcpy(&h, &u, 2);
+	return (float)h;
+#else
+	return ckpt_f16_to_f32(u);
+#endif
+}
+
+/* The template's tensors with every floating value + 0.5, as float32 (what a trainer holds). */
+static void plus_half(const struct mlf_ckpt *in, struct mlf_ckpt *out)
+{
+	struct mlf_error err = MLF_ERROR_INIT;
+	mlf_ckpt_init(out);
+	for (size_t i = 0; i < in->ntensors; i++) {
+		const struct mlf_tensor *t = &in->tensors[i];
+		int fl = t->dtype == MLF_DTYPE_F16 || t->dtype == MLF_DTYPE_F32;
+		struct mlf_tensor *o = mlf_ckpt_add(out, t->name, fl ? MLF_DTYPE_F32 : t->dtype, t->ndim,
+						    t->shape, &err);
+		assert_non_null(o);
+		size_t n = (size_t)mlf_tensor_numel(t);
+		for (size_t k = 0; k < n && fl; k++) {
+			uint16_t h;
+			float v;
+			if (t->dtype == MLF_DTYPE_F16) {
+				memcpy(&h, t->data + 2 * k, 2);
+				v = ref_f32(h);
+			} else {
+				memcpy(&v, t->data + 4 * k, 4);
+			}
+			v += 0.5f;
+			memcpy(o->data + 4 * k, &v, 4);
+		}
+		if (!fl && t->nbytes)
+			memcpy(o->data, t->data, t->nbytes);
+	}
+}
+
+static void check_plus_half(const struct mlf_ckpt *tmpl, const struct mlf_ckpt *back)
+{
+	assert_int_equal(back->ntensors, tmpl->ntensors);
+	for (size_t i = 0; i < tmpl->ntensors; i++) {
+		const struct mlf_tensor *t = &tmpl->tensors[i], *b = &back->tensors[i];
+		assert_string_equal(b->name, t->name);
+		assert_int_equal(b->dtype, t->dtype);
+		assert_int_equal(b->ndim, t->ndim);
+		assert_memory_equal(b->shape, t->shape, sizeof(t->shape[0]) * (size_t)t->ndim);
+		assert_int_equal(b->nbytes, t->nbytes);
+		assert_int_equal(b->requires_grad, t->requires_grad);
+		size_t n = (size_t)mlf_tensor_numel(t);
+		for (size_t k = 0; k < n; k++) {
+			if (t->dtype == MLF_DTYPE_F16) {
+				uint16_t h, got;
+				memcpy(&h, t->data + 2 * k, 2);
+				memcpy(&got, b->data + 2 * k, 2);
+				if (got != ref_f16(ref_f32(h) + 0.5f))
+					fail_msg("%s[%zu]: 0x%04x, want 0x%04x", t->name, k, got,
+						 ref_f16(ref_f32(h) + 0.5f));
+			} else if (t->dtype == MLF_DTYPE_F32) {
+				float v, got;
+				memcpy(&v, t->data + 4 * k, 4);
+				memcpy(&got, b->data + 4 * k, 4);
+				assert_true(got == v + 0.5f);
+			}
+		}
+		if (t->dtype != MLF_DTYPE_F16 && t->dtype != MLF_DTYPE_F32 && t->nbytes)
+			assert_memory_equal(b->data, t->data, t->nbytes);
+	}
+}
+
+static void modified_round_trip(const char *tmpl, const char *folder)
+{
+	struct mlf_ckpt c, w, back;
+	struct mlf_error err = MLF_ERROR_INIT;
+	char *dir = out_dir(folder), *out = mlf_xasprintf("%s/retrained_v2.pt", dir);
+	json_t *up = json_pack("{s:i,s:s,s:f,s:n,s:{s:[i,f,b,s,n]}}", "epoch", 7, "date",
+			       "2025-06-07T08:09:10.111213+00:00", "best_fitness", 0.25, "optimizer",
+			       "mlf", "run", 3, 0.5, 1, "x");
+	assert_int_equal(mlf_ckpt_read_pt(tmpl, &c, &err), 0);
+	plus_half(&c, &w);
+	if (mlf_ckpt_write_pt(tmpl, &w, up, out, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(dir_entries(dir), 1);
+	check_layout(out, "retrained_v2");
+	if (mlf_ckpt_read_pt(out, &back, &err))
+		fail_msg("%s", err.msg);
+	check_plus_half(&c, &back);
+	assert_meta_same(back.meta, c.meta);
+
+	/* The updates, and every other top-level entry as it was. */
+	json_t *ck = json_object_get(back.meta, "checkpoint"), *tck = json_object_get(c.meta, "checkpoint");
+	const char *k;
+	json_t *v;
+	json_object_foreach(up, k, v)
+		assert_json_same(json_object_get(ck, k), v, k);
+	json_object_foreach(tck, k, v)
+		if (!json_object_get(up, k))
+			assert_json_same(json_object_get(ck, k), v, k);
+	assert_int_equal(json_object_size(ck), json_object_size(tck) + 1);  /* + "mlf" */
+
+	mlf_ckpt_release(&c);
+	mlf_ckpt_release(&w);
+	mlf_ckpt_release(&back);
+	json_decref(up);
+	free(out);
+	free(dir);
+}
+
+static void test_write_pt_modified(void **state)
+{
+	(void)state;
+	modified_round_trip(V8, "w-mod-v8");
+	modified_round_trip(V11, "w-mod-11");
+}
+
+/* Fails with `status` and a message holding `needle`, leaving the folder empty. */
+static void expect_write_fails(const char *tmpl, const struct mlf_ckpt *w, const json_t *up,
+			       const char *dir, const char *out, int status, const char *needle)
+{
+	struct mlf_error err = MLF_ERROR_INIT;
+	if (!mlf_ckpt_write_pt(tmpl, w, up, out, &err))
+		fail_msg("writing %s succeeded, expected '%s'", out, needle);
+	assert_int_equal(err.status, status);
+	if (!strstr(err.msg, needle))
+		fail_msg("message '%s' lacks '%s'", err.msg, needle);
+	assert_int_equal(access(out, F_OK), -1);
+	assert_int_equal(dir_entries(dir), 0);
+}
+
+/* A copy of `c` where tensor `name` is dropped, or reshaped to `ndim`/`shape`. */
+static void copy_except(const struct mlf_ckpt *c, const char *name, int ndim, const int64_t *shape,
+			enum mlf_dtype dtype, struct mlf_ckpt *out)
+{
+	struct mlf_error err = MLF_ERROR_INIT;
+	mlf_ckpt_init(out);
+	for (size_t i = 0; i < c->ntensors; i++) {
+		const struct mlf_tensor *t = &c->tensors[i];
+		if (strcmp(t->name, name)) {
+			struct mlf_tensor *o = mlf_ckpt_add(out, t->name, t->dtype, t->ndim, t->shape, &err);
+			if (t->nbytes)
+				memcpy(o->data, t->data, t->nbytes);
+		} else if (ndim >= 0) {
+			assert_non_null(mlf_ckpt_add(out, t->name, dtype, ndim, shape, &err));
+		}
+	}
+}
+
+static void test_write_pt_errors(void **state)
+{
+	(void)state;
+	struct mlf_ckpt c, w;
+	struct mlf_error err = MLF_ERROR_INIT;
+	char *dir = out_dir("w-err"), *out = mlf_xasprintf("%s/bad.pt", dir);
+	assert_int_equal(mlf_ckpt_read_pt(V8, &c, &err), 0);
+
+	int64_t shape[4] = { 8, 3, 3, 2 };
+	copy_except(&c, "model.0.conv.weight", 4, shape, MLF_DTYPE_F32, &w);
+	expect_write_fails(V8, &w, NULL, dir, out, MLF_EX_DATAERR,
+			   "tensor 'model.0.conv.weight' has shape [8,3,3,2] in the weights but [8,3,3,3]");
+	mlf_ckpt_release(&w);
+
+	copy_except(&c, "model.22.dfl.conv.weight", -1, NULL, MLF_DTYPE_F32, &w);
+	expect_write_fails(V8, &w, NULL, dir, out, MLF_EX_DATAERR,
+			   "the weights have no tensor 'model.22.dfl.conv.weight'");
+	int64_t one = 1;
+	assert_non_null(mlf_ckpt_add(&w, "model.22.dfl.conv.weight", MLF_DTYPE_F16, 4,
+				     mlf_ckpt_find(&c, "model.22.dfl.conv.weight")->shape, &err));
+	assert_non_null(mlf_ckpt_add(&w, "model.99.extra", MLF_DTYPE_F32, 1, &one, &err));
+	expect_write_fails(V8, &w, NULL, dir, out, MLF_EX_DATAERR,
+			   "the template's model has no tensor 'model.99.extra'");
+	mlf_ckpt_release(&w);
+
+	/* An int64 counter given as floats: no silent conversion. */
+	copy_except(&c, "model.0.bn.num_batches_tracked", 0, NULL, MLF_DTYPE_F32, &w);
+	expect_write_fails(V8, &w, NULL, dir, out, MLF_EX_DATAERR,
+			   "'model.0.bn.num_batches_tracked' is float32 in the weights and int64");
+	mlf_ckpt_release(&w);
+
+	char *missing = tmp_path("no-such-template.pt"), *junk = tmp_path("junk.pt");
+	expect_write_fails(missing, &c, NULL, dir, out, MLF_EX_NOINPUT, "no such file");
+	write_bytes(junk, "hello, world\n", 13);
+	expect_write_fails(junk, &c, NULL, dir, out, MLF_EX_DATAERR, "not a zip archive");
+
+	/* A folder that does not exist: nothing can be created. */
+	char *nowhere = mlf_xasprintf("%s/missing/x.pt", dir);
+	assert_int_equal(mlf_ckpt_write_pt(V8, &c, NULL, nowhere, &err), -1);
+	assert_int_equal(err.status, MLF_EX_CANTCREAT);
+	assert_int_equal(dir_entries(dir), 0);
+
+	/* An existing file is replaced whole, or left alone on failure. */
+	write_bytes(out, "old", 3);
+	copy_except(&c, "model.0.conv.weight", 4, shape, MLF_DTYPE_F32, &w);
+	assert_int_equal(mlf_ckpt_write_pt(V8, &w, NULL, out, &err), -1);
+	char *data;
+	size_t len;
+	assert_int_equal(mlf_read_file(out, &data, &len, &err), 0);
+	assert_int_equal(len, 3);
+	free(data);
+	assert_int_equal(dir_entries(dir), 1);
+	assert_int_equal(mlf_ckpt_write_pt(V8, &c, NULL, out, &err), 0);
+	assert_int_equal(dir_entries(dir), 1);
+	mlf_ckpt_release(&w);
+
+	mlf_ckpt_release(&c);
+	free(nowhere);
+	free(missing);
+	free(junk);
+	free(out);
+	free(dir);
+}
+
+/* ---- the pickle writer against CPython's pickler ---- */
+
+static unsigned char *unhex(const char *hex, size_t *n)
+{
+	*n = strlen(hex) / 2;
+	unsigned char *b = mlf_xmalloc(*n + 1);
+	for (size_t i = 0; i < *n; i++) {
+		unsigned v;
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		b[i] = (unsigned char)v;
+	}
+	return b;
+}
+
+/* Unpickle `in`, pickle it back: the same bytes. */
+static void assert_repickles(const unsigned char *in, size_t n)
+{
+	struct pv_vm vm;
+	struct pv *root;
+	struct mlf_buf out = MLF_BUF_INIT;
+	struct mlf_error err = MLF_ERROR_INIT;
+	pv_vm_init(&vm);
+	if (pv_run(&vm, in, n, &root, &err))
+		fail_msg("%s", err.msg);
+	if (pv_pickle(&vm, root, NULL, NULL, &out, &err))
+		fail_msg("%s", err.msg);
+	size_t at = 0;
+	while (at < n && at < out.len && in[at] == (unsigned char)out.data[at])
+		at++;
+	if (at != n || out.len != n)
+		fail_msg("pickles differ at byte %zu (lengths %zu and %zu)", at, n, out.len);
+	mlf_buf_release(&out);
+	pv_vm_release(&vm);
+}
+
+/*
+ * CPython 3.11's pickle.dumps(x, protocol=2) of
+ *   x = [1]; c = []; c.append(c)
+ *   {"ints": [0, 255, 256, 65535, 65536, -1, -128, -129, 2**31-1, 2**31, -2**31, -2**31-1,
+ *             2**40, -2**63, 2**63-1],
+ *    "floats": [1.5, -0.0, 1e300], "consts": [True, False, None], "bytes": [b"", b"\0\xffA"],
+ *    "text": "h\xe9llo", "set": set(), "set2": {1}, "fs": frozenset({2}), "t": (), "t1": (1,),
+ *    "t3": (1, 2, 3), "t4": (1, 2, 3, 4), "od": OrderedDict([("a", 1)]), "x1": x, "x2": x,
+ *    "cyc": c, "ns": types.SimpleNamespace(a=1), "cls": OrderedDict, "od2": od2}
+ * with od2 = OrderedDict([("b", 2)]); od2.x = 1 (a BUILD on a dict).
+ */
+static const char small_pickle[] =
+	"80027d7100285804000000696e747371015d7102284b004bff4d00014dffff4a000001004affffffff4a80ffffff4a"
+	"7fffffff4affffff7f8a0500000080004a000000808a05ffffff7fff8a060000000000018a0800000000000000808a"
+	"08ffffffffffffff7f655806000000666c6f61747371035d710428473ff8000000000000478000000000000000477e"
+	"37e43c8800759c655806000000636f6e73747371055d71062888894e655805000000627974657371075d710828635f"
+	"5f6275696c74696e5f5f0a62797465730a71092952710a635f636f646563730a656e636f64650a710b580400000000"
+	"c3bf41710c58060000006c6174696e31710d86710e52710f655804000000746578747110580600000068c3a96c6c6f"
+	"711158030000007365747112635f5f6275696c74696e5f5f0a7365740a71135d711485711552711658040000007365"
+	"7432711768135d71184b016185711952711a58020000006673711b635f5f6275696c74696e5f5f0a66726f7a656e73"
+	"65740a711c5d711d4b026185711e52711f5801000000747120295802000000743171214b0185712258020000007433"
+	"71234b014b024b03877124580200000074347125284b014b024b034b0474712658020000006f64712763636f6c6c65"
+	"6374696f6e730a4f726465726564446963740a712829527129580100000061712a4b017358020000007831712b5d71"
+	"2c4b016158020000007832712d682c5803000000637963712e5d712f682f6158020000006e7371306374797065730a"
+	"53696d706c654e616d6573706163650a7131295271327d7133682a4b0173625803000000636c737134682858030000"
+	"006f6432713568282952713658010000006271374b02737d713858010000007871394b017362752e";
+
+struct gen {
+	struct mlf_buf b;
+	unsigned memo;
+};
+
+static void g_op(struct gen *g, int c)
+{
+	mlf_buf_addc(&g->b, (char)c);
+}
+
+static void g_put(struct gen *g)
+{
+	assert_true(g->memo < 256);
+	g_op(g, 'q');
+	g_op(g, (int)g->memo++);
+}
+
+static void g_int(struct gen *g, int v)
+{
+	if (v < 256) {
+		g_op(g, 'K');
+		g_op(g, v);
+	} else {
+		g_op(g, 'M');
+		g_op(g, v & 0xff);
+		g_op(g, v >> 8);
+	}
+}
+
+static void g_key(struct gen *g, const char *s)
+{
+	pstr(&g->b, s);
+	g_put(g);
+}
+
+/* n items from 0, in the batches CPython writes for a dict, list or OrderedDict's items. */
+static void g_items(struct gen *g, int n, int pairs, int exact)
+{
+	if (n == 1) {
+		g_int(g, 0);
+		if (pairs)
+			g_int(g, 0);
+		g_op(g, pairs ? 's' : 'a');
+		return;
+	}
+	int i = 0;
+	for (;;) {
+		int batch = n - i < 1000 ? n - i : 1000;
+		if (!exact && batch <= 1) {
+			if (batch) {
+				g_int(g, i);
+				if (pairs)
+					g_int(g, i);
+				g_op(g, pairs ? 's' : 'a');
+			}
+			return;
+		}
+		g_op(g, '(');
+		for (int k = 0; k < batch; k++, i++) {
+			g_int(g, i);
+			if (pairs)
+				g_int(g, i);
+		}
+		g_op(g, pairs ? 'u' : 'e');
+		if (batch < 1000 || (!pairs && i == n))
+			return;
+	}
+}
+
+/*
+ * The same as CPython 3.11's pickle.dumps(x, protocol=2) (sha256 checked) of
+ *   {"d1000": {i: i for i in range(1000)}, "d1001": ..., "d2": {1: 2, 3: 4}, "d1": {5: 6},
+ *    "l1000": list(range(1000)), "l1001": ..., "l1": [7],
+ *    "o1000": OrderedDict((i, i) for i in range(1000)), "o1001": ..., "o2001": ...}
+ * where each batching rule shows: a full dict ends with an empty batch, a
+ * full list does not, a reduced dict's lone last item is a SETITEM.
+ */
+static void big_pickle(struct mlf_buf *out)
+{
+	struct gen g = { MLF_BUF_INIT, 0 };
+	g_op(&g, 0x80);
+	g_op(&g, 2);
+	g_op(&g, '}');
+	g_put(&g);
+	g_op(&g, '(');
+	const int dn[] = { 1000, 1001 };
+	for (int i = 0; i < 2; i++) {
+		g_key(&g, i ? "d1001" : "d1000");
+		g_op(&g, '}');
+		g_put(&g);
+		g_items(&g, dn[i], 1, 1);
+	}
+	g_key(&g, "d2");
+	g_op(&g, '}');
+	g_put(&g);
+	mlf_buf_add(&g.b, "(K\001K\002K\003K\004u", 10);
+	g_key(&g, "d1");
+	g_op(&g, '}');
+	g_put(&g);
+	mlf_buf_add(&g.b, "K\005K\006s", 5);
+	for (int i = 0; i < 2; i++) {
+		g_key(&g, i ? "l1001" : "l1000");
+		g_op(&g, ']');
+		g_put(&g);
+		g_items(&g, dn[i], 0, 1);
+	}
+	g_key(&g, "l1");
+	g_op(&g, ']');
+	g_put(&g);
+	mlf_buf_add(&g.b, "K\007a", 3);
+	const int on[] = { 1000, 1001, 2001 };
+	unsigned od = 0;
+	for (int i = 0; i < 3; i++) {
+		g_key(&g, i == 0 ? "o1000" : i == 1 ? "o1001" : "o2001");
+		if (!i) {
+			pglobal(&g.b, "collections", "OrderedDict");
+			od = g.memo;
+			g_put(&g);
+		} else {
+			g_op(&g, 'h');
+			g_op(&g, (int)od);
+		}
+		g_op(&g, ')');
+		g_op(&g, 'R');
+		g_put(&g);
+		g_items(&g, on[i], 1, 0);
+	}
+	g_op(&g, 'u');
+	g_op(&g, '.');
+	*out = g.b;
+}
+
+static void test_pickle_writer_matches_cpython(void **state)
+{
+	(void)state;
+	size_t n;
+	unsigned char *small = unhex(small_pickle, &n);
+	assert_repickles(small, n);
+	free(small);
+
+	struct mlf_buf big;
+	char hex[65];
+	big_pickle(&big);
+	sha256_hex(big.data, big.len, hex);
+	assert_string_equal(hex, "3ea603dd4f37990774b0608939a05e2a3ac9d936fb12213daa391a6649657eb7");
+	assert_repickles((const unsigned char *)big.data, big.len);
+	mlf_buf_release(&big);
+
+	/* 5000 lists each in the next, built through the stack: refused, not a stack overflow. */
+	struct mlf_buf b = MLF_BUF_INIT;
+	for (int i = 0; i < 5000; i++)
+		op(&b, ']');
+	for (int i = 0; i < 4999; i++)
+		op(&b, 'a');
+	op(&b, '.');
+	struct pv_vm vm;
+	struct pv *root;
+	struct mlf_buf out = MLF_BUF_INIT;
+	struct mlf_error err = MLF_ERROR_INIT;
+	pv_vm_init(&vm);
+	assert_int_equal(pv_run(&vm, (const unsigned char *)b.data, b.len, &root, &err), 0);
+	assert_int_equal(pv_pickle(&vm, root, NULL, NULL, &out, &err), -1);
+	assert_int_equal(err.status, MLF_EX_DATAERR);
+	assert_non_null(strstr(err.msg, "nested more than"));
+	mlf_buf_release(&out);
+	mlf_buf_release(&b);
+	pv_vm_release(&vm);
+}
+
+static void test_half_conversion(void **state)
+{
+	(void)state;
+	/* Every half to float and back; then float bit patterns across the whole range. */
+	for (uint32_t u = 0; u < 0x10000; u++) {
+		float f = ckpt_f16_to_f32((uint16_t)u);
+		if (f != f)
+			continue;  /* NaN: compared below by class only */
+		if (ref_f16(f) != u || f != ref_f32((uint16_t)u))
+			fail_msg("half 0x%04x", u);
+		assert_int_equal(ckpt_f32_to_f16(f), u);
+	}
+	for (uint64_t x = 0; x <= 0xffffffffu; x += 65521) {
+		float f;
+		uint32_t u = (uint32_t)x;
+		memcpy(&f, &u, 4);
+		uint16_t got = ckpt_f32_to_f16(f), want = ref_f16(f);
+		if (f != f)
+			assert_true((got & 0x7c00) == 0x7c00 && (got & 0x3ff));
+		else if (got != want)
+			fail_msg("float 0x%08x: 0x%04x, want 0x%04x", u, got, want);
+	}
+	/* Ties to even at the edges: subnormals, the largest half, overflow. */
+	const float edge[] = { 0x1p-25f, 0x1.8p-25f, 0x1p-24f, 0x1.8p-24f, 0x1.ffcp-15f, 65504.0f,
+			       65519.99f, 65520.0f, -65520.0f, 2049.0f, 2051.0f, 1e-10f, -0.0f };
+	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++)
+		assert_int_equal(ckpt_f32_to_f16(edge[i]), ref_f16(edge[i]));
+	/* bfloat16: round to nearest even on the top half. */
+	assert_int_equal(ckpt_f32_to_bf16(1.0f), 0x3f80);
+	assert_int_equal(ckpt_f32_to_bf16(0x1.01p0f), 0x3f80);  /* a tie, to even */
+	assert_int_equal(ckpt_f32_to_bf16(0x1.03p0f), 0x3f82);  /* a tie, to even (up) */
+	assert_true(ckpt_bf16_to_f32(0x3f82) == 0x1.04p0f);
+	float in[3] = { 1.5f, -2.0f, 0.1f };
+	uint16_t h[3];
+	assert_int_equal(ckpt_convert(MLF_DTYPE_F16, h, MLF_DTYPE_F32, in, 3), 0);
+	assert_int_equal(h[2], 0x2e66);
+	int64_t i64 = 3;
+	assert_int_equal(ckpt_convert(MLF_DTYPE_F32, in, MLF_DTYPE_I64, &i64, 1), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -654,6 +1317,11 @@ int main(void)
 		cmocka_unit_test(test_zip_slip_and_short_storage),
 		cmocka_unit_test(test_hand_made_pickles),
 		cmocka_unit_test(test_hostile_safetensors),
+		cmocka_unit_test(test_write_pt_unchanged),
+		cmocka_unit_test(test_write_pt_modified),
+		cmocka_unit_test(test_write_pt_errors),
+		cmocka_unit_test(test_pickle_writer_matches_cpython),
+		cmocka_unit_test(test_half_conversion),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
