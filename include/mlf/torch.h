@@ -348,6 +348,12 @@ int mlf_th_optim_step(mlf_th_optim *o);
  * may have a scope open).  Returns t; NULL passes through. */
 mlf_th *mlf_th_unscope(mlf_th *t);
 
+/* `op` applied to `t` in place (0, or -1 with the error set): what
+ * nn.SiLU(inplace=True) does, sparing a fresh output tensor.  Only the
+ * operations that keep the dtype: NEG, ABS, EXP, LOG, SQRT, RSQRT, SIGMOID,
+ * SILU, RELU, TANH, FLOOR, CEIL, ROUND, RECIPROCAL. */
+int mlf_th_unary_(enum mlf_th_unary op, mlf_th *t);
+
 #ifdef __cplusplus
 }
 #endif
