@@ -182,9 +182,7 @@ static int c2psa(struct mlf_yolo_arch *a, const char *path, const struct mlf_yol
 	return 0;
 }
 
-/* cv2 (box) and cv3 (cls) branches under `head` ("cv2"/"cv3" or "one2one_cv2"/...). */
-static int detect_branches(struct mlf_yolo_arch *a, const char *path, const struct mlf_yolo_layer *l,
-			   const char *box, const char *cls, struct mlf_error *err)
+void mlf_yolo_detect_widths(const struct mlf_yolo_layer *l, int *box_c, int *cls_c)
 {
 	int ch0 = l->ch[0], c2 = 16, c3 = l->nc < 100 ? l->nc : 100;
 	if (ch0 / 4 > c2)
@@ -193,6 +191,16 @@ static int detect_branches(struct mlf_yolo_arch *a, const char *path, const stru
 		c2 = 4 * l->reg_max;
 	if (ch0 > c3)
 		c3 = ch0;
+	*box_c = c2;
+	*cls_c = c3;
+}
+
+/* cv2 (box) and cv3 (cls) branches under `head` ("cv2"/"cv3" or "one2one_cv2"/...). */
+static int detect_branches(struct mlf_yolo_arch *a, const char *path, const struct mlf_yolo_layer *l,
+			   const char *box, const char *cls, struct mlf_error *err)
+{
+	int c2, c3;
+	mlf_yolo_detect_widths(l, &c2, &c3);
 	for (int i = 0; i < l->nin; i++) {
 		int x = l->ch[i];
 		if (conv_at(a, x, c2, 3, 1, err, "%s.%s.%d.0", path, box, i) < 0 ||

@@ -114,6 +114,10 @@ static inline int mlf_yolo_arch_out_channels(const struct mlf_yolo_arch *a, size
 	return a->layers[i].c2;
 }
 
+/* The hidden widths of a Detect layer's box (cv2) and class (cv3) branches,
+ * as Ultralytics' Detect.__init__ derives them from its first input. */
+void mlf_yolo_detect_widths(const struct mlf_yolo_layer *l, int *box_c, int *cls_c);
+
 /*
  * Parameter iterator, in state_dict order:
  *   size_t it = 0; const struct mlf_yolo_param *p;

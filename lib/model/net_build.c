@@ -234,13 +234,8 @@ static int check_supported(struct builder *b, const struct mlf_yolo_layer *l)
 static int detect_branches(struct builder *b, const char *path, const struct mlf_yolo_layer *l,
 			   const char *box, const char *cls, struct ymod *md)
 {
-	int ch0 = l->ch[0], c2 = 16, c3 = l->nc < 100 ? l->nc : 100;
-	if (ch0 / 4 > c2)
-		c2 = ch0 / 4;
-	if (4 * l->reg_max > c2)
-		c2 = 4 * l->reg_max;
-	if (ch0 > c3)
-		c3 = ch0;
+	int c2, c3;
+	mlf_yolo_detect_widths(l, &c2, &c3);
 	for (int i = 0; i < l->nin; i++) {
 		int x = l->ch[i];
 		int *o = md->box[i];
