@@ -1,7 +1,15 @@
 /*
  * NMS and letterbox geometry as Ultralytics 8.4.190 does them
- * (reference/yolo.md 5.1, 4.4).  Arithmetic is float32 where PyTorch's is,
- * so that boxes sitting exactly on the IoU threshold go the same way.
+ * (reference/yolo.md 5.1, 4.4).  Arithmetic is float32 where PyTorch's and
+ * torchvision's is, and comparisons are done in the precision they use, so
+ * that boxes sitting exactly on a threshold go the same way.
+ *
+ * The suppression is torchvision.ops.nms (CPU kernel), not Ultralytics'
+ * TorchNMS: YOLO.predict (AutoBackend.warmup) and the validator import
+ * torchvision before their first NMS, and non_max_suppression uses it
+ * whenever it is imported.  The two differ in tie order (stable sort vs
+ * torch.argsort), in the IoU threshold's precision (double vs float) and in
+ * a NaN IoU (kept vs suppressed).
  */
 #include <math.h>
 #include <stdint.h>
@@ -13,7 +21,7 @@
 void mlf_nms_options_predict(struct mlf_nms_options *o)
 {
 	o->conf = 0.25f;
-	o->iou = 0.7f;
+	o->iou = 0.7;
 	o->max_det = 300;
 	o->max_nms = 30000;
 	o->agnostic = 0;
@@ -41,8 +49,10 @@ void mlf_detections_release(struct mlf_detections *d)
 /*
  * PyTorch's CPU sort with stable=False is libstdc++'s std::sort (introsort)
  * over (value, index) pairs with NaN ranked first; equal scores come out in
- * the order that algorithm leaves them, not by index.  Reproduced step for
- * step so that ties resolve exactly as in Ultralytics.
+ * the order that algorithm leaves them, not by index.  Ultralytics sorts
+ * that way to cut more than max_nms candidates, so it is reproduced step for
+ * step: which of equally scored boxes enter NMS, and in what order, depends
+ * on it.
  */
 struct kv {
 	float v;
@@ -206,17 +216,6 @@ struct row {
 	int anchor, cls;
 };
 
-/* torch.maximum / minimum: NaN wins. */
-static float tmax(float a, float b)
-{
-	return isnan(a) || a > b ? a : b;
-}
-
-static float tmin(float a, float b)
-{
-	return isnan(a) || a < b ? a : b;
-}
-
 static void xyxy(const float *pred, int nanchors, int a, float b[4])
 {
 	float cx = pred[a], cy = pred[nanchors + a];
@@ -239,41 +238,65 @@ static int grow(void **p, size_t n, size_t size, struct mlf_error *err)
 }
 
 /*
- * Greedy suppression as Ultralytics' TorchNMS.nms: walk the boxes by score,
- * keep the first, drop the rest whose IoU with it is not <= thr, unless none
- * of them intersects it at all (then all stay, even with a 0/0 IoU).
+ * torchvision's CPU kernel orders by scores.sort(stable=true, descending):
+ * equal scores keep their row order.  A total order (score, then row) is
+ * that stable order, whatever algorithm qsort uses.
  */
-static size_t greedy(const float (*box)[4], const float *area, int *order, size_t n, float thr,
-		     float *inter, size_t max_keep, int *keep)
+static int by_score_then_row(const void *pa, const void *pb)
+{
+	const struct kv *a = pa, *b = pb;
+	if (desc(a, b))
+		return -1;
+	if (desc(b, a))
+		return 1;
+	return (a->i > b->i) - (a->i < b->i);
+}
+
+/* std::max / std::min as torchvision's kernel calls them (NaN propagates
+ * only as the first argument).  A box with a NaN coordinate has a NaN area,
+ * so its IoU is NaN either way: it neither suppresses nor is suppressed. */
+static float cxx_max(float a, float b)
+{
+	return a < b ? b : a;
+}
+
+static float cxx_min(float a, float b)
+{
+	return b < a ? b : a;
+}
+
+/*
+ * Greedy suppression as torchvision's nms_kernel_impl (CPU), over boxes
+ * already in score order: keep the first box not yet suppressed, suppress
+ * every later one whose IoU with it is > thr.  The IoU is float, compared
+ * with the threshold in double as the kernel does (its threshold is the
+ * double Python passed), so a NaN IoU (0/0) never suppresses.  Stops once
+ * max_keep boxes are kept: Ultralytics only keeps the first max_det.
+ */
+static size_t greedy(const float (*box)[4], const float *area, size_t n, double thr,
+		     unsigned char *suppressed, size_t max_keep, int *keep)
 {
 	size_t nkeep = 0;
-	while (n > 0 && nkeep < max_keep) {
-		int i = order[0];
-		keep[nkeep++] = i;
-		int *rest = order + 1;
-		size_t nrest = n - 1;
-		int any = 0;
-		for (size_t k = 0; k < nrest; k++) {
-			const float *b = box[rest[k]];
-			float w = tmin(box[i][2], b[2]) - tmax(box[i][0], b[0]);
-			float h = tmin(box[i][3], b[3]) - tmax(box[i][1], b[1]);
-			if (w < 0)
-				w = 0;
-			if (h < 0)
-				h = 0;
-			inter[k] = w * h;
-			any |= inter[k] != 0;
+	memset(suppressed, 0, n);
+	for (size_t i = 0; i < n; i++) {
+		if (suppressed[i])
+			continue;
+		keep[nkeep++] = (int)i;
+		if (nkeep == max_keep)
+			break;
+		const float *bi = box[i];
+		for (size_t j = i + 1; j < n; j++) {
+			if (suppressed[j])
+				continue;
+			const float *bj = box[j];
+			float xx1 = cxx_max(bi[0], bj[0]), yy1 = cxx_max(bi[1], bj[1]);
+			float xx2 = cxx_min(bi[2], bj[2]), yy2 = cxx_min(bi[3], bj[3]);
+			float w = cxx_max(0.0f, xx2 - xx1), h = cxx_max(0.0f, yy2 - yy1);
+			float inter = w * h;
+			float ovr = inter / (area[i] + area[j] - inter);
+			if ((double)ovr > thr)
+				suppressed[j] = 1;
 		}
-		size_t m = 0;
-		for (size_t k = 0; k < nrest; k++) {
-			if (any) {
-				float iou = inter[k] / (area[i] + area[rest[k]] - inter[k]);
-				if (!(iou <= thr))
-					continue;
-			}
-			order[m++] = rest[k];
-		}
-		n = m;
 	}
 	return nkeep;
 }
@@ -289,7 +312,7 @@ int mlf_yolo_nms(const float *pred, int nc, int nanchors, const struct mlf_nms_o
 		return mlf_fail(err, MLF_EX_USAGE, "NMS: confidence threshold %g is not in [0, 1]",
 				(double)o->conf);
 	if (!(o->iou >= 0 && o->iou <= 1))
-		return mlf_fail(err, MLF_EX_USAGE, "NMS: IoU threshold %g is not in [0, 1]", (double)o->iou);
+		return mlf_fail(err, MLF_EX_USAGE, "NMS: IoU threshold %g is not in [0, 1]", o->iou);
 	if (o->max_det < 0 || o->max_nms < 0)
 		return mlf_fail(err, MLF_EX_USAGE, "NMS: max_det %d and max_nms %d must not be negative",
 				o->max_det, o->max_nms);
@@ -302,8 +325,10 @@ int mlf_yolo_nms(const float *pred, int nc, int nanchors, const struct mlf_nms_o
 	size_t nrows = 0, cap = 0;
 	int rc = -1;
 	struct kv *kv = NULL;
-	float (*box)[4] = NULL, *area = NULL, *inter = NULL;
-	int *order = NULL, *keep = NULL;
+	struct row *sorted = NULL;
+	float (*box)[4] = NULL, *area = NULL;
+	unsigned char *suppressed = NULL;
+	int *keep = NULL;
 	for (int a = 0; a < nanchors; a++) {
 		float best = cls[a];
 		int j = 0, nan = isnan(best);
@@ -341,7 +366,11 @@ int mlf_yolo_nms(const float *pred, int nc, int nanchors, const struct mlf_nms_o
 		goto out;
 	}
 
-	/* More than max_nms: keep the best by a first sort, as Ultralytics does. */
+	/*
+	 * More than max_nms: Ultralytics keeps the best with torch's unstable
+	 * argsort and reorders the rows by it, so ties there (and at the cut)
+	 * go as the introsort leaves them; the stable sort below keeps that.
+	 */
 	if (grow((void **)&kv, nrows, sizeof(*kv), err) < 0)
 		goto out;
 	if (nrows > (size_t)o->max_nms) {
@@ -363,26 +392,28 @@ int mlf_yolo_nms(const float *pred, int nc, int nanchors, const struct mlf_nms_o
 		}
 	}
 
+	/* torchvision's order: by score, equal scores in row order. */
+	for (size_t k = 0; k < nrows; k++)
+		kv[k] = (struct kv){ rows[k].score, (int)k };
+	qsort(kv, nrows, sizeof(*kv), by_score_then_row);
 	if (grow((void **)&box, nrows, sizeof(*box), err) < 0 ||
 	    grow((void **)&area, nrows, sizeof(*area), err) < 0 ||
-	    grow((void **)&inter, nrows, sizeof(*inter), err) < 0 ||
-	    grow((void **)&order, nrows, sizeof(*order), err) < 0)
+	    grow((void **)&suppressed, nrows, 1, err) < 0 ||
+	    grow((void **)&sorted, nrows, sizeof(*sorted), err) < 0)
 		goto out;
 	for (size_t k = 0; k < nrows; k++) {
-		float off = o->agnostic ? 0.0f : (float)rows[k].cls * (float)MLF_NMS_MAX_WH;
-		xyxy(pred, nanchors, rows[k].anchor, box[k]);
+		const struct row *r = &rows[kv[k].i];
+		float off = o->agnostic ? 0.0f : (float)r->cls * (float)MLF_NMS_MAX_WH;
+		sorted[k] = *r;
+		xyxy(pred, nanchors, r->anchor, box[k]);
 		for (int d = 0; d < 4; d++)
 			box[k][d] += off;
 		area[k] = (box[k][2] - box[k][0]) * (box[k][3] - box[k][1]);
-		kv[k] = (struct kv){ rows[k].score, (int)k };
 	}
-	torch_argsort_desc(kv, nrows);
-	for (size_t k = 0; k < nrows; k++)
-		order[k] = kv[k].i;
 	size_t max_keep = nrows < (size_t)o->max_det ? nrows : (size_t)o->max_det;
 	if (grow((void **)&keep, max_keep, sizeof(*keep), err) < 0)
 		goto out;
-	size_t nkeep = greedy((const float (*)[4])box, area, order, nrows, o->iou, inter, max_keep, keep);
+	size_t nkeep = greedy((const float (*)[4])box, area, nrows, o->iou, suppressed, max_keep, keep);
 
 	if (out->cap < nkeep) {
 		if (grow((void **)&out->det, nkeep, sizeof(*out->det), err) < 0)
@@ -390,7 +421,7 @@ int mlf_yolo_nms(const float *pred, int nc, int nanchors, const struct mlf_nms_o
 		out->cap = nkeep;
 	}
 	for (size_t k = 0; k < nkeep; k++) {
-		const struct row *r = &rows[keep[k]];
+		const struct row *r = &sorted[keep[k]];
 		struct mlf_detection *d = &out->det[k];
 		float b[4];
 		xyxy(pred, nanchors, r->anchor, b);
@@ -401,10 +432,10 @@ int mlf_yolo_nms(const float *pred, int nc, int nanchors, const struct mlf_nms_o
 out:
 	free(rows);
 	free(kv);
+	free(sorted);
 	free(box);
 	free(area);
-	free(inter);
-	free(order);
+	free(suppressed);
 	free(keep);
 	return rc;
 }

@@ -23,8 +23,8 @@
 #define MLF_NMS_MAX_WH 7680
 
 struct mlf_nms_options {
-	float conf;             /* keep scores > conf */
-	float iou;              /* suppress IoU > iou */
+	float conf;             /* keep scores > conf (compared in float, as PyTorch compares) */
+	double iou;             /* suppress IoU > iou (float IoU compared in double, as torchvision) */
 	int max_det;            /* at most this many detections */
 	int max_nms;            /* at most this many boxes enter NMS (best scores) */
 	int agnostic;           /* one class for suppression */
@@ -55,9 +55,17 @@ void mlf_detections_release(struct mlf_detections *d);
  * pred: one image, row-major [4 + nc][nanchors]: cx, cy, w, h rows, then the
  * class score rows.  Fills `out` (replacing what it held).  A box with a NaN
  * class score is never a candidate (Ultralytics' amax propagates NaN).
- * Equal scores are ordered as PyTorch's CPU argsort(descending=True) orders
- * them, so the same boxes survive.  Ultralytics' wall-clock limit is not
- * reproduced.
+ *
+ * The suppression is non_max_suppression's as YOLO.predict and the
+ * validator run it on the CPU: with torchvision imported (they import it),
+ * so torchvision.ops.nms.  Its stable sort keeps equal scores in candidate
+ * order (anchor order; with multi_label, (anchor, class) order), which
+ * decides which of equally scored overlapping boxes survives.  With more
+ * than max_nms candidates, the cut to max_nms is torch.argsort's unstable
+ * introsort, reproduced exactly, and its order of ties carries through.
+ * (Ultralytics without torchvision, TorchNMS, orders ties otherwise and is
+ * not reproduced; neither are the CUDA kernels' sorts or Ultralytics'
+ * wall-clock limit.)
  */
 int mlf_yolo_nms(const float *pred, int nc, int nanchors, const struct mlf_nms_options *o,
 		 struct mlf_detections *out, struct mlf_error *err);
