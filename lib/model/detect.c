@@ -3,6 +3,7 @@
  * make_anchors and dist2bbox): the box and class branches per level, and the
  * inference decoding: DFL softmax-expectation over the reg_max bins, anchors
  * at cell centres (offset 0.5), ltrb distances to xywh, times the stride.
+ * The anchors are shared with the loss (lib/model/loss.c).
  */
 #include <stdint.h>
 
@@ -16,13 +17,13 @@ static mlf_th *branch(const struct yfwd *f, const int *convs, int n, const mlf_t
 	return y;
 }
 
-/* make_anchors(feats, strides, 0.5), transposed as Detect caches them:
- * points [1, 2, A] (x, y in grid cells) and strides [1, A]. */
-static int anchors(const struct ymod *d, const struct mlf_yolo_output *o, enum mlf_dtype dt, int dev,
-		   mlf_th **points, mlf_th **strides)
+int yolo_make_anchors(const struct mlf_yolo_output *o, enum mlf_dtype dt, int dev, mlf_th **points,
+		      mlf_th **strides)
 {
 	mlf_th *pts[MLF_YOLO_MAX_LEVELS], *st[MLF_YOLO_MAX_LEVELS];
-	for (int i = 0; i < d->nl; i++) {
+	if (o->nlevels < 1 || o->nlevels > MLF_YOLO_MAX_LEVELS)
+		return -1;
+	for (int i = 0; i < o->nlevels; i++) {
 		int64_t hw[2] = { o->h[i], o->w[i] }, n1[2] = { (int64_t)o->h[i] * o->w[i], 1 };
 		int64_t col[2] = { o->h[i], 1 }, row[2] = { 1, o->w[i] }, flat[2] = { -1, 2 };
 		mlf_th *sx = mlf_th_binary_s(MLF_TH_ADD, mlf_th_to(mlf_th_arange(0, o->w[i], 1, MLF_DTYPE_I64, dev),
@@ -38,8 +39,8 @@ static int anchors(const struct ymod *d, const struct mlf_yolo_output *o, enum m
 		if (!pts[i] || !st[i])
 			return -1;
 	}
-	*points = mlf_th_unsqueeze(mlf_th_transpose(mlf_th_cat((size_t)d->nl, pts, 0), 0, 1), 0);
-	*strides = mlf_th_transpose(mlf_th_cat((size_t)d->nl, st, 0), 0, 1);
+	*points = mlf_th_cat((size_t)o->nlevels, pts, 0);
+	*strides = mlf_th_cat((size_t)o->nlevels, st, 0);
 	return *points && *strides ? 0 : -1;
 }
 
@@ -63,9 +64,12 @@ static mlf_th *decode(const struct yfwd *f, const struct ymod *d, mlf_th *const 
 		mlf_th *p = mlf_th_softmax(mlf_th_transpose(mlf_th_reshape(boxes, 4, v), 2, 1), 1);
 		dist = mlf_th_reshape(mlf_th_conv2d(p, f->net->convs[d->dfl].w, NULL, 1, 0, 1, 1), 3, v3);
 	}
+	/* Anchors transposed as Detect caches them: points [1, 2, A], strides [1, A]. */
 	mlf_th *pts = NULL, *st = NULL;
-	if (!dist || anchors(d, o, mlf_th_dtype(dist), mlf_th_device(dist), &pts, &st) < 0)
+	if (!dist || yolo_make_anchors(o, mlf_th_dtype(dist), mlf_th_device(dist), &pts, &st) < 0)
 		return NULL;
+	pts = mlf_th_unsqueeze(mlf_th_transpose(pts, 0, 1), 0);
+	st = mlf_th_transpose(st, 0, 1);
 	mlf_th *lt = mlf_th_slice(dist, 1, 0, 2, 1), *rb = mlf_th_slice(dist, 1, 2, 4, 1);
 	mlf_th *x1y1 = mlf_th_binary(MLF_TH_SUB, pts, lt), *x2y2 = mlf_th_binary(MLF_TH_ADD, pts, rb);
 	mlf_th *xywh[2] = { mlf_th_binary_s(MLF_TH_DIV, mlf_th_binary(MLF_TH_ADD, x1y1, x2y2), 2),

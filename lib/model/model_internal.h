@@ -106,6 +106,13 @@ mlf_th *yolo_mod_fwd(const struct yfwd *f, const struct ymod *mod, const mlf_th 
 int yolo_detect_fwd(const struct yfwd *f, const struct ymod *d, mlf_th *const *feats,
 		    unsigned what, struct mlf_yolo_output *out);
 
+/* make_anchors(feats, strides, 0.5) for the levels of `o` (nlevels, h, w,
+ * stride): points [A, 2] (x, y in grid cells at the cell centres, level by
+ * level, row-major within a level) and strides [A, 1], in `dt` on `dev`;
+ * -1 with the shim's error set (or none for a bad level count). */
+int yolo_make_anchors(const struct mlf_yolo_output *o, enum mlf_dtype dt, int dev, mlf_th **points,
+		      mlf_th **strides);
+
 /* Fail with the shim's last error. */
 int yolo_th_fail(struct mlf_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
