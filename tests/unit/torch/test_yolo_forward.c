@@ -33,6 +33,8 @@
 #include "mlf/yolo_post.h"
 
 #define FWD SOURCE_DIR "/tests/fixtures/forward/"
+#define FIXTURE_DIR FWD
+#include "../fixture_arrays.h"
 #define TOL 1e-4
 
 static json_t *manifest;
@@ -49,31 +51,10 @@ static void note(struct worst *w, double got, double want)
 	w->rel = fmax(w->rel, d / fmax(1, fabs(want)));
 }
 
-/* An array of the manifest ({"file", "dtype", "shape"}) read whole. */
-static void *read_array(const json_t *arr, size_t elem, size_t *count)
-{
-	char path[512];
-	snprintf(path, sizeof(path), FWD "%s", json_string_value(json_object_get(arr, "file")));
-	size_t n = 1;
-	const json_t *shape = json_object_get(arr, "shape");
-	for (size_t i = 0; i < json_array_size(shape); i++)
-		n *= (size_t)json_integer_value(json_array_get(shape, i));
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s", path);
-	void *buf = malloc(n * elem + 1);
-	assert_non_null(buf);
-	if (fread(buf, elem, n, f) != n)
-		fail_msg("%s is shorter than its shape says", path);
-	fclose(f);
-	*count = n;
-	return buf;
-}
-
 static mlf_th *array_tensor(const json_t *arr)
 {
 	size_t n;
-	float *v = read_array(arr, sizeof(float), &n);
+	float *v = fixture_read_array(arr, sizeof(float), &n);
 	const json_t *shape = json_object_get(arr, "shape");
 	int64_t s[MLF_TH_MAX_DIMS];
 	int nd = (int)json_array_size(shape);
@@ -89,7 +70,7 @@ static mlf_th *array_tensor(const json_t *arr)
 static void match(const char *what, const mlf_th *got, const json_t *arr, struct worst *w, double spread)
 {
 	size_t n;
-	float *want = read_array(arr, sizeof(float), &n);
+	float *want = fixture_read_array(arr, sizeof(float), &n);
 	const json_t *shape = json_object_get(arr, "shape");
 	int64_t s[MLF_TH_MAX_DIMS];
 	int nd = mlf_th_shape(got, s, MLF_TH_MAX_DIMS);
@@ -252,7 +233,7 @@ static int det_close(const struct mlf_detection *x, const float *w)
 static void match_detections(const char *name, const struct mlf_detections *d, const json_t *arr)
 {
 	size_t n;
-	float *want = read_array(arr, sizeof(float), &n);
+	float *want = fixture_read_array(arr, sizeof(float), &n);
 	size_t nd = n / 6;
 	if (d->n != nd)
 		fail_msg("%s: %zu detections, Ultralytics has %zu", name, d->n, nd);
@@ -309,10 +290,10 @@ static void test_infer_letterboxed(void **state)
 		assert_int_equal(lb.out_w, json_integer_value(json_object_get(lbj, "width")));
 		assert_int_equal(lb.out_h, json_integer_value(json_object_get(lbj, "height")));
 		size_t n;
-		unsigned char *pix = read_array(json_object_get(arrays, "letterbox_rgb"), 1, &n);
+		unsigned char *pix = fixture_read_array(json_object_get(arrays, "letterbox_rgb"), 1, &n);
 		assert_int_equal(n, (size_t)lb.out_w * lb.out_h * 3);
 		/* The input tensor is the pixels / 255, bit for bit. */
-		float *chw = malloc(n * sizeof(float)), *want = read_array(json_object_get(arrays, "input"), 4, &n);
+		float *chw = malloc(n * sizeof(float)), *want = fixture_read_array(json_object_get(arrays, "input"), 4, &n);
 		assert_non_null(chw);
 		mlf_yolo_hwc_to_chw(pix, lb.out_w, lb.out_h, chw);
 		assert_memory_equal(chw, want, n * sizeof(float));
@@ -353,7 +334,7 @@ static void test_infer_image(void **state)
 			fail_msg("%s: %s", path, err.msg);
 		/* Our decoder gives the pixels cv2 gave (PNG exactly; JPEG with the same IDCT). */
 		size_t n;
-		unsigned char *orig = read_array(json_object_get(json_object_get(c, "arrays"), "original_rgb"), 1, &n);
+		unsigned char *orig = fixture_read_array(json_object_get(json_object_get(c, "arrays"), "original_rgb"), 1, &n);
 		assert_int_equal(n, (size_t)w * h * 3);
 		if (memcmp(orig, rgb, n))
 			print_message("%s: decoded pixels differ from OpenCV's\n", path);

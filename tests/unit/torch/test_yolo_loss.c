@@ -38,6 +38,8 @@
 #include "mlf/yolo_model.h"
 
 #define FIX SOURCE_DIR "/tests/fixtures/loss/"
+#define FIXTURE_DIR FIX
+#include "../fixture_arrays.h"
 #define TOL_MAP 1e-4
 #define TOL_TARGET 1e-5
 #define TOL_LOSS 1e-4
@@ -57,43 +59,14 @@ static double fmax_set(double *w, double d)
 	return d;
 }
 
-static void *read_array(const json_t *arr, size_t elem, size_t *count)
-{
-	char path[512];
-	snprintf(path, sizeof(path), FIX "%s", json_string_value(json_object_get(arr, "file")));
-	size_t n = 1;
-	const json_t *shape = json_object_get(arr, "shape");
-	for (size_t i = 0; i < json_array_size(shape); i++)
-		n *= (size_t)json_integer_value(json_array_get(shape, i));
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s", path);
-	void *buf = malloc(n * elem + 1);
-	assert_non_null(buf);
-	if (fread(buf, elem, n, f) != n)
-		fail_msg("%s is shorter than its shape says", path);
-	fclose(f);
-	*count = n;
-	return buf;
-}
-
-static int array_shape(const json_t *arr, int64_t *s)
-{
-	const json_t *shape = json_object_get(arr, "shape");
-	int nd = (int)json_array_size(shape);
-	for (int i = 0; i < nd; i++)
-		s[i] = json_integer_value(json_array_get(shape, (size_t)i));
-	return nd;
-}
-
 /* A float32 or float16 array as a float32 tensor. */
 static mlf_th *float_tensor(const json_t *arr)
 {
 	int f16 = !strcmp(json_string_value(json_object_get(arr, "dtype")), "float16");
 	size_t n;
-	void *v = read_array(arr, f16 ? 2 : 4, &n);
+	void *v = fixture_read_array(arr, f16 ? 2 : 4, &n);
 	int64_t s[MLF_TH_MAX_DIMS];
-	int nd = array_shape(arr, s);
+	int nd = fixture_array_shape(arr, s);
 	mlf_th *t = mlf_th_to(mlf_th_from_data(v, f16 ? MLF_DTYPE_F16 : MLF_DTYPE_F32, nd, s, MLF_TH_CPU),
 			      MLF_DTYPE_F32, MLF_TH_CPU);
 	free(v);
@@ -105,13 +78,13 @@ static mlf_th *float_tensor(const json_t *arr)
 static mlf_th *input_tensor(const json_t *arr)
 {
 	size_t n;
-	unsigned char *u = read_array(arr, 1, &n);
+	unsigned char *u = fixture_read_array(arr, 1, &n);
 	float *v = malloc(n * sizeof(*v));
 	assert_non_null(v);
 	for (size_t i = 0; i < n; i++)
 		v[i] = (float)u[i] / 255.0f;
 	int64_t s[4];
-	assert_int_equal(array_shape(arr, s), 4);
+	assert_int_equal(fixture_array_shape(arr, s), 4);
 	mlf_th *t = mlf_th_from_data(v, MLF_DTYPE_F32, 4, s, MLF_TH_CPU);
 	free(u);
 	free(v);
@@ -133,14 +106,14 @@ static float *values_f32(const mlf_th *t, size_t *n)
 static void match(const char *what, const mlf_th *got, const json_t *arr, double tol, int rel, double *worst)
 {
 	int64_t s[MLF_TH_MAX_DIMS], g[MLF_TH_MAX_DIMS];
-	int nd = array_shape(arr, s);
+	int nd = fixture_array_shape(arr, s);
 	if (mlf_th_shape(got, g, MLF_TH_MAX_DIMS) != nd)
 		fail_msg("%s: %s, expected %d dims", what, mlf_th_describe(got), nd);
 	for (int i = 0; i < nd; i++)
 		if (s[i] != g[i])
 			fail_msg("%s: %s has the wrong shape", what, mlf_th_describe(got));
 	size_t n, m;
-	float *want = read_array(arr, sizeof(float), &n);
+	float *want = fixture_read_array(arr, sizeof(float), &n);
 	float *v = values_f32(got, &m);
 	assert_int_equal(n, m);
 	for (size_t i = 0; i < n; i++) {
@@ -159,7 +132,7 @@ static void match_exact(const char *what, const mlf_th *got, const json_t *arr)
 	const char *dt = json_string_value(json_object_get(arr, "dtype"));
 	int is_u8 = !strcmp(dt, "uint8");
 	size_t n;
-	void *want = read_array(arr, is_u8 ? 1 : 4, &n);
+	void *want = fixture_read_array(arr, is_u8 ? 1 : 4, &n);
 	assert_int_equal((size_t)mlf_th_numel(got), n);
 	int64_t *v = malloc((n ? n : 1) * sizeof(*v));
 	assert_non_null(v);
@@ -179,7 +152,7 @@ static void match_l2(const char *what, const mlf_th *got, const json_t *arr, dou
 	if (!got)
 		fail_msg("%s: no gradient", what);
 	size_t n, ng;
-	float *want = read_array(arr, sizeof(float), &n);
+	float *want = fixture_read_array(arr, sizeof(float), &n);
 	float *v = values_f32(got, &ng);
 	assert_int_equal(n, ng);
 	double dd = 0, ww = 0;
