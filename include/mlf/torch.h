@@ -354,6 +354,11 @@ mlf_th *mlf_th_unscope(mlf_th *t);
  * SILU, RELU, TANH, FLOOR, CEIL, ROUND, RECIPROCAL. */
 int mlf_th_unary_(enum mlf_th_unary op, mlf_th *t);
 
+/* x.scatter_(dim, index, src) in place (0, or -1 with the error set): what
+ * filling a fresh zeros tensor with a few values costs without the copy
+ * mlf_th_scatter makes (the detection loss's one-hot target scores). */
+int mlf_th_scatter_(mlf_th *x, int dim, const mlf_th *index, const mlf_th *src);
+
 #ifdef __cplusplus
 }
 #endif

@@ -74,7 +74,11 @@ static int box_metrics(const struct yolo_tal *p, const mlf_th *pd_scores, const 
 	return *overlaps && *align ? 0 : -1;
 }
 
-/* get_targets plus the normalisation of _forward. */
+/* get_targets plus the normalisation of _forward.  fg is bool [B, A].  The
+ * target scores are made as one scatter of each anchor's normalised metric
+ * (0 on background) into zeros at its label: the same values as
+ * Ultralytics' one-hot * (fg > 0) * norm, without three passes over
+ * [B, A, C]. */
 static int targets(const struct yolo_tal *p, const mlf_th *gt_labels, const mlf_th *gt_bboxes, const mlf_th *gt_idx,
 		   const mlf_th *fg, const mlf_th *mask_pos, mlf_th *align, mlf_th *overlaps,
 		   struct mlf_yolo_assignment *out)
@@ -89,9 +93,6 @@ static int targets(const struct yolo_tal *p, const mlf_th *gt_labels, const mlf_
 	mlf_th *labels = mlf_th_to(mlf_th_reshape(gt_labels, 1, flat), MLF_DTYPE_I64, dev);
 	labels = mlf_th_clamp(mlf_th_reshape(mlf_th_index_select(labels, 0, g), 2, (int64_t[2]){ B, A }), 0, NAN);
 	out->target_bboxes = mlf_th_reshape(mlf_th_index_select(mlf_th_reshape(gt_bboxes, 2, rows), 0, g), 3, ba4);
-	mlf_th *onehot = mlf_th_scatter_s(mlf_th_full(3, bac, 0, mlf_th_dtype(align), dev), 2,
-					  mlf_th_unsqueeze(labels, -1), 1);
-	mlf_th *scores = bin(MLF_TH_MUL, onehot, mlf_th_unsqueeze(mlf_th_binary_s(MLF_TH_GT, fg, 0), -1));
 
 	/* Each box's best positive anchor gets that box's best CIoU; the others
 	 * proportionally to their metric. */
@@ -100,9 +101,13 @@ static int targets(const struct yolo_tal *p, const mlf_th *gt_labels, const mlf_
 	overlaps = bin(MLF_TH_MUL, overlaps, mask_pos);
 	mlf_th *pos_ov = mlf_th_reduce(MLF_TH_AMAX, overlaps, -1, 1);
 	align = bin(MLF_TH_DIV, bin(MLF_TH_MUL, align, pos_ov), mlf_th_binary_s(MLF_TH_ADD, pos_align, TAL_EPS));
-	mlf_th *norm = mlf_th_unsqueeze(mlf_th_reduce(MLF_TH_AMAX, align, -2, 0), -1);
-	out->target_scores = bin(MLF_TH_MUL, scores, norm);
-	out->fg_mask = mlf_th_binary_s(MLF_TH_GT, fg, 0);
+	mlf_th *norm = mlf_th_reduce(MLF_TH_AMAX, align, -2, 0);
+	mlf_th *val = mlf_th_unsqueeze(mlf_th_to(bin(MLF_TH_MUL, norm, fg), mlf_th_dtype(align), dev), -1);
+	mlf_th *scores = mlf_th_full(3, bac, 0, mlf_th_dtype(align), dev);
+	if (!val || !scores || mlf_th_scatter_(scores, 2, mlf_th_unsqueeze(labels, -1), val) < 0)
+		return -1;
+	out->target_scores = scores;
+	out->fg_mask = mlf_th_clone(fg);
 	out->target_gt_idx = mlf_th_clone(gt_idx);
 	return out->target_bboxes && out->target_scores && out->fg_mask && out->target_gt_idx ? 0 : -1;
 }
@@ -147,10 +152,14 @@ int yolo_tal_assign(const struct yolo_tal *p, const mlf_th *pd_scores, const mlf
 	 * the one it overlaps most (over all boxes, as Ultralytics does). */
 	mlf_th *claims = mlf_th_reduce(MLF_TH_SUM, mask_pos, -2, 0);
 	mlf_th *multi = mlf_th_unsqueeze(mlf_th_binary_s(MLF_TH_GT, claims, 1), 1);
-	mlf_th *best = mlf_th_reduce(MLF_TH_ARGMAX, overlaps, 1, 1);
-	mlf_th *is_max = mlf_th_scatter_s(mlf_th_zeros_like(mask_pos), 1, best, 1);
+	mlf_th *best = mlf_th_reduce(MLF_TH_ARGMAX, overlaps, 1, 1);                  /* [B, 1, A] */
+	int64_t col3[3] = { 1, M, 1 };
+	mlf_th *slot = mlf_th_reshape(mlf_th_arange(0, (double)M, 1, MLF_DTYPE_I64, dev), 3, col3);
+	mlf_th *is_max = mlf_th_to(bin(MLF_TH_EQ, slot, best), mlf_th_dtype(mask_pos), dev);
 	mask_pos = mlf_th_where(multi, is_max, mask_pos);
-	mlf_th *fg = mlf_th_reduce(MLF_TH_AMAX, mask_pos, -2, 0);
+	/* After the fix every column holds at most one 1: foreground wherever
+	 * some box claimed the anchor. */
+	mlf_th *fg = mlf_th_binary_s(MLF_TH_GT, claims, 0);
 	mlf_th *gt_idx = mlf_th_reduce(MLF_TH_ARGMAX, mask_pos, -2, 0);
 	if (!fg || !gt_idx)
 		return -1;

@@ -41,3 +41,10 @@ extern "C" int mlf_th_unary_(enum mlf_th_unary op, mlf_th *t)
 		TORCH_CHECK(false, "no in-place form of unary operation ", (int)op);
 	});
 }
+
+extern "C" int mlf_th_scatter_(mlf_th *x, int dim, const mlf_th *index, const mlf_th *src)
+{
+	if (!x || !index || !src)
+		return -1;
+	return guard_i(__func__, [&] { x->t.scatter_(dim, index->t, src->t); });
+}
