@@ -35,6 +35,8 @@
 #include "mlf/torch.h"
 #include "mlf/yolo_model.h"
 
+#include "../bench_stats.h"
+
 struct opts {
 	const char *model;
 	int imgsz, threads, iters, warmup, batch;
@@ -47,44 +49,6 @@ static void usage(FILE *f)
 	      "                         [--warmup 3] [--batch 1] [--no-fuse] [--no-channels-last]\n"
 	      "                         [--no-mallopt] [--no-predict]\n"
 	      "Times the C model's eval forward pass and predict path on the CPU; prints JSON.\n", f);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-struct stats {
-	double median, mean, min;
-};
-
-static struct stats summarise(double *t, int n)
-{
-	struct stats s = { 0, 0, 0 };
-	qsort(t, (size_t)n, sizeof(*t), cmp_double);
-	for (int i = 0; i < n; i++)
-		s.mean += t[i] / n;
-	s.median = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-	s.min = t[0];
-	return s;
-}
-
-static int parse_int(const char *s, int lo, int hi, const char *what, int *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < lo || v > hi)
-		return mlf_cli_usage_error("%s must be a whole number from %d to %d, not '%s'", what, lo, hi, s);
-	*out = (int)v;
-	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -102,11 +66,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		int rc = 0;
 		switch (c) {
 		case 'm': o->model = optarg; break;
-		case 's': rc = parse_int(optarg, 32, 8192, "--imgsz", &o->imgsz); break;
-		case 't': rc = parse_int(optarg, 1, 1024, "--threads", &o->threads); break;
-		case 'k': rc = parse_int(optarg, 1, 100000, "--iters", &o->iters); break;
-		case 'w': rc = parse_int(optarg, 0, 100000, "--warmup", &o->warmup); break;
-		case 'b': rc = parse_int(optarg, 1, 1024, "--batch", &o->batch); break;
+		case 's': rc = bench_parse_int(optarg, 32, 8192, "--imgsz", &o->imgsz); break;
+		case 't': rc = bench_parse_int(optarg, 1, 1024, "--threads", &o->threads); break;
+		case 'k': rc = bench_parse_int(optarg, 1, 100000, "--iters", &o->iters); break;
+		case 'w': rc = bench_parse_int(optarg, 0, 100000, "--warmup", &o->warmup); break;
+		case 'b': rc = bench_parse_int(optarg, 1, 1024, "--batch", &o->batch); break;
 		case 'F': o->fuse = 0; break;
 		case 'L': o->channels_last = 0; break;
 		case 'M': o->mallopt = 0; break;
@@ -135,9 +99,9 @@ static int time_forward(struct mlf_yolo_model *m, const struct opts *o, double *
 	int rc = 0;
 	for (int i = 0; i < o->warmup + o->iters && !rc; i++) {
 		struct mlf_yolo_output out;
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 		rc = mlf_yolo_forward(m, x, MLF_YOLO_OUT_DECODED, &out, err);
-		double t1 = now_ms();
+		double t1 = bench_now_ms();
 		mlf_yolo_output_release(&out);
 		if (i >= o->warmup)
 			t[i - o->warmup] = (t1 - t0) / o->batch;
@@ -164,10 +128,10 @@ static int time_predict(struct mlf_yolo_model *m, const struct opts *o, double *
 	mlf_detections_init(&d);
 	int rc = 0;
 	for (int i = 0; i < o->warmup + o->iters && !rc; i++) {
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 		rc = mlf_yolo_infer(m, img, o->imgsz, o->imgsz, &io, &d, err);
 		if (i >= o->warmup)
-			t[i - o->warmup] = now_ms() - t0;
+			t[i - o->warmup] = bench_now_ms() - t0;
 	}
 	mlf_detections_release(&d);
 	free(img);
@@ -181,11 +145,11 @@ static int run(const struct opts *o, struct mlf_error *err)
 	mlf_ckpt_init(&c);
 	if (o->threads && mlf_th_set_threads(o->threads) < 0)
 		return mlf_fail(err, 64, "cannot use %d threads: %s", o->threads, mlf_th_error());
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	if (mlf_ckpt_read_pt(o->model, &c, err) < 0)
 		return -1;
 	int rc = mlf_yolo_model_from_ckpt(&m, &c, MLF_TH_CPU, err);
-	double load_s = (now_ms() - t0) / 1e3;
+	double load_s = (bench_now_ms() - t0) / 1e3;
 	mlf_ckpt_release(&c);
 	if (rc < 0)
 		return mlf_error_prefix(err, "%s", o->model);
@@ -201,7 +165,7 @@ static int run(const struct opts *o, struct mlf_error *err)
 		rc = time_predict(&m, o, tp, err);
 	mlf_th_grad_enabled(grad);
 	if (!rc) {
-		struct stats f = summarise(tf, o->iters), p = summarise(tp, o->iters);
+		struct bench_stats f = bench_summarise(tf, o->iters), p = bench_summarise(tp, o->iters);
 		const char *name = strrchr(o->model, '/') ? strrchr(o->model, '/') + 1 : o->model;
 		json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f}", "impl", "mlf",
 				      "model", name, "imgsz", o->imgsz, "threads", mlf_th_threads(), "iters",

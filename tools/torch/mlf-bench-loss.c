@@ -38,6 +38,8 @@
 #include "mlf/yolo_loss.h"
 #include "mlf/yolo_model.h"
 
+#include "../bench_stats.h"
+
 struct opts {
 	const char *family;
 	char scale;
@@ -50,44 +52,6 @@ static void usage(FILE *f)
 	      "                      [--batch 16] [--per-image 20] [--threads N] [--iters K]\n"
 	      "                      [--warmup 2] [--no-mallopt]\n"
 	      "Times the C detection loss and its backward on the CPU; prints JSON.\n", f);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-struct stats {
-	double median, mean, min;
-};
-
-static struct stats summarise(double *t, int n)
-{
-	struct stats s = { 0, 0, 0 };
-	qsort(t, (size_t)n, sizeof(*t), cmp_double);
-	for (int i = 0; i < n; i++)
-		s.mean += t[i] / n;
-	s.median = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-	s.min = t[0];
-	return s;
-}
-
-static int parse_int(const char *s, int lo, int hi, const char *what, int *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < lo || v > hi)
-		return mlf_cli_usage_error("%s must be a whole number from %d to %d, not '%s'", what, lo, hi, s);
-	*out = (int)v;
-	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -110,13 +74,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return mlf_cli_usage_error("--scale is one letter, not '%s'", optarg);
 			o->scale = optarg[0];
 			break;
-		case 'c': rc = parse_int(optarg, 1, 10000, "--nc", &o->nc); break;
-		case 's': rc = parse_int(optarg, 32, 8192, "--imgsz", &o->imgsz); break;
-		case 'b': rc = parse_int(optarg, 1, 1024, "--batch", &o->batch); break;
-		case 'p': rc = parse_int(optarg, 0, 100000, "--per-image", &o->per_image); break;
-		case 't': rc = parse_int(optarg, 1, 1024, "--threads", &o->threads); break;
-		case 'k': rc = parse_int(optarg, 1, 100000, "--iters", &o->iters); break;
-		case 'w': rc = parse_int(optarg, 0, 100000, "--warmup", &o->warmup); break;
+		case 'c': rc = bench_parse_int(optarg, 1, 10000, "--nc", &o->nc); break;
+		case 's': rc = bench_parse_int(optarg, 32, 8192, "--imgsz", &o->imgsz); break;
+		case 'b': rc = bench_parse_int(optarg, 1, 1024, "--batch", &o->batch); break;
+		case 'p': rc = bench_parse_int(optarg, 0, 100000, "--per-image", &o->per_image); break;
+		case 't': rc = bench_parse_int(optarg, 1, 1024, "--threads", &o->threads); break;
+		case 'k': rc = bench_parse_int(optarg, 1, 100000, "--iters", &o->iters); break;
+		case 'w': rc = bench_parse_int(optarg, 0, 100000, "--warmup", &o->warmup); break;
 		case 'M': o->mallopt = 0; break;
 		case 'h': usage(stdout); return -2;
 		default: return mlf_cli_usage_error("unknown option");
@@ -194,10 +158,10 @@ static int run(const struct opts *o, struct mlf_error *err)
 	mlf_th *x = rc ? NULL : mlf_th_rand(4, shape, 0, 1, MLF_DTYPE_F32, MLF_TH_CPU);
 	if (!rc && !x)
 		rc = mlf_fail(err, 70, "making the input: %s", mlf_th_error());
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	if (!rc)
 		rc = mlf_yolo_forward(&m, x, MLF_YOLO_OUT_LEVELS, &out, err);
-	double fwd_ms = now_ms() - t0;
+	double fwd_ms = bench_now_ms() - t0;
 	if (!rc) {
 		leaves = out;
 		leaves.decoded = NULL;
@@ -211,12 +175,12 @@ static int run(const struct opts *o, struct mlf_error *err)
 	struct mlf_yolo_loss_value v = { 0 };
 	for (int i = 0; !rc && i < o->warmup + o->iters; i++) {
 		size_t it = mlf_th_scope_open();
-		double a0 = now_ms();
+		double a0 = bench_now_ms();
 		rc = mlf_yolo_loss_compute(&l, &leaves, targets, ntargets, &v, NULL, err);
-		double a1 = now_ms();
+		double a1 = bench_now_ms();
 		if (!rc && mlf_th_backward(v.total) < 0)
 			rc = mlf_fail(err, 70, "backward: %s", mlf_th_error());
-		double a2 = now_ms();
+		double a2 = bench_now_ms();
 		if (i >= o->warmup) {
 			tl[i - o->warmup] = a1 - a0;
 			tb[i - o->warmup] = a2 - a1;
@@ -226,7 +190,7 @@ static int run(const struct opts *o, struct mlf_error *err)
 	mlf_th_scope_close(mark);
 
 	if (!rc) {
-		struct stats sl = summarise(tl, o->iters), sb = summarise(tb, o->iters);
+		struct bench_stats sl = bench_summarise(tl, o->iters), sb = bench_summarise(tb, o->iters);
 		int64_t anchors = 0;
 		for (int i = 0; i < out.nlevels; i++)
 			anchors += (int64_t)out.h[i] * out.w[i];
