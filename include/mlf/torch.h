@@ -341,6 +341,23 @@ int mlf_th_optim_set_momentum(mlf_th_optim *o, size_t group, double momentum);
 int mlf_th_optim_zero_grad(mlf_th_optim *o);
 int mlf_th_optim_step(mlf_th_optim *o);
 
+/* ---- optimizer state, for saving and resuming a training ----
+ * Each parameter (group g, index j in the order given to add_group) has
+ * state tensors named as torch.optim names them, "momentum_buffer" (SGD)
+ * or "exp_avg" and "exp_avg_sq" (Adam, AdamW), made at its first step, and
+ * a step count (Adam's bias correction uses it; SGD counts too). */
+size_t mlf_th_optim_group_size(const mlf_th_optim *o, size_t group);
+/* A new handle sharing the state tensor (the caller's scope), or NULL:
+ * without an error when the parameter has no such state yet, with the
+ * error set for a bad group, index or name (one the kind does not use). */
+mlf_th *mlf_th_optim_state(const mlf_th_optim *o, size_t group, size_t j, const char *name);
+/* Sets that state to a copy of `value` (the parameter's shape; converted to
+ * its dtype, device and memory format); a NULL value removes it. */
+int mlf_th_optim_set_state(mlf_th_optim *o, size_t group, size_t j, const char *name,
+			   const mlf_th *value);
+int64_t mlf_th_optim_step_count(const mlf_th_optim *o, size_t group, size_t j); /* -1 on error */
+int mlf_th_optim_set_step_count(mlf_th_optim *o, size_t group, size_t j, int64_t step);
+
 /* ---- added for the model ---- */
 
 /* Takes `t` out of every scope: it belongs to the caller, who frees it with

@@ -358,6 +358,80 @@ extern "C" int mlf_th_optim_zero_grad(mlf_th_optim *o)
 	});
 }
 
+/* ---- optimizer state ---- */
+
+static param_state &param_at(const mlf_th_optim *o, size_t group, size_t j)
+{
+	param_group &g = group_at(o, group);
+	TORCH_CHECK(j < g.params.size(), "no parameter ", j, " in group ", group, " (it has ",
+		    g.params.size(), ")");
+	return g.params[j];
+}
+
+/* The state slot `name` names for this optimizer's kind. */
+static at::Tensor &state_slot(const mlf_th_optim *o, param_state &ps, const char *name)
+{
+	TORCH_CHECK(name, "state name is NULL");
+	const std::string n(name);
+	if (o->kind == MLF_TH_SGD && n == "momentum_buffer")
+		return ps.momentum_buffer;
+	if (o->kind != MLF_TH_SGD && n == "exp_avg")
+		return ps.exp_avg;
+	if (o->kind != MLF_TH_SGD && n == "exp_avg_sq")
+		return ps.exp_avg_sq;
+	TORCH_CHECK(false, "this optimizer (", o->kind == MLF_TH_SGD ? "SGD" : "Adam",
+		    ") keeps no state named '", n, "'");
+}
+
+extern "C" size_t mlf_th_optim_group_size(const mlf_th_optim *o, size_t group)
+{
+	return o && group < o->groups.size() ? o->groups[group].params.size() : 0;
+}
+
+extern "C" mlf_th *mlf_th_optim_state(const mlf_th_optim *o, size_t group, size_t j, const char *name)
+{
+	/* "No state yet" is an answer, not an error: look before wrapping. */
+	bool exists = guard_v(__func__, false, [&] {
+		return state_slot(o, param_at(o, group, j), name).defined();
+	});
+	if (!exists)
+		return nullptr;
+	return guard_t(__func__, [&] { return state_slot(o, param_at(o, group, j), name); });
+}
+
+extern "C" int mlf_th_optim_set_state(mlf_th_optim *o, size_t group, size_t j, const char *name,
+				      const mlf_th *value)
+{
+	return guard_i(__func__, [&] {
+		param_state &ps = param_at(o, group, j);
+		at::Tensor &slot = state_slot(o, ps, name);
+		if (!value) {
+			slot.reset();
+			return;
+		}
+		TORCH_CHECK(value->t.sizes() == ps.p.sizes(), "state '", name, "' of shape ",
+			    describe_tensor(value->t), " does not fit parameter ", j, " of group ",
+			    group, " (", describe_tensor(ps.p), ")");
+		at::NoGradGuard no_grad;
+		at::Tensor copy = at::empty_like(ps.p, at::MemoryFormat::Preserve);
+		copy.copy_(value->t);
+		slot = copy;
+	});
+}
+
+extern "C" int64_t mlf_th_optim_step_count(const mlf_th_optim *o, size_t group, size_t j)
+{
+	return guard_v(__func__, (int64_t)-1, [&] { return param_at(o, group, j).step; });
+}
+
+extern "C" int mlf_th_optim_set_step_count(mlf_th_optim *o, size_t group, size_t j, int64_t step)
+{
+	return guard_i(__func__, [&] {
+		TORCH_CHECK(step >= 0, "invalid step count ", step);
+		param_at(o, group, j).step = step;
+	});
+}
+
 /* torch.optim.SGD, _single_tensor_sgd, dampening 0, maximize off. */
 static void sgd_step(param_group &g)
 {
@@ -366,6 +440,7 @@ static void sgd_step(param_group &g)
 		at::Tensor grad = ps.p.grad();
 		if (!grad.defined())
 			continue;
+		ps.step++;
 		if (o.weight_decay != 0.0)
 			grad = grad.add(ps.p, o.weight_decay);
 		if (o.momentum != 0.0) {

@@ -1453,6 +1453,88 @@ static void test_adam_vs_adamw(void **state)
 	assert_string_equal(mlf_th_error(), "");
 }
 
+/* Saving and restoring the state: an optimizer given another's state (what
+ * resuming from a checkpoint does) continues exactly as the original. */
+static void transplant(enum mlf_th_optim_kind kind, const char *const *names, size_t nnames)
+{
+	const double p0[3] = { 1.0, -0.5, 2.0 }, c[3] = { 0.3, -2.0, 1.5 };
+	mlf_th *a = vec(p0, 3), *b = vec(p0, 3), *ca = vec(c, 3);
+	mlf_th_set_requires_grad(a, 1);
+	mlf_th_set_requires_grad(b, 1);
+	mlf_th_optim *oa = mlf_th_optim_new(kind), *ob = mlf_th_optim_new(kind);
+	struct mlf_th_group_opts g = { .lr = 0.05, .momentum = 0.9, .beta2 = 0.999, .weight_decay = 0.01 };
+	assert_int_equal(mlf_th_optim_add_group(oa, 1, &a, &g), 0);
+	assert_int_equal(mlf_th_optim_add_group(ob, 1, &b, &g), 0);
+	assert_int_equal(mlf_th_optim_group_size(oa, 0), 1);
+	assert_int_equal(mlf_th_optim_group_size(oa, 3), 0);
+
+	/* before the first step there is no state, and that is not an error */
+	assert_null(mlf_th_optim_state(oa, 0, 0, names[0]));
+	assert_string_equal(mlf_th_error(), "");
+	for (int i = 0; i < 2; i++) {
+		set_grads(oa, 1, &a, &ca);
+		assert_int_equal(mlf_th_optim_step(oa), 0);
+	}
+	assert_int_equal(mlf_th_optim_step_count(oa, 0, 0), 2);
+
+	/* b gets a's weights, state and step count */
+	int was = mlf_th_grad_enabled(0);
+	assert_int_equal(mlf_th_copy_(b, a), 0);
+	mlf_th_grad_enabled(was);
+	for (size_t k = 0; k < nnames; k++) {
+		mlf_th *st = mlf_th_optim_state(oa, 0, 0, names[k]);
+		assert_non_null(st);
+		assert_int_equal(mlf_th_optim_set_state(ob, 0, 0, names[k], st), 0);
+	}
+	assert_int_equal(mlf_th_optim_set_step_count(ob, 0, 0, 2), 0);
+	for (int i = 0; i < 3; i++) {
+		set_grads(oa, 1, &a, &ca);
+		set_grads(ob, 1, &b, &ca);
+		assert_int_equal(mlf_th_optim_step(oa), 0);
+		assert_int_equal(mlf_th_optim_step(ob), 0);
+	}
+	double want[3];
+	assert_int_equal(mlf_th_copy_out(a, MLF_DTYPE_F64, want, sizeof(want)), 0);
+	check_close(b, want, 3, 0);
+
+	/* the copy is the optimizer's own: changing the source changes nothing */
+	mlf_th *st = mlf_th_optim_state(oa, 0, 0, names[0]);
+	mlf_th *before = mlf_th_clone(mlf_th_optim_state(ob, 0, 0, names[0]));
+	assert_int_equal(mlf_th_fill_(st, 7.0), 0);
+	double keep[3];
+	assert_int_equal(mlf_th_copy_out(before, MLF_DTYPE_F64, keep, sizeof(keep)), 0);
+	check_close(mlf_th_optim_state(ob, 0, 0, names[0]), keep, 3, 0);
+
+	/* errors name the problem */
+	assert_null(mlf_th_optim_state(oa, 0, 0, "no_such_state"));
+	assert_contains(mlf_th_error(), "no_such_state");
+	mlf_th_clear_error();
+	assert_null(mlf_th_optim_state(oa, 0, 5, names[0]));
+	assert_contains(mlf_th_error(), "no parameter 5");
+	mlf_th_clear_error();
+	mlf_th *wrong = vec(p0, 2);
+	assert_int_equal(mlf_th_optim_set_state(ob, 0, 0, names[0], wrong), -1);
+	assert_contains(mlf_th_error(), "does not fit");
+	mlf_th_clear_error();
+	assert_int_equal(mlf_th_optim_set_step_count(ob, 0, 0, -1), -1);
+	mlf_th_clear_error();
+	/* removing the state makes the next step start it afresh */
+	assert_int_equal(mlf_th_optim_set_state(ob, 0, 0, names[0], NULL), 0);
+	assert_null(mlf_th_optim_state(ob, 0, 0, names[0]));
+	mlf_th_optim_free(oa);
+	mlf_th_optim_free(ob);
+	assert_string_equal(mlf_th_error(), "");
+}
+
+static void test_optim_state(void **state)
+{
+	(void)state;
+	const char *sgd[] = { "momentum_buffer" }, *adam[] = { "exp_avg", "exp_avg_sq" };
+	transplant(MLF_TH_SGD, sgd, 1);
+	transplant(MLF_TH_ADAM, adam, 2);
+	transplant(MLF_TH_ADAMW, adam, 2);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, open_scope, close_scope)
@@ -1486,6 +1568,7 @@ int main(void)
 		T(test_adam),
 		T(test_adamw),
 		T(test_adam_vs_adamw),
+		T(test_optim_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
