@@ -199,6 +199,14 @@ int pt_archive_read(struct pt_archive *a, const char *rel, int64_t want, uint64_
 		    unsigned char **out, uint64_t *len, int optional, struct mlf_error *err);
 
 /*
+ * Check the name of an extra record (mlf_ckpt_write_pt_records): printable
+ * ASCII without backslashes, relative, no empty, "." or ".." component, and
+ * none of the names torch reads or writes itself.  Fails with status 64
+ * naming the record.
+ */
+int pt_record_name_check(const char *name, struct mlf_error *err);
+
+/*
  * The saved model: the "ema", "model" or "state_dict" entry of a dict root
  * that holds a module or a state_dict (*key names it), or the root itself
  * (*key NULL).  NULL when a dict root holds no model.

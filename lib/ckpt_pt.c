@@ -4,6 +4,7 @@
  * (state_dict names) and its description, reading storages from the zip.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,7 +142,8 @@ int pt_archive_read(struct pt_archive *a, const char *rel, int64_t want, uint64_
 		afail(a, err, "'%s' declares an impossible size (%llu bytes)", name, (unsigned long long)n);
 		goto done;
 	}
-	unsigned char *buf = malloc(n ? n : 1);
+	/* One byte more, NUL, so that a record can be handed over as a struct mlf_buf. */
+	unsigned char *buf = n < SIZE_MAX ? malloc((size_t)n + 1) : NULL;
 	if (!buf) {
 		mlf_fail(err, MLF_EX_SOFTWARE, "%s: out of memory reading '%s' (%llu bytes)",
 			 a->path, name, (unsigned long long)n);
@@ -156,14 +158,19 @@ int pt_archive_read(struct pt_archive *a, const char *rel, int64_t want, uint64_
 		got += (uint64_t)k;
 	}
 	if (!zf || got != n) {
-		afail(a, err, "'%s' is truncated or damaged: %s", name,
-		      zf ? zip_error_strerror(zip_file_get_error(zf)) : zip_strerror(a->zip));
+		zip_error_t *ze = zf ? zip_file_get_error(zf) : zip_get_error(a->zip);
+		if (zip_error_code_zip(ze) == ZIP_ER_READ)
+			mlf_fail(err, MLF_EX_IOERR, "%s: cannot read '%s': %s", a->path, name,
+				 zip_error_strerror(ze));
+		else
+			afail(a, err, "'%s' is truncated or damaged: %s", name, zip_error_strerror(ze));
 		if (zf)
 			zip_fclose(zf);
 		free(buf);
 		goto done;
 	}
 	zip_fclose(zf);
+	buf[n] = 0;
 	*out = buf;
 	*len = n;
 	rc = 0;
@@ -558,5 +565,86 @@ done:
 	pt_archive_close(&r.a);
 	if (rc)
 		mlf_ckpt_release(c);
+	return rc;
+}
+
+/* ---- extra records ---- */
+
+int pt_record_name_check(const char *name, struct mlf_error *err)
+{
+	/* What torch.save writes, what torch.load reads, and what makes it take the file for TorchScript. */
+	static const char *const torch_files[] = { "data.pkl", "version", "byteorder", ".format_version",
+						   ".storage_alignment", "constants.pkl" };
+	static const char *const torch_folders[] = { "data", ".data", "code" };
+	const char *why = NULL;
+	if (!name)
+		return mlf_fail(err, MLF_EX_USAGE, "a .pt record has no name");
+	size_t len = strlen(name);
+	if (!len)
+		why = "is empty";
+	else if (len > MLF_CKPT_MAX_RECORD_NAME)
+		why = "is too long";
+	for (const char *p = name; !why && *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '\\')
+			why = "must be printable ASCII without backslashes";
+	for (const char *p = name; !why; p++) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (!n || (n == 1 && p[0] == '.') || (n == 2 && !strncmp(p, "..", 2)))
+			why = "must be a relative path without empty, '.' or '..' parts";
+		if (!end)
+			break;
+		p = end;
+	}
+	for (size_t i = 0; !why && i < sizeof(torch_files) / sizeof(torch_files[0]); i++)
+		if (!strcmp(name, torch_files[i]))
+			why = "is one of torch's own records";
+	for (size_t i = 0; !why && i < sizeof(torch_folders) / sizeof(torch_folders[0]); i++) {
+		size_t n = strlen(torch_folders[i]);
+		if (!strncmp(name, torch_folders[i], n) && (!name[n] || name[n] == '/'))
+			why = "is in one of torch's own folders";
+	}
+	if (why)
+		return mlf_fail(err, MLF_EX_USAGE, ".pt record name '%.*s' %s", len > 200 ? 200 : (int)len,
+				name, why);
+	return 0;
+}
+
+int mlf_ckpt_read_pt_record(const char *path, const char *name, struct mlf_buf *out,
+			    struct mlf_error *err)
+{
+	struct pt_archive a;
+	unsigned char *data = NULL;
+	uint64_t len = 0;
+	int rc = -1;
+
+	if (pt_record_name_check(name, err))
+		return -1;
+	/* Only the zip: the record's bytes do not depend on the pickle, which need not be run. */
+	memset(&a, 0, sizeof(a));
+	a.path = path;
+	pv_vm_init(&a.vm);
+	if (open_zip(&a, err))
+		goto done;
+	char *pkl = mlf_xasprintf("%s/data.pkl", a.prefix);
+	int is_pt = zip_name_locate(a.zip, pkl, ZIP_FL_ENC_RAW) >= 0;
+	free(pkl);
+	if (!is_pt) {
+		afail(&a, err, "not a torch.save archive (no data.pkl), so it has no record '%s'", name);
+		goto done;
+	}
+	int got = pt_archive_read(&a, name, -1, MLF_CKPT_MAX_RECORD, &data, &len, 1, err);
+	if (got > 0)
+		afail(&a, err, "no record '%s' in the archive", name);
+	if (got)
+		goto done;
+	/* pt_archive_read left a NUL after the bytes: the buffer is handed over as it is. */
+	mlf_buf_release(out);
+	out->data = (char *)data;
+	out->len = (size_t)len;
+	out->cap = (size_t)len + 1;
+	rc = 0;
+done:
+	pt_archive_close(&a);
 	return rc;
 }

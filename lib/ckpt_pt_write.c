@@ -490,13 +490,14 @@ static int publish(const char *tmp, const char *path, struct mlf_error *err)
 	return rc;
 }
 
-static int write_archive(struct pt_writer *w, const struct mlf_buf *pkl, const char *path)
+static int write_archive(struct pt_writer *w, const struct mlf_buf *pkl,
+			 const struct mlf_ckpt_record *extra, size_t nextra, const char *path)
 {
 	static const char *const small[][2] = {
 		{ ".format_version", "1" }, { ".storage_alignment", "64" }, { "byteorder", "little" },
 	};
 	char *prefix = archive_name(path), id[41], *tmp = NULL;
-	size_t n = 0, cap = w->nout + 8;
+	size_t n = 0, cap = w->nout + nextra + 8;
 	struct record *r = mlf_xcalloc(cap, sizeof(*r));
 	int rc = -1;
 
@@ -522,6 +523,10 @@ static int write_archive(struct pt_writer *w, const struct mlf_buf *pkl, const c
 	for (size_t i = 0; i < w->nout; i++)
 		r[n++] = (struct record){ mlf_xasprintf("%s/data/%s", prefix, w->out[i].key->u.str.s),
 					  w->out[i].data, w->out[i].nbytes };
+	/* Ours after torch's data, where a reader walking torch's records in order meets them last. */
+	for (size_t i = 0; i < nextra; i++)
+		r[n++] = (struct record){ mlf_xasprintf("%s/%s", prefix, extra[i].name), extra[i].data,
+					  extra[i].len };
 	r[n++] = (struct record){ mlf_xasprintf("%s/version", prefix), "3\n", 2 };
 	serialization_id(r, n, id);
 	r[n++] = (struct record){ mlf_xasprintf("%s/.data/serialization_id", prefix), id, 40 };
@@ -545,13 +550,43 @@ done:
 	return rc;
 }
 
+static int check_records(const struct mlf_ckpt_record *r, size_t n, struct mlf_error *err)
+{
+	if (n && !r)
+		return mlf_fail(err, MLF_EX_USAGE, "%zu .pt records given without their array", n);
+	for (size_t i = 0; i < n; i++) {
+		if (pt_record_name_check(r[i].name, err))
+			return -1;
+		if (r[i].len && !r[i].data)
+			return mlf_fail(err, MLF_EX_USAGE, ".pt record '%s' has %zu bytes but no data",
+					r[i].name, r[i].len);
+		if ((uint64_t)r[i].len > MLF_CKPT_MAX_RECORD)
+			return mlf_fail(err, MLF_EX_USAGE, ".pt record '%s' is larger than %llu bytes",
+					r[i].name, (unsigned long long)MLF_CKPT_MAX_RECORD);
+		/* Quadratic, but a checkpoint carries a handful of records. */
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(r[i].name, r[j].name))
+				return mlf_fail(err, MLF_EX_USAGE, ".pt record '%s' is given twice", r[i].name);
+	}
+	return 0;
+}
+
 int mlf_ckpt_write_pt(const char *template_path, const struct mlf_ckpt *weights,
 		      const json_t *updates, const char *path, struct mlf_error *err)
+{
+	return mlf_ckpt_write_pt_records(template_path, weights, updates, NULL, 0, path, err);
+}
+
+int mlf_ckpt_write_pt_records(const char *template_path, const struct mlf_ckpt *weights,
+			      const json_t *updates, const struct mlf_ckpt_record *records,
+			      size_t nrecords, const char *path, struct mlf_error *err)
 {
 	struct pt_writer w = { .weights = weights, .err = err };
 	struct mlf_buf pkl = MLF_BUF_INIT;
 	int rc = -1;
 
+	if (check_records(records, nrecords, err))
+		return -1;
 	if (updates && !json_is_object(updates))
 		return mlf_fail(err, MLF_EX_SOFTWARE, "%s: the updates must be a JSON object", path);
 	if (pt_archive_open(&w.a, template_path, err))
@@ -584,7 +619,7 @@ int mlf_ckpt_write_pt(const char *template_path, const struct mlf_ckpt *weights,
 		mlf_error_prefix(err, "%s: writing data.pkl", template_path);
 		goto done;
 	}
-	rc = write_archive(&w, &pkl, path);
+	rc = write_archive(&w, &pkl, records, nrecords, path);
 done:
 	for (size_t i = 0; i < w.nbufs; i++)
 		free(w.bufs[i]);

@@ -38,7 +38,7 @@ static int string_map(const json_t *m)
 	return 1;
 }
 
-static int parse_entry(const char *path, const char *name, json_t *j, uint64_t data_len,
+static int parse_entry(const char *what, const char *name, json_t *j, uint64_t data_len,
 		       struct st_entry *e, struct mlf_error *err)
 {
 	json_t *dt = json_object_get(j, "dtype"), *shape = json_object_get(j, "shape"),
@@ -47,79 +47,77 @@ static int parse_entry(const char *path, const char *name, json_t *j, uint64_t d
 	if (!json_is_object(j) || !json_is_string(dt) || !json_is_array(shape) ||
 	    !json_is_array(off) || json_array_size(off) != 2)
 		return mlf_fail(err, MLF_EX_DATAERR,
-				"%s: tensor '%s' needs dtype, shape and data_offsets", path, name);
+				"%s: tensor '%s' needs dtype, shape and data_offsets", what, name);
 	if (mlf_dtype_parse(json_string_value(dt), &e->dtype))
 		return mlf_fail(err, MLF_EX_DATAERR, "%s: tensor '%s' has unsupported dtype '%s'",
-				path, name, json_string_value(dt));
+				what, name, json_string_value(dt));
 	if (json_array_size(shape) > MLF_TENSOR_MAX_DIMS)
 		return mlf_fail(err, MLF_EX_DATAERR, "%s: tensor '%s' has more than %d dimensions",
-				path, name, MLF_TENSOR_MAX_DIMS);
+				what, name, MLF_TENSOR_MAX_DIMS);
 	e->ndim = (int)json_array_size(shape);
 	uint64_t bytes = mlf_dtype_size(e->dtype);
 	for (int i = 0; i < e->ndim; i++) {
 		json_t *d = json_array_get(shape, (size_t)i);
 		if (!json_is_integer(d) || json_integer_value(d) < 0)
-			return mlf_fail(err, MLF_EX_DATAERR, "%s: tensor '%s' has a bad shape", path, name);
+			return mlf_fail(err, MLF_EX_DATAERR, "%s: tensor '%s' has a bad shape", what, name);
 		e->shape[i] = json_integer_value(d);
 		if (e->shape[i] && bytes > MLF_CKPT_MAX_TENSOR_BYTES / (uint64_t)e->shape[i])
 			return mlf_fail(err, MLF_EX_DATAERR, "%s: tensor '%s' has a shape too large",
-					path, name);
+					what, name);
 		bytes *= (uint64_t)e->shape[i];
 	}
 	json_t *b = json_array_get(off, 0), *en = json_array_get(off, 1);
 	if (!json_is_integer(b) || !json_is_integer(en) || json_integer_value(b) < 0 ||
 	    json_integer_value(en) < json_integer_value(b))
-		return mlf_fail(err, MLF_EX_DATAERR, "%s: tensor '%s' has bad data_offsets", path, name);
+		return mlf_fail(err, MLF_EX_DATAERR, "%s: tensor '%s' has bad data_offsets", what, name);
 	e->begin = (uint64_t)json_integer_value(b);
 	e->end = (uint64_t)json_integer_value(en);
 	if (e->end > data_len)
 		return mlf_fail(err, MLF_EX_DATAERR,
-				"%s: tensor '%s' ends at byte %llu of %llu data bytes", path, name,
+				"%s: tensor '%s' ends at byte %llu of %llu data bytes", what, name,
 				(unsigned long long)e->end, (unsigned long long)data_len);
 	if (e->end - e->begin != bytes)
 		return mlf_fail(err, MLF_EX_DATAERR,
-				"%s: tensor '%s' has %llu bytes but its shape needs %llu", path, name,
+				"%s: tensor '%s' has %llu bytes but its shape needs %llu", what, name,
 				(unsigned long long)(e->end - e->begin), (unsigned long long)bytes);
 	return 0;
 }
 
-static int read_header(const char *path, const unsigned char *p, size_t len, json_t **hdr,
+static int read_header(const char *what, const unsigned char *p, size_t len, json_t **hdr,
 		       struct mlf_error *err)
 {
 	if (len < 8)
-		return mlf_fail(err, MLF_EX_DATAERR, "%s: too short for safetensors (%zu bytes)", path, len);
+		return mlf_fail(err, MLF_EX_DATAERR, "%s: too short for safetensors (%zu bytes)", what, len);
 	uint64_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | p[i];
 	if (n > MLF_CKPT_MAX_ST_HEADER || n > len - 8)
 		return mlf_fail(err, MLF_EX_DATAERR,
-				"%s: safetensors header length %llu is impossible for a %zu-byte file",
-				path, (unsigned long long)n, len);
+				"%s: safetensors header length %llu is impossible for %zu bytes",
+				what, (unsigned long long)n, len);
 	json_error_t je;
 	*hdr = json_loadb((const char *)p + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
 	if (!*hdr)
-		return mlf_fail(err, MLF_EX_DATAERR, "%s: safetensors header: %s", path, je.text);
+		return mlf_fail(err, MLF_EX_DATAERR, "%s: safetensors header: %s", what, je.text);
 	if (!json_is_object(*hdr)) {
 		json_decref(*hdr);
 		*hdr = NULL;
-		return mlf_fail(err, MLF_EX_DATAERR, "%s: safetensors header is not a JSON object", path);
+		return mlf_fail(err, MLF_EX_DATAERR, "%s: safetensors header is not a JSON object", what);
 	}
 	return 0;
 }
 
-int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_error *err)
+int mlf_ckpt_safetensors_decode(const void *bytes, size_t len, const char *what, struct mlf_ckpt *c,
+				struct mlf_error *err)
 {
-	char *raw = NULL;
-	size_t len = 0, n = 0;
+	size_t n = 0;
 	json_t *hdr = NULL, *md = NULL;
 	struct st_entry *ents = NULL;
 	int rc = -1;
 
 	mlf_ckpt_init(c);
-	if (mlf_read_file(path, &raw, &len, err))
-		return -1;
-	const unsigned char *p = (const unsigned char *)raw;
-	if (read_header(path, p, len, &hdr, err))
+	const unsigned char *p = bytes;
+	if (read_header(what, p, len, &hdr, err))
 		goto done;
 	uint64_t hlen = 0;
 	for (int i = 7; i >= 0; i--)
@@ -134,13 +132,13 @@ int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_e
 		if (!strcmp(k, "__metadata__")) {
 			if (!string_map(v)) {
 				mlf_fail(err, MLF_EX_DATAERR,
-					 "%s: __metadata__ must map strings to strings", path);
+					 "%s: __metadata__ must map strings to strings", what);
 				goto done;
 			}
 			md = v;
 			continue;
 		}
-		if (parse_entry(path, k, v, data_len, &ents[n], err))
+		if (parse_entry(what, k, v, data_len, &ents[n], err))
 			goto done;
 		n++;
 	}
@@ -148,7 +146,7 @@ int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_e
 	uint64_t at = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (ents[i].begin != at) {
-			mlf_fail(err, MLF_EX_DATAERR, "%s: tensor '%s' %s at byte %llu", path,
+			mlf_fail(err, MLF_EX_DATAERR, "%s: tensor '%s' %s at byte %llu", what,
 				 ents[i].name, ents[i].begin < at ? "overlaps another" : "leaves a gap",
 				 (unsigned long long)ents[i].begin);
 			goto done;
@@ -156,7 +154,7 @@ int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_e
 		at = ents[i].end;
 	}
 	if (at != data_len) {
-		mlf_fail(err, MLF_EX_DATAERR, "%s: %llu data bytes but tensors cover %llu", path,
+		mlf_fail(err, MLF_EX_DATAERR, "%s: %llu data bytes but tensors cover %llu", what,
 			 (unsigned long long)data_len, (unsigned long long)at);
 		goto done;
 	}
@@ -164,7 +162,7 @@ int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_e
 		struct mlf_tensor *t = mlf_ckpt_add(c, ents[i].name, ents[i].dtype, ents[i].ndim,
 						    ents[i].shape, err);
 		if (!t) {
-			mlf_error_prefix(err, "%s", path);
+			mlf_error_prefix(err, "%s", what);
 			goto done;
 		}
 		if (t->nbytes)
@@ -175,9 +173,21 @@ int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_e
 done:
 	free(ents);
 	json_decref(hdr);
-	free(raw);
 	if (rc)
 		mlf_ckpt_release(c);
+	return rc;
+}
+
+int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_error *err)
+{
+	char *raw = NULL;
+	size_t len = 0;
+
+	mlf_ckpt_init(c);
+	if (mlf_read_file(path, &raw, &len, err))
+		return -1;
+	int rc = mlf_ckpt_safetensors_decode(raw, len, path, c, err);
+	free(raw);
 	return rc;
 }
 
@@ -187,11 +197,14 @@ static int cmp_name(const void *a, const void *b)
 		      (*(const struct mlf_tensor *const *)b)->name);
 }
 
-int mlf_ckpt_write_safetensors(const struct mlf_ckpt *c, const char *path,
-			       const json_t *metadata, struct mlf_error *err)
+int mlf_ckpt_safetensors_encode(const struct mlf_ckpt *c, const json_t *metadata,
+				struct mlf_buf *out, struct mlf_error *err)
 {
 	if (metadata && !string_map(metadata))
 		return mlf_fail(err, MLF_EX_SOFTWARE, "safetensors metadata must map strings to strings");
+	if (mlf_ckpt_find(c, "__metadata__"))
+		return mlf_fail(err, MLF_EX_DATAERR,
+				"a tensor named '__metadata__' cannot be stored in safetensors");
 	const struct mlf_tensor **order = mlf_xcalloc(c->ntensors + 1, sizeof(*order));
 	for (size_t i = 0; i < c->ntensors; i++)
 		order[i] = &c->tensors[i];
@@ -216,7 +229,7 @@ int mlf_ckpt_write_safetensors(const struct mlf_ckpt *c, const char *path,
 	json_decref(hdr);
 	if (!text) {
 		free(order);
-		return mlf_fail(err, MLF_EX_SOFTWARE, "%s: cannot encode the safetensors header", path);
+		return mlf_fail(err, MLF_EX_SOFTWARE, "cannot encode the safetensors header");
 	}
 	/* Spaces after the JSON keep the data 8-byte aligned; readers accept them. */
 	size_t tlen = strlen(text), hlen = (tlen + 7) & ~(size_t)7;
@@ -224,23 +237,29 @@ int mlf_ckpt_write_safetensors(const struct mlf_ckpt *c, const char *path,
 	for (int i = 0; i < 8; i++)
 		lenbuf[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
 
-	char *tmp;
-	FILE *f = mlf_atomic_fopen(path, &tmp, err);
-	int failed = 0;
-	if (f) {
-		failed = fwrite(lenbuf, 1, 8, f) != 8 || fwrite(text, 1, tlen, f) != tlen;
-		for (size_t i = tlen; i < hlen && !failed; i++)
-			failed = fputc(' ', f) == EOF;
-		for (size_t i = 0; i < c->ntensors && !failed; i++) {
-			const struct mlf_tensor *t = order[i];
-			failed = t->nbytes && fwrite(t->data, 1, t->nbytes, f) != t->nbytes;
-		}
-		if (failed)
-			mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
-	}
+	mlf_buf_reset(out);
+	mlf_buf_grow(out, 8 + hlen + (size_t)at);
+	mlf_buf_add(out, lenbuf, 8);
+	mlf_buf_add(out, text, tlen);
+	for (size_t i = tlen; i < hlen; i++)
+		mlf_buf_addc(out, ' ');
+	for (size_t i = 0; i < c->ntensors; i++)
+		if (order[i]->nbytes)
+			mlf_buf_add(out, order[i]->data, order[i]->nbytes);
 	free(text);
 	free(order);
-	if (!f)
-		return -1;
-	return mlf_atomic_fclose(f, tmp, path, failed, err);
+	return 0;
+}
+
+int mlf_ckpt_write_safetensors(const struct mlf_ckpt *c, const char *path,
+			       const json_t *metadata, struct mlf_error *err)
+{
+	struct mlf_buf b = MLF_BUF_INIT;
+	int rc = mlf_ckpt_safetensors_encode(c, metadata, &b, err);
+	if (rc)
+		mlf_error_prefix(err, "%s", path);
+	else
+		rc = mlf_write_file_atomic(path, b.data, b.len, err);
+	mlf_buf_release(&b);
+	return rc;
 }

@@ -13,7 +13,8 @@
  * `state_dict()` would name it ("model.0.conv.weight").  A `.pt` is written
  * from a template `.pt`: its pickle is replayed (the interpreter keeps how
  * each value was made) with the tensors swapped, so the new file holds the
- * same module tree, classes and attributes.
+ * same module tree, classes and attributes, optionally with extra records
+ * of our own that other loaders ignore (struct mlf_ckpt_record).
  *
  * Ownership: a `struct mlf_ckpt` owns its tensors, their names and bytes, and
  * one reference to `meta`.  Readers start from an empty checkpoint they
@@ -28,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mlf/buf.h"
 #include "mlf/error.h"
 
 enum mlf_dtype {
@@ -110,6 +112,8 @@ struct mlf_tensor *mlf_ckpt_add(struct mlf_ckpt *c, const char *name, enum mlf_d
 #define MLF_CKPT_MAX_MEMO (1u << 22)       /* pickle memo entries */
 #define MLF_CKPT_MAX_TENSOR_BYTES ((uint64_t)16 << 30)
 #define MLF_CKPT_MAX_ST_HEADER (100u << 20) /* safetensors' own limit */
+#define MLF_CKPT_MAX_RECORD ((uint64_t)16 << 30) /* bytes of one extra .pt record */
+#define MLF_CKPT_MAX_RECORD_NAME 256u       /* bytes of its name */
 
 int mlf_ckpt_read_pt(const char *path, struct mlf_ckpt *c, struct mlf_error *err);
 int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_error *err);
@@ -120,6 +124,23 @@ int mlf_ckpt_read_safetensors(const char *path, struct mlf_ckpt *c, struct mlf_e
  */
 int mlf_ckpt_write_safetensors(const struct mlf_ckpt *c, const char *path,
 			       const json_t *metadata, struct mlf_error *err);
+
+/*
+ * The same safetensors bytes in memory, for a file that is stored inside
+ * another (the resume state in a .pt record, mlf_ckpt_write_pt_records).
+ * Encoding replaces what `out` (an initialised struct mlf_buf, owned by
+ * the caller) held with exactly the bytes mlf_ckpt_write_safetensors would
+ * write; a metadata map that is not strings to strings fails with status
+ * 70, a tensor named "__metadata__" with 65, and either leaves `out` alone.
+ * Decoding reads `len` bytes at `data` (not kept) as
+ * mlf_ckpt_read_safetensors reads a file, with the same checks, into `c`,
+ * which it initialises (and leaves released on failure); `what` names the
+ * source in its messages.
+ */
+int mlf_ckpt_safetensors_encode(const struct mlf_ckpt *c, const json_t *metadata,
+				struct mlf_buf *out, struct mlf_error *err);
+int mlf_ckpt_safetensors_decode(const void *data, size_t len, const char *what,
+				struct mlf_ckpt *c, struct mlf_error *err);
 
 /*
  * Write `weights` as a PyTorch/Ultralytics .pt file shaped like
@@ -150,5 +171,49 @@ int mlf_ckpt_write_safetensors(const struct mlf_ckpt *c, const char *path,
  */
 int mlf_ckpt_write_pt(const char *template_path, const struct mlf_ckpt *weights,
 		      const json_t *updates, const char *path, struct mlf_error *err);
+
+/*
+ * A file stored in a .pt archive beside torch's own records, as
+ * "<archive>/<name>".  torch.load reads only the records data.pkl refers to
+ * (and the few it always reads), so torch, Ultralytics and every other
+ * loader ignore it: one file, written atomically, can be both an
+ * Ultralytics checkpoint and what mlf needs to resume training exactly.
+ * `name` is a relative path of printable ASCII ("mlf/resume.safetensors"),
+ * at most MLF_CKPT_MAX_RECORD_NAME bytes, without backslashes or empty, "."
+ * or ".." parts, and not one of torch's names: data.pkl, version,
+ * byteorder, .format_version, .storage_alignment, constants.pkl (which
+ * would make torch.load take the file for TorchScript), nor anything in
+ * data/, .data/ or code/.  The caller owns `name` and `data`.
+ */
+struct mlf_ckpt_record {
+	const char *name;
+	const void *data;
+	size_t len;
+};
+
+/*
+ * mlf_ckpt_write_pt with `nrecords` extra records, stored and 64-byte
+ * aligned like the rest, after torch's data/ records and before "version"
+ * (an order torch.load 2.11 reads, mmap or not; its record lookups go by
+ * name through the central directory).  The serialization id covers them
+ * too: the same weights, updates and records give the same file.  A bad
+ * or repeated record name fails with status 64 naming it, before anything
+ * is read or created.  mlf_ckpt_write_pt is this with no records.
+ */
+int mlf_ckpt_write_pt_records(const char *template_path, const struct mlf_ckpt *weights,
+			      const json_t *updates, const struct mlf_ckpt_record *records,
+			      size_t nrecords, const char *path, struct mlf_error *err);
+
+/*
+ * The bytes of the record `name` (named as in struct mlf_ckpt_record) of
+ * the .pt archive at `path`, whatever its archive folder is called.  They
+ * replace what `out` (an initialised struct mlf_buf, owned by the caller)
+ * held; on failure `out` is left as it was.  Only the zip is read, not the
+ * pickle.  A bad name fails with 64; a missing file with 66; a file that is
+ * not a torch.save archive, or has no such record, with 65 and a message
+ * naming the file and the record; a read error with 74.
+ */
+int mlf_ckpt_read_pt_record(const char *path, const char *name, struct mlf_buf *out,
+			    struct mlf_error *err);
 
 #endif

@@ -1,13 +1,17 @@
 /*
  * ckpt-tool: drive the .pt writer from scripts (scripts/check-pt-with-ultralytics-load).
  *
- *   ckpt-tool rewrite [--add X] [--updates JSON] TEMPLATE OUT
+ *   ckpt-tool rewrite [--add X] [--updates JSON] [--record NAME=FILE]... TEMPLATE OUT
+ *   ckpt-tool record PT NAME
  *
- * Reads TEMPLATE's model weights, and writes OUT shaped like TEMPLATE with
- * them.  With --add, every floating tensor is first taken to float32 and X
- * added there, so the writer converts back to the template's dtype (fp16
- * for an EMA) the way torch's .to() would.  --updates sets top-level
- * entries.  Exit status as the library's error; the message on stderr.
+ * rewrite reads TEMPLATE's model weights, and writes OUT shaped like
+ * TEMPLATE with them.  With --add, every floating tensor is first taken to
+ * float32 and X added there, so the writer converts back to the template's
+ * dtype (fp16 for an EMA) the way torch's .to() would.  --updates sets
+ * top-level entries.  Each --record stores FILE's bytes as the extra record
+ * NAME (mlf_ckpt_write_pt_records).
+ * record writes the bytes of PT's record NAME on stdout.
+ * Exit status as the library's error; the message on stderr.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +19,14 @@
 
 #include "ckpt_internal.h"
 #include "mlf/checkpoint.h"
+#include "mlf/buf.h"
 #include "mlf/error.h"
+#include "mlf/fs.h"
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: ckpt-tool rewrite [--add X] [--updates JSON] TEMPLATE OUT\n");
+	fprintf(stderr, "usage: ckpt-tool rewrite [--add X] [--updates JSON] [--record NAME=FILE]... "
+		"TEMPLATE OUT\n       ckpt-tool record PT NAME\n");
 	return MLF_EX_USAGE;
 }
 
@@ -49,11 +56,33 @@ static int perturbed(const struct mlf_ckpt *in, float add, struct mlf_ckpt *out,
 	return 0;
 }
 
+static int print_record(const char *pt, const char *name)
+{
+	struct mlf_error err = MLF_ERROR_INIT;
+	struct mlf_buf b = MLF_BUF_INIT;
+	if (mlf_ckpt_read_pt_record(pt, name, &b, &err)) {
+		fprintf(stderr, "ckpt-tool: %s\n", err.msg);
+		return err.status ? err.status : 1;
+	}
+	int bad = fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout);
+	mlf_buf_release(&b);
+	if (bad) {
+		fprintf(stderr, "ckpt-tool: cannot write the record on stdout\n");
+		return MLF_EX_IOERR;
+	}
+	return 0;
+}
+
+#define MAX_RECORDS 16
+
 int main(int argc, char **argv)
 {
-	const char *updates_text = NULL;
+	const char *updates_text = NULL, *record_args[MAX_RECORDS];
 	float add = 0;
 	int have_add = 0, i = 2;
+	size_t nrec = 0;
+	if (argc == 4 && !strcmp(argv[1], "record"))
+		return print_record(argv[2], argv[3]);
 	if (argc < 2 || strcmp(argv[1], "rewrite"))
 		return usage();
 	for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
@@ -62,6 +91,9 @@ int main(int argc, char **argv)
 			have_add = 1;
 		} else if (!strcmp(argv[i], "--updates")) {
 			updates_text = argv[i + 1];
+		} else if (!strcmp(argv[i], "--record") && nrec < MAX_RECORDS &&
+			   strchr(argv[i + 1], '=')) {
+			record_args[nrec++] = argv[i + 1];
 		} else {
 			return usage();
 		}
@@ -71,6 +103,8 @@ int main(int argc, char **argv)
 
 	struct mlf_error err = MLF_ERROR_INIT;
 	struct mlf_ckpt tmpl, weights;
+	struct mlf_ckpt_record records[MAX_RECORDS];
+	char *names[MAX_RECORDS] = { 0 }, *bytes[MAX_RECORDS] = { 0 };
 	json_t *updates = NULL;
 	int rc = 0;
 	mlf_ckpt_init(&weights);
@@ -82,15 +116,28 @@ int main(int argc, char **argv)
 			return MLF_EX_USAGE;
 		}
 	}
-	if (mlf_ckpt_read_pt(argv[i], &tmpl, &err)) {
+	for (size_t k = 0; k < nrec && !rc; k++) {
+		const char *eq = strchr(record_args[k], '=');
+		names[k] = mlf_xstrndup(record_args[k], (size_t)(eq - record_args[k]));
+		size_t len = 0;
+		rc = mlf_read_file(eq + 1, &bytes[k], &len, &err);
+		records[k] = (struct mlf_ckpt_record){ names[k], bytes[k], len };
+	}
+	if (rc) {
+		/* err is filled */
+	} else if (mlf_ckpt_read_pt(argv[i], &tmpl, &err)) {
 		rc = -1;
 	} else {
 		if (have_add)
 			rc = perturbed(&tmpl, add, &weights, &err);
 		if (!rc)
-			rc = mlf_ckpt_write_pt(argv[i], have_add ? &weights : &tmpl, updates,
-					       argv[i + 1], &err);
+			rc = mlf_ckpt_write_pt_records(argv[i], have_add ? &weights : &tmpl, updates,
+						       records, nrec, argv[i + 1], &err);
 		mlf_ckpt_release(&tmpl);
+	}
+	for (size_t k = 0; k < nrec; k++) {
+		free(names[k]);
+		free(bytes[k]);
 	}
 	mlf_ckpt_release(&weights);
 	json_decref(updates);

@@ -683,13 +683,16 @@ static uint32_t le_u(const unsigned char *p, int n)
 /*
  * Walk the local headers from the start of the file: the entries torch.save
  * 2.11 writes, in its order, stored, each one's data 64-byte aligned, no
- * data descriptors.  Returns the number of storages.
+ * data descriptors, with the `nextra` records `extra` (names below the
+ * archive folder) between the storages and "version".  Returns the number
+ * of storages.
  */
-static size_t check_layout(const char *path, const char *prefix)
+static size_t check_layout_records(const char *path, const char *prefix, const char *const *extra,
+				   size_t nextra)
 {
 	static const char *const head[] = { "data.pkl", ".format_version", ".storage_alignment", "byteorder" };
-	char *f;
-	size_t len, off = 0, i = 0, nstorage = 0;
+	char *f, *storages = mlf_xasprintf("%s/data/", prefix);
+	size_t len, off = 0, i = 0, nstorage = 0, nseen = 0;
 	struct mlf_error err = MLF_ERROR_INIT;
 	assert_int_equal(mlf_read_file(path, &f, &len, &err), 0);
 	const unsigned char *p = (const unsigned char *)f;
@@ -706,8 +709,10 @@ static size_t check_layout(const char *path, const char *prefix)
 			fail_msg("'%s' data at offset %zu is not 64-byte aligned", name, data);
 		if (i < 4) {
 			want = mlf_xasprintf("%s/%s", prefix, head[i]);
-		} else if (!tail && strstr(name, "/data/")) {
+		} else if (!tail && !nseen && !strncmp(name, storages, strlen(storages))) {
 			want = mlf_xasprintf("%s/data/%zu", prefix, nstorage++);
+		} else if (nseen < nextra) {
+			want = mlf_xasprintf("%s/%s", prefix, extra[nseen++]);
 		} else {
 			want = mlf_xasprintf("%s/%s", prefix, tail ? ".data/serialization_id" : "version");
 			tail++;
@@ -719,9 +724,16 @@ static size_t check_layout(const char *path, const char *prefix)
 		i++;
 	}
 	assert_int_equal(tail, 2);
+	assert_int_equal(nseen, nextra);
 	assert_int_equal(le_u(p + off, 4), 0x02014b50);  /* then the central directory */
 	free(f);
+	free(storages);
 	return nstorage;
+}
+
+static size_t check_layout(const char *path, const char *prefix)
+{
+	return check_layout_records(path, prefix, NULL, 0);
 }
 
 static void assert_meta_same(const json_t *a, const json_t *b)
@@ -1304,6 +1316,346 @@ static void test_half_conversion(void **state)
 	assert_int_equal(ckpt_convert(MLF_DTYPE_F32, in, MLF_DTYPE_I64, &i64, 1), -1);
 }
 
+/* ---- extra records in a .pt ---- */
+
+#define RESUME "mlf/resume.safetensors"
+#define STATE "mlf/state.json"
+
+/* A small checkpoint of every kind the resume state holds: f32, a 0-d int64, an empty f16, bools. */
+static void small_ckpt(struct mlf_ckpt *c, float base)
+{
+	struct mlf_error err = MLF_ERROR_INIT;
+	int64_t s23[2] = { 2, 3 }, s0 = 0, s5 = 5;
+	mlf_ckpt_init(c);
+	struct mlf_tensor *t = mlf_ckpt_add(c, "opt.exp_avg.model.0.conv.weight", MLF_DTYPE_F32, 2, s23, &err);
+	assert_non_null(t);
+	for (int i = 0; i < 6; i++)
+		((float *)t->data)[i] = base + (float)i * 0.25f;
+	t = mlf_ckpt_add(c, "opt.step", MLF_DTYPE_I64, 0, NULL, &err);
+	assert_non_null(t);
+	int64_t step = 0x0102030405060708;
+	memcpy(t->data, &step, 8);
+	assert_non_null(mlf_ckpt_add(c, "empty", MLF_DTYPE_F16, 1, &s0, &err));
+	t = mlf_ckpt_add(c, "mask", MLF_DTYPE_BOOL, 1, &s5, &err);
+	assert_non_null(t);
+	t->data[1] = t->data[4] = 1;
+}
+
+/* Record `name` of `pt` is exactly `data`; `b` had something in it before. */
+static void expect_record(const char *pt, const char *name, const void *data, size_t len)
+{
+	struct mlf_buf b = MLF_BUF_INIT;
+	struct mlf_error err = MLF_ERROR_INIT;
+	mlf_buf_adds(&b, "stale content that must go");
+	if (mlf_ckpt_read_pt_record(pt, name, &b, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(b.len, len);
+	if (len)
+		assert_memory_equal(b.data, data, len);
+	assert_int_equal(b.data[b.len], 0);
+	mlf_buf_release(&b);
+}
+
+static void expect_record_fails(const char *pt, const char *name, int status, const char *needle)
+{
+	struct mlf_buf b = MLF_BUF_INIT;
+	struct mlf_error err = MLF_ERROR_INIT;
+	mlf_buf_adds(&b, "kept");
+	if (!mlf_ckpt_read_pt_record(pt, name, &b, &err))
+		fail_msg("reading record '%s' of %s succeeded", name, pt);
+	assert_int_equal(err.status, status);
+	if (needle && !strstr(err.msg, needle))
+		fail_msg("message '%s' lacks '%s'", err.msg, needle);
+	if (status != MLF_EX_USAGE && !strstr(err.msg, pt))
+		fail_msg("message '%s' does not name %s", err.msg, pt);
+	assert_string_equal(b.data, "kept");
+	mlf_buf_release(&b);
+}
+
+static char *serialization_id_of(const char *pt, const char *prefix)
+{
+	char *name = mlf_xasprintf("%s/.data/serialization_id", prefix), *id;
+	size_t n;
+	read_entry(pt, name, &id, &n);
+	assert_int_equal(n, 40);
+	id[n] = 0;
+	free(name);
+	return id;
+}
+
+static void records_round_trip(const char *tmpl, const char *folder)
+{
+	struct mlf_ckpt c, w, back, plain, resume;
+	struct mlf_buf st = MLF_BUF_INIT;
+	struct mlf_error err = MLF_ERROR_INIT;
+	char *dir = out_dir(folder), *out = mlf_xasprintf("%s/last.pt", dir),
+	     *ref = mlf_xasprintf("%s/ref.pt", dir);
+	const char state[] = "{\"epoch\": 3, \"updates\": 1234, \"rng\": \"\\u0000x\"}";
+	json_t *up = json_pack("{s:i}", "epoch", 3);
+	json_t *md = json_pack("{s:s}", "mlf.resume", "1");
+
+	assert_int_equal(mlf_ckpt_read_pt(tmpl, &c, &err), 0);
+	plus_half(&c, &w);
+	small_ckpt(&resume, 1.5f);
+	assert_int_equal(mlf_ckpt_safetensors_encode(&resume, md, &st, &err), 0);
+	assert_true(memchr(st.data, 0, st.len) != NULL);  /* binary, NULs and all */
+	const struct mlf_ckpt_record recs[] = {
+		{ RESUME, st.data, st.len },
+		{ STATE, state, sizeof(state) - 1 },
+	};
+	if (mlf_ckpt_write_pt_records(tmpl, &w, up, recs, 2, out, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(mlf_ckpt_write_pt(tmpl, &w, up, ref, &err), 0);
+	assert_int_equal(dir_entries(dir), 2);
+	const char *const names[] = { RESUME, STATE };
+	size_t nst = check_layout_records(out, "last", names, 2);
+	assert_int_equal(check_layout(ref, "ref"), nst);
+
+	/* The records, byte for byte, and what the resume state decodes to. */
+	expect_record(out, RESUME, st.data, st.len);
+	expect_record(out, STATE, state, sizeof(state) - 1);
+	struct mlf_buf got = MLF_BUF_INIT;
+	assert_int_equal(mlf_ckpt_read_pt_record(out, RESUME, &got, &err), 0);
+	struct mlf_ckpt dec;
+	if (mlf_ckpt_safetensors_decode(got.data, got.len, RESUME, &dec, &err))
+		fail_msg("%s", err.msg);
+	assert_same_tensors(&resume, &dec);
+	assert_json_same(json_object_get(dec.meta, "metadata"), md, "metadata");
+	mlf_ckpt_release(&dec);
+	mlf_buf_release(&got);
+
+	/* torch's records are what they are without ours: the same pickle and storages. */
+	char *a, *b, *an, *bn;
+	size_t na, nb;
+	for (size_t i = 0; i <= nst; i++) {
+		an = i < nst ? mlf_xasprintf("last/data/%zu", i) : mlf_xstrdup("last/data.pkl");
+		bn = i < nst ? mlf_xasprintf("ref/data/%zu", i) : mlf_xstrdup("ref/data.pkl");
+		read_entry(out, an, &a, &na);
+		read_entry(ref, bn, &b, &nb);
+		assert_int_equal(na, nb);
+		if (na)
+			assert_memory_equal(a, b, na);
+		free(a);
+		free(b);
+		free(an);
+		free(bn);
+	}
+
+	/* The tensors and description read back as from the file without records. */
+	if (mlf_ckpt_read_pt(out, &back, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(mlf_ckpt_read_pt(ref, &plain, &err), 0);
+	check_plus_half(&c, &back);
+	assert_same_tensors(&plain, &back);
+	assert_meta_same(back.meta, plain.meta);
+	assert_json_same(json_object_get(back.meta, "checkpoint"), json_object_get(plain.meta, "checkpoint"),
+			 "checkpoint");
+
+	/* The serialization id covers the records: same content, same file; other records, other id. */
+	char h1[65], h2[65], *id1 = serialization_id_of(out, "last"), *id2;
+	assert_int_equal(mlf_sha256_file(out, h1, NULL, &err), 0);
+	assert_int_equal(mlf_ckpt_write_pt_records(tmpl, &w, up, recs, 2, out, &err), 0);
+	assert_int_equal(mlf_sha256_file(out, h2, NULL, &err), 0);
+	assert_string_equal(h1, h2);
+	const struct mlf_ckpt_record other[] = { recs[0], { STATE, state, sizeof(state) - 2 } };
+	assert_int_equal(mlf_ckpt_write_pt_records(tmpl, &w, up, other, 2, out, &err), 0);
+	id2 = serialization_id_of(out, "last");
+	assert_string_not_equal(id1, id2);
+	free(id2);
+	char *id_ref = serialization_id_of(ref, "ref");
+	assert_string_not_equal(id1, id_ref);
+	free(id_ref);
+	free(id1);
+	expect_record(out, STATE, state, sizeof(state) - 2);
+
+	/* Any archive folder name: the file renamed keeps "last" inside. */
+	char *moved = mlf_xasprintf("%s/renamed.pt", dir);
+	assert_int_equal(rename(out, moved), 0);
+	expect_record(moved, RESUME, st.data, st.len);
+	expect_record_fails(moved, "mlf/other.bin", MLF_EX_DATAERR, "no record 'mlf/other.bin'");
+	expect_record_fails(moved, "mlf", MLF_EX_DATAERR, "'mlf'");
+	expect_record_fails(ref, RESUME, MLF_EX_DATAERR, "no record '" RESUME "'");
+	expect_record_fails(tmpl, STATE, MLF_EX_DATAERR, "no record '" STATE "'");
+
+	/* An empty record is a record. */
+	const struct mlf_ckpt_record empty = { "mlf/empty", NULL, 0 };
+	assert_int_equal(mlf_ckpt_write_pt_records(tmpl, &w, NULL, &empty, 1, out, &err), 0);
+	expect_record(out, "mlf/empty", "", 0);
+
+	mlf_ckpt_release(&c);
+	mlf_ckpt_release(&w);
+	mlf_ckpt_release(&back);
+	mlf_ckpt_release(&plain);
+	mlf_ckpt_release(&resume);
+	mlf_buf_release(&st);
+	json_decref(up);
+	json_decref(md);
+	free(moved);
+	free(out);
+	free(ref);
+	free(dir);
+}
+
+static void test_write_pt_records(void **state)
+{
+	(void)state;
+	records_round_trip(V8, "w-rec-v8");
+	records_round_trip(V11, "w-rec-11");
+}
+
+static void test_pt_record_errors(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"", "/abs", "..", "../x", "a/../b", "a/./b", "./a", "a//b", "a/", "a\\b", "tab\tname",
+		"caf\xc3\xa9", "data.pkl", "data", "data/0", "data/extra", ".data", ".data/serialization_id",
+		"version", "byteorder", ".format_version", ".storage_alignment", "constants.pkl", "code/x",
+	};
+	struct mlf_ckpt c;
+	struct mlf_error err = MLF_ERROR_INIT;
+	char *dir = out_dir("w-rec-err"), *out = mlf_xasprintf("%s/last.pt", dir);
+	assert_int_equal(mlf_ckpt_read_pt(V8, &c, &err), 0);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const struct mlf_ckpt_record r[] = { { "mlf/ok", "x", 1 }, { bad[i], "y", 1 } };
+		char *needle = mlf_xasprintf("'%s'", bad[i]);
+		if (!mlf_ckpt_write_pt_records(V8, &c, NULL, r, 2, out, &err))
+			fail_msg("record name '%s' was accepted", bad[i]);
+		assert_int_equal(err.status, MLF_EX_USAGE);
+		if (!strstr(err.msg, needle))
+			fail_msg("message '%s' lacks %s", err.msg, needle);
+		assert_int_equal(dir_entries(dir), 0);
+		expect_record_fails(V8, bad[i], MLF_EX_USAGE, needle);
+		free(needle);
+	}
+	char *long_name = mlf_xmalloc(MLF_CKPT_MAX_RECORD_NAME + 2);
+	memset(long_name, 'a', MLF_CKPT_MAX_RECORD_NAME + 1);
+	long_name[MLF_CKPT_MAX_RECORD_NAME + 1] = 0;
+	const struct mlf_ckpt_record lr = { long_name, "x", 1 };
+	assert_int_equal(mlf_ckpt_write_pt_records(V8, &c, NULL, &lr, 1, out, &err), -1);
+	assert_int_equal(err.status, MLF_EX_USAGE);
+	const struct mlf_ckpt_record nul = { NULL, "x", 1 };
+	assert_int_equal(mlf_ckpt_write_pt_records(V8, &c, NULL, &nul, 1, out, &err), -1);
+	assert_int_equal(err.status, MLF_EX_USAGE);
+	const struct mlf_ckpt_record twice[] = { { "mlf/a", "x", 1 }, { "mlf/a", "y", 1 } };
+	assert_int_equal(mlf_ckpt_write_pt_records(V8, &c, NULL, twice, 2, out, &err), -1);
+	assert_int_equal(err.status, MLF_EX_USAGE);
+	assert_non_null(strstr(err.msg, "'mlf/a' is given twice"));
+	assert_int_equal(dir_entries(dir), 0);
+
+	/* Names close to torch's own are ours to use. */
+	const struct mlf_ckpt_record fine[] = { { "versions", "1", 1 }, { "data.pkl.bak", "2", 1 },
+						{ "mlf/data/0", "3", 1 }, { ".hidden", "4", 1 } };
+	if (mlf_ckpt_write_pt_records(V8, &c, NULL, fine, 4, out, &err))
+		fail_msg("%s", err.msg);
+	for (size_t i = 0; i < 4; i++)
+		expect_record(out, fine[i].name, fine[i].data, 1);
+	struct mlf_ckpt back;
+	assert_int_equal(mlf_ckpt_read_pt(out, &back, &err), 0);
+	assert_same_tensors(&c, &back);
+	mlf_ckpt_release(&back);
+
+	/* Missing, not a zip, a zip that torch.save did not write. */
+	char *missing = tmp_path("no-such.pt"), *junk = tmp_path("junk-rec.pt"), *zip = tmp_path("plain.zip");
+	expect_record_fails(missing, RESUME, MLF_EX_NOINPUT, NULL);
+	write_bytes(junk, "hello, world\n", 13);
+	expect_record_fails(junk, RESUME, MLF_EX_DATAERR, "not a zip archive");
+	zip_t *z = zip_open(zip, ZIP_CREATE | ZIP_TRUNCATE, NULL);
+	assert_non_null(z);
+	assert_true(zip_file_add(z, "plain/" RESUME, zip_source_buffer(z, "x", 1, 0), 0) >= 0);
+	assert_int_equal(zip_close(z), 0);
+	expect_record_fails(zip, RESUME, MLF_EX_DATAERR, "no data.pkl");
+
+	mlf_ckpt_release(&c);
+	free(long_name);
+	free(missing);
+	free(junk);
+	free(zip);
+	free(out);
+	free(dir);
+}
+
+/* ---- safetensors in memory ---- */
+
+static void test_safetensors_memory(void **state)
+{
+	(void)state;
+	struct mlf_ckpt c, back, pt;
+	struct mlf_buf b = MLF_BUF_INIT, b2 = MLF_BUF_INIT;
+	struct mlf_error err = MLF_ERROR_INIT;
+	json_t *md = json_pack("{s:s,s:s}", "epoch", "3", "what", "resume");
+	small_ckpt(&c, -2.0f);
+
+	mlf_buf_adds(&b, "replaced");
+	assert_int_equal(mlf_ckpt_safetensors_encode(&c, md, &b, &err), 0);
+	uint32_t hlen = le_u((const unsigned char *)b.data, 4);
+	assert_int_equal(le_u((const unsigned char *)b.data + 4, 4), 0);
+	assert_int_equal(hlen % 8, 0);  /* the header padded: data 8-byte aligned */
+	assert_int_equal(b.len, 8 + hlen + 24 + 8 + 0 + 5);
+	if (mlf_ckpt_safetensors_decode(b.data, b.len, "mem", &back, &err))
+		fail_msg("%s", err.msg);
+	assert_same_tensors(&c, &back);
+	const struct mlf_tensor *step = mlf_ckpt_find(&back, "opt.step");
+	assert_int_equal(step->ndim, 0);
+	assert_int_equal(step->nbytes, 8);
+	assert_json_same(json_object_get(back.meta, "metadata"), md, "metadata");
+	assert_string_equal(json_string_value(json_object_get(back.meta, "format")), "safetensors");
+
+	/* The very bytes the file writer writes, and the file reader reads the same. */
+	char *f = tmp_path("mem.safetensors"), *data;
+	size_t len;
+	assert_int_equal(mlf_ckpt_write_safetensors(&c, f, md, &err), 0);
+	assert_int_equal(mlf_read_file(f, &data, &len, &err), 0);
+	assert_int_equal(len, b.len);
+	assert_memory_equal(data, b.data, len);
+	free(data);
+	mlf_ckpt_release(&back);
+	assert_int_equal(mlf_ckpt_read_safetensors(f, &back, &err), 0);
+	assert_same_tensors(&c, &back);
+	mlf_ckpt_release(&back);
+
+	/* A real model, no metadata. */
+	assert_int_equal(mlf_ckpt_read_pt(V11, &pt, &err), 0);
+	assert_int_equal(mlf_ckpt_safetensors_encode(&pt, NULL, &b2, &err), 0);
+	assert_int_equal(mlf_ckpt_safetensors_decode(b2.data, b2.len, "mem", &back, &err), 0);
+	assert_same_tensors(&pt, &back);
+	assert_true(json_is_null(json_object_get(back.meta, "metadata")));
+	mlf_ckpt_release(&back);
+
+	/* Every truncation is refused with 65, naming the source; nothing is left in `back`. */
+	for (size_t cut = 0; cut < b.len; cut += cut < 64 ? 1 : 7) {
+		err = (struct mlf_error)MLF_ERROR_INIT;
+		if (!mlf_ckpt_safetensors_decode(b.data, cut, "resume record", &back, &err))
+			fail_msg("%zu of %zu bytes decoded", cut, b.len);
+		assert_int_equal(err.status, MLF_EX_DATAERR);
+		assert_non_null(strstr(err.msg, "resume record"));
+		assert_int_equal(back.ntensors, 0);
+		assert_null(back.meta);
+	}
+	assert_int_equal(mlf_ckpt_safetensors_decode(b2.data, b2.len - 1, "cut", &back, &err), -1);
+	assert_int_equal(err.status, MLF_EX_DATAERR);
+
+	/* What cannot be encoded leaves `out` alone. */
+	json_t *badmd = json_pack("{s:i}", "epoch", 3);
+	size_t before = b.len;
+	assert_int_equal(mlf_ckpt_safetensors_encode(&c, badmd, &b, &err), -1);
+	assert_int_equal(err.status, MLF_EX_SOFTWARE);
+	assert_int_equal(b.len, before);
+	int64_t one = 1;
+	assert_non_null(mlf_ckpt_add(&c, "__metadata__", MLF_DTYPE_F32, 1, &one, &err));
+	assert_int_equal(mlf_ckpt_safetensors_encode(&c, NULL, &b, &err), -1);
+	assert_int_equal(err.status, MLF_EX_DATAERR);
+	assert_int_equal(b.len, before);
+
+	json_decref(badmd);
+	json_decref(md);
+	mlf_ckpt_release(&c);
+	mlf_ckpt_release(&pt);
+	mlf_buf_release(&b);
+	mlf_buf_release(&b2);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1320,6 +1672,9 @@ int main(void)
 		cmocka_unit_test(test_write_pt_unchanged),
 		cmocka_unit_test(test_write_pt_modified),
 		cmocka_unit_test(test_write_pt_errors),
+		cmocka_unit_test(test_write_pt_records),
+		cmocka_unit_test(test_pt_record_errors),
+		cmocka_unit_test(test_safetensors_memory),
 		cmocka_unit_test(test_pickle_writer_matches_cpython),
 		cmocka_unit_test(test_half_conversion),
 	};
