@@ -89,6 +89,10 @@ int mlf_train_args_override(struct mlf_train_args *a, const json_t *obj, struct 
  * key of default.yaml in its order, PyYAML's scalar forms (true, null,
  * 1.0e-05), then save_dir when set. */
 int mlf_train_args_yaml(const struct mlf_train_args *a, struct mlf_buf *out, struct mlf_error *err);
+/* The settings mlf uses as a JSON object (what a checkpoint's train_args and
+ * the resume state keep; mlf_train_args_override reads it back): every
+ * key except default.yaml's fixed ones, nulls as null.  A new reference. */
+json_t *mlf_train_args_json(const struct mlf_train_args *a);
 /* Python's round(x) (halves to even) and round(x, 6): the recipe's rounding. */
 double mlf_py_round(double x);
 double mlf_py_round6(double x);

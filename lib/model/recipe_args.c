@@ -313,3 +313,32 @@ int mlf_train_args_yaml(const struct mlf_train_args *a, struct mlf_buf *out, str
 	}
 	return 0;
 }
+
+json_t *mlf_train_args_json(const struct mlf_train_args *a)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		const void *f = (const char *)a + k->off;
+		json_t *v = NULL;
+		switch (k->kind) {
+		case K_INT: v = json_integer(*(const int *)f); break;
+		case K_NINT:
+			v = *(const int *)f == MLF_ARG_NULL_INT ? json_null() : json_integer(*(const int *)f);
+			break;
+		case K_BOOL: v = json_boolean(*(const int *)f); break;
+		case K_FLOAT: v = json_real(*(const double *)f); break;
+		case K_NFLOAT:
+			v = isnan(*(const double *)f) ? json_null() : json_real(*(const double *)f);
+			break;
+		case K_STR: case K_NSTR:
+			v = k->kind == K_NSTR && !*(const char *)f ? json_null() : json_string(f);
+			break;
+		case K_FIXED: continue;
+		}
+		json_object_set_new(o, k->name, v);
+	}
+	if (a->save_dir[0])
+		json_object_set_new(o, "save_dir", json_string(a->save_dir));
+	return o;
+}
