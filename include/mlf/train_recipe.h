@@ -163,6 +163,13 @@ struct mlf_train_recipe {
 	double max_norm;               /* 10 */
 	double last_grad_norm;
 	struct mlf_ema ema;
+	/* torch.amp.GradScaler for float16 training (0: off): the loss is
+	 * backpropagated times `scale`; batch_end unscales, skips a step whose
+	 * gradients are not finite (halving the scale) and doubles the scale
+	 * after 2000 steps in a row without one. */
+	double scale;
+	int growth_tracker;
+	int64_t skipped_steps;
 };
 
 void mlf_recipe_init_empty(struct mlf_train_recipe *r);
@@ -180,6 +187,10 @@ int mlf_recipe_batch_start(struct mlf_train_recipe *r, int epoch, int64_t i, str
  * and updates the EMA; *stepped (may be NULL) says whether it did. */
 int mlf_recipe_batch_end(struct mlf_train_recipe *r, int epoch, int64_t i, int *stepped,
 			 struct mlf_error *err);
+/* Turns the loss scaler on (initial scale 2^16, as GradScaler). */
+void mlf_recipe_enable_scaler(struct mlf_train_recipe *r);
+/* What the loss is multiplied by before backward: the scale, or 1 when off. */
+double mlf_recipe_loss_scale(const struct mlf_train_recipe *r);
 /* Current lr and momentum (Adam: beta1) of a group kind; NaN when empty. */
 double mlf_recipe_lr(const struct mlf_train_recipe *r, enum mlf_recipe_group g);
 double mlf_recipe_momentum(const struct mlf_train_recipe *r, enum mlf_recipe_group g);

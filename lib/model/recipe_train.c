@@ -129,6 +129,44 @@ int mlf_recipe_batch_start(struct mlf_train_recipe *r, int epoch, int64_t i, str
 	return 0;
 }
 
+void mlf_recipe_enable_scaler(struct mlf_train_recipe *r)
+{
+	r->scale = 65536.0;
+	r->growth_tracker = 0;
+}
+
+double mlf_recipe_loss_scale(const struct mlf_train_recipe *r)
+{
+	return r->scale > 0 ? r->scale : 1.0;
+}
+
+/* scaler.unscale_: every gradient times 1 / scale, in place. */
+static int unscale(mlf_th *const *params, size_t n, double scale)
+{
+	int rc = 0;
+	size_t mark = mlf_th_scope_open();
+	for (size_t k = 0; k < n && !rc; k++) {
+		mlf_th *g = mlf_th_grad(params[k]);
+		if (g)
+			rc = mlf_th_mul_s_(g, 1.0 / scale);
+	}
+	mlf_th_scope_close(mark);
+	return rc;
+}
+
+/* scaler.update: backoff 0.5 on overflow, growth 2.0 every 2000 clean steps. */
+static void scaler_update(struct mlf_train_recipe *r, int overflow)
+{
+	if (overflow) {
+		r->scale *= 0.5;
+		r->growth_tracker = 0;
+		r->skipped_steps++;
+	} else if (++r->growth_tracker == 2000) {
+		r->scale *= 2.0;
+		r->growth_tracker = 0;
+	}
+}
+
 int mlf_recipe_batch_end(struct mlf_train_recipe *r, int epoch, int64_t i, int *stepped,
 			 struct mlf_error *err)
 {
@@ -143,12 +181,17 @@ int mlf_recipe_batch_end(struct mlf_train_recipe *r, int epoch, int64_t i, int *
 	for (size_t k = 0; k < m->ntensors; k++)
 		if (!m->arch.params[k].is_buffer)
 			params[n++] = m->tensors[k];
-	r->last_grad_norm = mlf_th_clip_grad_norm(n, params, r->max_norm);
+	int rc = r->scale > 0 ? unscale(params, n, r->scale) : 0;
+	r->last_grad_norm = rc ? -1 : mlf_th_clip_grad_norm(n, params, r->max_norm);
 	free(params);
-	if (r->last_grad_norm < 0)
+	if (r->last_grad_norm < 0 && !isnan(r->last_grad_norm))
 		return shim_fail(err, "clip_grad_norm");
-	if (mlf_th_optim_step(r->optim) < 0)
+	/* scaler.step: a step whose gradients overflowed is skipped */
+	int skip = r->scale > 0 && !isfinite(r->last_grad_norm);
+	if (!skip && mlf_th_optim_step(r->optim) < 0)
 		return shim_fail(err, "optimizer step");
+	if (r->scale > 0)
+		scaler_update(r, skip);
 	if (mlf_th_optim_zero_grad(r->optim) < 0)
 		return shim_fail(err, "zero_grad");
 	mlf_yolo_model_weights_changed(m);
@@ -156,7 +199,7 @@ int mlf_recipe_batch_end(struct mlf_train_recipe *r, int epoch, int64_t i, int *
 		return -1;
 	r->last_opt_step = ni;
 	if (stepped)
-		*stepped = 1;
+		*stepped = !skip;
 	return 0;
 }
 

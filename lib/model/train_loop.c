@@ -30,15 +30,26 @@ static int train_batch(struct train_ctx *t, int epoch, size_t i, const struct ml
 	struct mlf_yolo_loss_value v;
 	size_t mark = mlf_th_scope_open();
 	mlf_th *x = train_batch_input(b, t->device);
+	/* AMP (CUDA): forward and loss under float16 autocast, as the trainer */
+	if (t->amp && mlf_th_autocast_begin(t->device, MLF_DTYPE_F16) < 0) {
+		mlf_th_scope_close(mark);
+		free(tg);
+		return yolo_th_fail(err, "autocast");
+	}
 	int rc = x ? mlf_yolo_forward(&t->model, x, MLF_YOLO_OUT_LEVELS, &out, err)
 		   : yolo_th_fail(err, "training batch");
 	if (!rc)
 		rc = mlf_yolo_loss_compute(&t->loss, &out, tg, b->ntargets, &v, NULL, err);
+	if (t->amp)
+		mlf_th_autocast_end(t->device);
 	if (!rc && !(isfinite(v.box) && isfinite(v.cls) && isfinite(v.dfl)))
 		rc = mlf_fail(err, MLF_EX_SOFTWARE,
 			      "the loss is not finite at epoch %d batch %zu (box %g cls %g dfl %g); "
 			      "lower lr0 or check the labels", epoch + 1, i + 1, v.box, v.cls, v.dfl);
-	if (!rc && mlf_th_backward(v.total) < 0)
+	/* scaler.scale(loss).backward() */
+	mlf_th *scaled = rc || !t->amp ? v.total
+				       : mlf_th_binary_s(MLF_TH_MUL, v.total, mlf_recipe_loss_scale(&t->recipe));
+	if (!rc && mlf_th_backward(scaled) < 0)
 		rc = yolo_th_fail(err, "backward");
 	mlf_th_scope_close(mark);
 	free(tg);

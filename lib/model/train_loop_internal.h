@@ -14,6 +14,7 @@ struct train_ctx {
 	char *base_model, *data_yaml, *save_dir, *csv_path;
 	int device;
 	int resuming;
+	int amp;                            /* float16 autocast + loss scaling (CUDA) */
 	struct mlf_data_yaml data;
 	int have_data;
 	struct mlf_yolo_model model;        /* trained */

@@ -215,6 +215,10 @@ int train_ctx_open(struct train_ctx *t, const struct mlf_train_options *o, struc
 	    mlf_yolo_loss_init(&t->loss, &t->model, err) < 0)
 		return -1;
 	t->have_loss = 1;
+	/* amp on the CPU is off in Ultralytics too (check_amp) */
+	t->amp = t->args.amp && t->device != MLF_TH_CPU;
+	if (t->amp)
+		mlf_recipe_enable_scaler(&t->recipe);
 	t->loss.box = t->args.box;
 	t->loss.cls = t->args.cls;
 	t->loss.dfl = t->args.dfl;

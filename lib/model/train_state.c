@@ -70,14 +70,15 @@ static json_t *counters_json(const struct mlf_train_recipe *r, const struct mlf_
 			json_array_append_new(row, json_integer(mlf_th_optim_step_count(r->optim, g, j)));
 		json_array_append_new(steps, row);
 	}
-	return json_pack("{s:i, s:i, s:o, s:i, s:I, s:i, s:o, s:I, s:o, s:o}",
+	return json_pack("{s:i, s:i, s:o, s:i, s:I, s:i, s:o, s:I, s:o, s:o, s:f, s:i}",
 			 "format", RESUME_FORMAT, "epochs_done", c->epochs_done,
 			 "best_fitness", mlf_json_double(c->best_fitness), "best_epoch", c->best_epoch,
 			 "last_opt_step", (json_int_t)c->last_opt_step,
 			 "stopper_best_epoch", c->stopper_best_epoch,
 			 "stopper_best_fitness", mlf_json_double(c->stopper_best_fitness),
 			 "ema_updates", (json_int_t)r->ema.updates, "steps", steps,
-			 "args", mlf_train_args_json(a));
+			 "args", mlf_train_args_json(a), "scaler_scale", r->scale,
+			 "scaler_growth", r->growth_tracker);
 }
 
 /* The resume record's bytes. */
@@ -228,6 +229,8 @@ int train_state_read(const char *last_pt, struct mlf_train_args *a, struct train
 	/* step counts and EMA updates travel in the state's meta for apply */
 	json_object_set(state->meta, "steps", json_object_get(j, "steps"));
 	json_object_set(state->meta, "ema_updates", json_object_get(j, "ema_updates"));
+	json_object_set(state->meta, "scaler_scale", json_object_get(j, "scaler_scale"));
+	json_object_set(state->meta, "scaler_growth", json_object_get(j, "scaler_growth"));
 	json_decref(j);
 	return rc;
 }
@@ -317,6 +320,12 @@ int train_state_apply(const struct mlf_ckpt *state, struct mlf_yolo_model *model
 		}
 	}
 	r->ema.updates = json_integer_value(json_object_get(state->meta, "ema_updates"));
+	/* the scaler resumes where it was when it is on (amp on CUDA) */
+	double scale = json_real_value(json_object_get(state->meta, "scaler_scale"));
+	if (r->scale > 0 && scale > 0) {
+		r->scale = scale;
+		r->growth_tracker = (int)json_integer_value(json_object_get(state->meta, "scaler_growth"));
+	}
 	mlf_th_grad_enabled(grad);
 	if (!rc)
 		rc = restore_grads(state, model, err);

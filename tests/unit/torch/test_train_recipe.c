@@ -388,6 +388,90 @@ static void test_rounding(void **state)
 	assert_true(mlf_py_round6(0.002 * 5 / (4 + 1)) == 0.002);
 }
 
+/* The loss scaler: a scaled backward steps as the plain one (the scale is a
+ * power of two, so unscaling is exact), an overflow skips the step and
+ * halves the scale, 2000 clean steps double it. */
+static void scaled_backward(struct mlf_yolo_model *m, int64_t ni, double scale, int poison)
+{
+	size_t mark = mlf_th_scope_open();
+	mlf_th *loss = NULL;
+	for (size_t k = 0; k < m->ntensors; k++) {
+		if (mlf_th_requires_grad(m->tensors[k]) != 1)
+			continue;
+		mlf_th *g = grad_of(k, ni, m->tensors[k]);
+		if (poison && !loss)
+			g = mlf_th_binary_s(MLF_TH_MUL, g, INFINITY);
+		mlf_th *s = mlf_th_reduce(MLF_TH_SUM, mlf_th_binary(MLF_TH_MUL, m->tensors[k], g),
+					  MLF_TH_ALL_DIMS, 0);
+		loss = loss ? mlf_th_binary(MLF_TH_ADD, loss, s) : s;
+	}
+	if (!loss || mlf_th_backward(mlf_th_binary_s(MLF_TH_MUL, loss, scale)) < 0)
+		fail_msg("backward: %s", mlf_th_error());
+	mlf_th_scope_close(mark);
+}
+
+static void test_scaler(void **state)
+{
+	(void)state;
+	struct mlf_error err = MLF_ERROR_INIT;
+	struct mlf_yolo_model a, b;
+	load_model(&a);
+	load_model(&b);
+	mlf_yolo_model_train(&a, 1);
+	mlf_yolo_model_train(&b, 1);
+	struct mlf_train_args args;
+	mlf_train_args_default(&args);
+	args.optimizer[0] = 0;
+	strcpy(args.optimizer, "SGD");
+	args.warmup_epochs = 0;
+	args.nbs = 16;
+	struct mlf_recipe_plan p;
+	if (mlf_recipe_plan(&args, 64, 3, 4, &p, &err) < 0)
+		fail_msg("%s", err.msg);
+	struct mlf_train_recipe ra, rb;
+	assert_int_equal(mlf_recipe_init(&ra, &a, &p, &err), 0);
+	assert_int_equal(mlf_recipe_init(&rb, &b, &p, &err), 0);
+	assert_true(mlf_recipe_loss_scale(&ra) == 1.0);
+	mlf_recipe_enable_scaler(&rb);
+	assert_true(mlf_recipe_loss_scale(&rb) == 65536.0);
+	assert_int_equal(mlf_recipe_epoch_start(&ra, 0, &err), 0);
+	assert_int_equal(mlf_recipe_epoch_start(&rb, 0, &err), 0);
+	int sa, sb;
+	for (int64_t i = 0; i < 3; i++) {
+		scaled_backward(&a, i, 1.0, 0);
+		scaled_backward(&b, i, mlf_recipe_loss_scale(&rb), 0);
+		assert_int_equal(mlf_recipe_batch_end(&ra, 0, i, &sa, &err), 0);
+		assert_int_equal(mlf_recipe_batch_end(&rb, 0, i, &sb, &err), 0);
+		assert_true(sa && sb);
+	}
+	for (size_t k = 0; k < a.ntensors; k++)
+		assert_true(abs_sum(a.tensors[k]) == abs_sum(b.tensors[k]));
+	/* an overflow: no step, the scale halves, the EMA still moves */
+	size_t mark = mlf_th_scope_open();
+	mlf_th *before = mlf_th_clone(b.tensors[0]);
+	int64_t updates = rb.ema.updates;
+	scaled_backward(&b, 3, mlf_recipe_loss_scale(&rb), 1);
+	assert_int_equal(mlf_recipe_batch_end(&rb, 0, 3, &sb, &err), 0);
+	assert_false(sb);
+	assert_true(rb.scale == 32768.0);
+	assert_int_equal(rb.skipped_steps, 1);
+	assert_int_equal(rb.ema.updates, updates + 1);
+	assert_true(abs_sum(before) == abs_sum(b.tensors[0]));
+	assert_null(mlf_th_grad(b.tensors[0]));   /* the bad gradients are gone */
+	mlf_th_scope_close(mark);
+	/* growth after 2000 clean steps */
+	rb.growth_tracker = 1999;
+	scaled_backward(&b, 4, mlf_recipe_loss_scale(&rb), 0);
+	assert_int_equal(mlf_recipe_batch_end(&rb, 1, 0, &sb, &err), 0);
+	assert_true(sb);
+	assert_true(rb.scale == 65536.0);
+	assert_int_equal(rb.growth_tracker, 0);
+	mlf_recipe_release(&ra);
+	mlf_recipe_release(&rb);
+	mlf_yolo_model_release(&a);
+	mlf_yolo_model_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_sims),
 		cmocka_unit_test(test_args_yaml),
 		cmocka_unit_test(test_override_errors),
+		cmocka_unit_test(test_scaler),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
