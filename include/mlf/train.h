@@ -62,6 +62,11 @@
 /* The archive record of last.pt that holds the resume state (safetensors). */
 #define MLF_TRAIN_RESUME_RECORD "mlf/resume.safetensors"
 
+/* Device "auto", as Ultralytics' select_device(None): CUDA device 0 when
+ * libtorch has one, else the CPU. */
+#define MLF_TRAIN_DEVICE_AUTO (-3)
+int mlf_train_resolve_device(int device);
+
 /* mlf_train's return value when *stop ended it (not an error). */
 #define MLF_TRAIN_STOPPED 1
 
@@ -98,7 +103,7 @@ struct mlf_train_options {
 	const char *data_yaml;
 	const char *save_dir;           /* created; must not hold a training unless resuming */
 	const char *resume;             /* a last.pt to continue from, or NULL */
-	int device;                     /* MLF_TH_CPU or a CUDA index (args.device is not read) */
+	int device;                     /* MLF_TRAIN_DEVICE_AUTO (default), MLF_TH_CPU or a CUDA index */
 	int threads;                    /* CPU threads for libtorch; 0: every online core */
 	enum mlf_train_progress progress;
 	const char *prog;               /* prefix of progress lines ("retrain-run") */

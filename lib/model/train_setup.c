@@ -13,11 +13,18 @@
 #include "mlf/fs.h"
 #include "train_loop_internal.h"
 
+int mlf_train_resolve_device(int device)
+{
+	if (device != MLF_TRAIN_DEVICE_AUTO)
+		return device;
+	return mlf_th_cuda_device_count() > 0 ? 0 : MLF_TH_CPU;
+}
+
 void mlf_train_options_default(struct mlf_train_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	mlf_train_args_default(&o->args);
-	o->device = MLF_TH_CPU;
+	o->device = MLF_TRAIN_DEVICE_AUTO;
 	o->progress = MLF_PROGRESS_AUTO;
 	o->prog = "mlf";
 }
@@ -168,7 +175,7 @@ int train_ctx_open(struct train_ctx *t, const struct mlf_train_options *o, struc
 	mlf_yolo_model_init(&t->ema_model);
 	mlf_recipe_init_empty(&t->recipe);
 	mlf_ckpt_init(&t->resume_state);
-	t->device = o->device;
+	t->device = mlf_train_resolve_device(o->device);
 	t->counters = (struct train_counters){ .best_fitness = NAN, .last_opt_step = -1 };
 	int resuming = t->resuming = o->resume != NULL;
 	if (resuming) {
@@ -207,7 +214,8 @@ int train_ctx_open(struct train_ctx *t, const struct mlf_train_options *o, struc
 	if (mlf_data_yaml_load(t->data_yaml, &t->data, err) < 0)
 		return -1;
 	t->have_data = 1;
-	if (prepare_save_dir(t, resuming, err) < 0 || open_models(t, err) < 0 || open_loaders(t, err) < 0)
+	/* everything is checked before the save folder is touched */
+	if (open_models(t, err) < 0 || open_loaders(t, err) < 0 || prepare_save_dir(t, resuming, err) < 0)
 		return -1;
 	if (mlf_recipe_plan(&t->args, (int64_t)t->train_ds.n, (int)t->data.classes.n, (int64_t)t->nb,
 			    &t->plan, err) < 0 ||

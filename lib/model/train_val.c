@@ -205,6 +205,7 @@ int mlf_train_evaluate(const char *model_pt, const char *data_yaml, const char *
 		return -1;
 	mlf_ckpt_init(&c);
 	mlf_yolo_model_init(&m);
+	device = mlf_train_resolve_device(device);
 	int rc = mlf_ckpt_read_pt(model_pt, &c, err);
 	if (!rc)
 		rc = mlf_yolo_model_from_ckpt(&m, &c, device, err);

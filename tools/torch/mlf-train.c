@@ -4,7 +4,7 @@
  * train without MLflow.  retrain-run is the product's way.
  *
  *   mlf-train --data DATA.yaml --model BASE.pt --save-dir DIR [--args JSON]
- *             [--threads N] [--device cpu|cuda:N] [--progress auto|bar|lines|none]
+ *             [--threads N] [--device auto|cpu|cuda:N] [--progress auto|bar|lines|none]
  *   mlf-train --resume DIR/weights/last.pt
  *   mlf-train --evaluate MODEL.pt --data DATA.yaml [--args JSON]
  *
@@ -41,7 +41,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fputs("usage: mlf-train --data DATA.yaml --model BASE.pt --save-dir DIR [--args JSON]\n"
-	      "                 [--threads N] [--device cpu|cuda:N] [--progress auto|bar|lines|none]\n"
+	      "                 [--threads N] [--device auto|cpu|cuda:N] [--progress auto|bar|lines|none]\n"
 	      "       mlf-train --resume DIR/weights/last.pt [--threads N] [--device ...]\n"
 	      "       mlf-train --evaluate MODEL.pt --data DATA.yaml [--args JSON]\n"
 	      "Trains a YOLO detector as Ultralytics does; writes results.csv, args.yaml,\n"
@@ -78,6 +78,10 @@ static int on_epoch(const struct mlf_train_epoch *e, void *ctx, struct mlf_error
 
 static int parse_device(const char *s, int *device)
 {
+	if (!strcmp(s, "auto")) {
+		*device = MLF_TRAIN_DEVICE_AUTO;
+		return 0;
+	}
 	if (!strcmp(s, "cpu")) {
 		*device = MLF_TH_CPU;
 		return 0;
@@ -121,7 +125,7 @@ int main(int argc, char **argv)
 		case 't': o.threads = atoi(optarg); break;
 		case 'D':
 			if (parse_device(optarg, &o.device) < 0)
-				return mlf_cli_usage_error("--device is cpu or cuda:N, not '%s'", optarg);
+				return mlf_cli_usage_error("--device is auto, cpu or cuda:N, not '%s'", optarg);
 			break;
 		case 'p':
 			if (!strcmp(optarg, "auto")) o.progress = MLF_PROGRESS_AUTO;
