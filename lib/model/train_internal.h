@@ -75,6 +75,9 @@ struct train_history {
 	struct mlf_train_epoch *rows;
 	size_t n, cap;
 };
+void train_history_add(struct train_history *h, const struct mlf_train_epoch *e);
+/* The rows of an existing results.csv (a resumed training's earlier epochs). */
+int train_csv_load(const char *path, struct train_history *h, struct mlf_error *err);
 int train_plots_final(const char *save_dir, const struct train_history *h,
 		      const struct mlf_det_metrics_result *r, const struct mlf_det_metrics *acc,
 		      const char *const *names, int nc, struct mlf_error *err);

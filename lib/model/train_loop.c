@@ -85,17 +85,6 @@ static int run_epoch_batches(struct train_ctx *t, const struct mlf_train_options
 	}
 }
 
-static void history_add(struct train_history *h, const struct mlf_train_epoch *e)
-{
-	if (h->n == h->cap) {
-		h->cap = h->cap ? 2 * h->cap : 16;
-		h->rows = realloc(h->rows, h->cap * sizeof(*h->rows));
-		if (!h->rows)
-			abort();
-	}
-	h->rows[h->n++] = *e;
-}
-
 static int append_row(struct train_ctx *t, const struct mlf_train_epoch *e, struct mlf_error *err)
 {
 	struct mlf_buf row = MLF_BUF_INIT;
@@ -156,7 +145,7 @@ static int finish_epoch(struct train_ctx *t, const struct mlf_train_options *o, 
 		       &e.val, e.is_best, err) < 0)
 		return -1;
 	e.seconds = train_now() - t_epoch;
-	history_add(&t->history, &e);
+	train_history_add(&t->history, &e);
 	train_progress_epoch(p, &e);
 	if (o->on_epoch && o->on_epoch(&e, o->ctx, err) != 0) {
 		if (!err || !err->msg[0])

@@ -30,7 +30,7 @@ struct train_ctx {
 	int have_loss;
 	struct train_counters counters;
 	struct mlf_ckpt resume_state;       /* read before the model exists, applied after */
-	struct train_history history;       /* rows of this call, for results.png */
+	struct train_history history;       /* every epoch's row, resumed ones read back, for results.png */
 };
 
 int train_ctx_open(struct train_ctx *t, const struct mlf_train_options *o, struct mlf_error *err);

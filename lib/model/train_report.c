@@ -67,6 +67,56 @@ int train_csv_truncate(const char *path, int epochs, struct mlf_error *err)
 	return rc;
 }
 
+int train_csv_load(const char *path, struct train_history *h, struct mlf_error *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (!mlf_is_file(path))
+		return 0;
+	if (mlf_read_file(path, &data, &len, err) < 0)
+		return -1;
+	char *line = memchr(data, '\n', len);   /* after the header */
+	while (line && *++line) {
+		double v[12 + MLF_NGROUPS];
+		int n = 0;
+		char *p = line, *end;
+		while (n < (int)(sizeof(v) / sizeof(v[0]))) {
+			v[n] = strtod(p, &end);
+			if (end == p)
+				break;
+			n++;
+			if (*end != ',')
+				break;
+			p = end + 1;
+		}
+		if (n < 12)
+			break;
+		struct mlf_train_epoch e = { .epoch = (int)v[0], .time = v[1], .box_loss = v[2],
+					     .cls_loss = v[3], .dfl_loss = v[4] };
+		e.val = (struct mlf_val_summary){ .precision = v[5], .recall = v[6], .map50 = v[7],
+						  .map50_95 = v[8], .fitness = v[8], .box_loss = v[9],
+						  .cls_loss = v[10], .dfl_loss = v[11] };
+		e.ngroups = n - 12;
+		for (int g = 0; g < e.ngroups; g++)
+			e.lr[g] = v[12 + g];
+		train_history_add(h, &e);
+		line = strchr(line, '\n');
+	}
+	free(data);
+	return 0;
+}
+
+void train_history_add(struct train_history *h, const struct mlf_train_epoch *e)
+{
+	if (h->n == h->cap) {
+		h->cap = h->cap ? 2 * h->cap : 16;
+		h->rows = realloc(h->rows, h->cap * sizeof(*h->rows));
+		if (!h->rows)
+			abort();
+	}
+	h->rows[h->n++] = *e;
+}
+
 /* ---- progress ---- */
 
 void train_progress_start(struct train_progress *p, enum mlf_train_progress mode, const char *prog,

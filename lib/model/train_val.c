@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "model_internal.h"
 #include "train_internal.h"
@@ -215,8 +216,10 @@ int mlf_train_evaluate(const char *model_pt, const char *data_yaml, const char *
 			      data_yaml, y.classes.n);
 	if (!rc) {
 		int stride = mlf_yolo_model_max_stride(&m);
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		int threads = args->workers < cpus ? args->workers : (int)cpus;
 		rc = train_val_open(&v, use_train ? &y.train : &y.val, m.arch.nc, args, args->batch * 2,
-				    stride > 32 ? stride : 32, args->workers, err);
+				    stride > 32 ? stride : 32, threads, err);
 		if (!rc) {
 			mlf_yolo_model_set_fused(&m, 1);
 			rc = train_val_run(&v, &m, NULL, out, err);
