@@ -47,12 +47,19 @@ struct mlf_yolo_target *train_batch_targets(const struct mlf_batch *b);
 
 /* ---- results.csv and progress (train_report.c) ---- */
 
+/* The rows of results.csv a training has written (what results.png plots). */
+struct train_history {
+	struct mlf_train_epoch *rows;
+	size_t n, cap;
+};
+
 /* The results.csv header line (no newline) and one row, "%.6g" as Ultralytics. */
 void train_csv_header(struct mlf_buf *out, int ngroups);
 void train_csv_row(struct mlf_buf *out, const struct mlf_train_epoch *e);
-/* Keep the header and the rows of epochs 1..epochs of an existing
- * results.csv (a resumed training rewrites the rest). */
-int train_csv_truncate(const char *path, int epochs, struct mlf_error *err);
+/* A resumed training's results.csv: the header and the rows of its saved
+ * epochs are kept (later rows, of the interrupted epoch, are cut) and read
+ * back into `h`. */
+int train_csv_resume(const char *path, int epochs, struct train_history *h, struct mlf_error *err);
 
 struct train_progress {
 	enum mlf_train_progress mode;   /* BAR, LINES or NONE after start */
@@ -69,15 +76,9 @@ void train_progress_epoch(struct train_progress *p, const struct mlf_train_epoch
 void train_progress_note(struct train_progress *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Plots at the end of a training: results.png from results.csv's rows,
- * the curves and confusion matrices of the final validation. */
-struct train_history {
-	struct mlf_train_epoch *rows;
-	size_t n, cap;
-};
 void train_history_add(struct train_history *h, const struct mlf_train_epoch *e);
-/* The rows of an existing results.csv (a resumed training's earlier epochs). */
-int train_csv_load(const char *path, struct train_history *h, struct mlf_error *err);
+/* Plots at the end of a training: results.png from the rows, the curves
+ * and confusion matrices of the final validation. */
 int train_plots_final(const char *save_dir, const struct train_history *h,
 		      const struct mlf_det_metrics_result *r, const struct mlf_det_metrics *acc,
 		      const char *const *names, int nc, struct mlf_error *err);

@@ -46,7 +46,35 @@ void train_csv_row(struct mlf_buf *out, const struct mlf_train_epoch *e)
 		mlf_buf_addf(out, ",%.6g", e->lr[g]);
 }
 
-int train_csv_truncate(const char *path, int epochs, struct mlf_error *err)
+/* One results.csv row back into `e`; 0, or -1 when it is not a full row. */
+static int parse_row(const char *line, struct mlf_train_epoch *e)
+{
+	double v[12 + MLF_NGROUPS];
+	int n = 0;
+	const char *p = line;
+	char *end;
+	while (n < (int)(sizeof(v) / sizeof(v[0]))) {
+		v[n] = strtod(p, &end);
+		if (end == p)
+			break;
+		n++;
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+	if (n < 12)
+		return -1;
+	*e = (struct mlf_train_epoch){ .epoch = (int)v[0], .time = v[1], .box_loss = v[2],
+				       .cls_loss = v[3], .dfl_loss = v[4], .ngroups = n - 12 };
+	e->val = (struct mlf_val_summary){ .precision = v[5], .recall = v[6], .map50 = v[7],
+					   .map50_95 = v[8], .fitness = v[8], .box_loss = v[9],
+					   .cls_loss = v[10], .dfl_loss = v[11] };
+	for (int g = 0; g < e->ngroups; g++)
+		e->lr[g] = v[12 + g];
+	return 0;
+}
+
+int train_csv_resume(const char *path, int epochs, struct train_history *h, struct mlf_error *err)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -54,56 +82,19 @@ int train_csv_truncate(const char *path, int epochs, struct mlf_error *err)
 		return 0;
 	if (mlf_read_file(path, &data, &len, err) < 0)
 		return -1;
-	/* the header and `epochs` rows: epochs + 1 lines */
-	size_t keep = 0;
-	int lines = 0;
-	while (keep < len && lines < epochs + 1) {
-		char *nl = memchr(data + keep, '\n', len - keep);
+	/* the header, then the rows of the saved epochs */
+	char *nl = memchr(data, '\n', len);
+	size_t keep = nl ? (size_t)(nl - data) + 1 : len;
+	for (int row = 0; row < epochs && keep < len; row++) {
+		struct mlf_train_epoch e;
+		if (parse_row(data + keep, &e) == 0)
+			train_history_add(h, &e);
+		nl = memchr(data + keep, '\n', len - keep);
 		keep = nl ? (size_t)(nl - data) + 1 : len;
-		lines++;
 	}
 	int rc = keep == len ? 0 : mlf_write_file_atomic(path, data, keep, err);
 	free(data);
 	return rc;
-}
-
-int train_csv_load(const char *path, struct train_history *h, struct mlf_error *err)
-{
-	char *data = NULL;
-	size_t len = 0;
-	if (!mlf_is_file(path))
-		return 0;
-	if (mlf_read_file(path, &data, &len, err) < 0)
-		return -1;
-	char *line = memchr(data, '\n', len);   /* after the header */
-	while (line && *++line) {
-		double v[12 + MLF_NGROUPS];
-		int n = 0;
-		char *p = line, *end;
-		while (n < (int)(sizeof(v) / sizeof(v[0]))) {
-			v[n] = strtod(p, &end);
-			if (end == p)
-				break;
-			n++;
-			if (*end != ',')
-				break;
-			p = end + 1;
-		}
-		if (n < 12)
-			break;
-		struct mlf_train_epoch e = { .epoch = (int)v[0], .time = v[1], .box_loss = v[2],
-					     .cls_loss = v[3], .dfl_loss = v[4] };
-		e.val = (struct mlf_val_summary){ .precision = v[5], .recall = v[6], .map50 = v[7],
-						  .map50_95 = v[8], .fitness = v[8], .box_loss = v[9],
-						  .cls_loss = v[10], .dfl_loss = v[11] };
-		e.ngroups = n - 12;
-		for (int g = 0; g < e.ngroups; g++)
-			e.lr[g] = v[12 + g];
-		train_history_add(h, &e);
-		line = strchr(line, '\n');
-	}
-	free(data);
-	return 0;
 }
 
 void train_history_add(struct train_history *h, const struct mlf_train_epoch *e)

@@ -232,8 +232,7 @@ int train_ctx_open(struct train_ctx *t, const struct mlf_train_options *o, struc
 	t->loss.dfl = t->args.dfl;
 	if (resuming) {
 		if (train_state_apply(&t->resume_state, &t->model, &t->recipe, err) < 0 ||
-		    train_csv_truncate(t->csv_path, t->counters.epochs_done, err) < 0 ||
-		    train_csv_load(t->csv_path, &t->history, err) < 0)
+		    train_csv_resume(t->csv_path, t->counters.epochs_done, &t->history, err) < 0)
 			return -1;
 		t->recipe.last_opt_step = t->counters.last_opt_step;
 	}

@@ -12,7 +12,7 @@
  * ('{"epochs": 10, "imgsz": 320, "batch": 16, "seed": 0}'); every other
  * setting keeps Ultralytics' default.  SIGINT or SIGTERM stops after the
  * batch in progress, leaves last.pt of the last finished epoch (resumable)
- * and exits 130.  stdout: one JSON document (per-epoch figures, final
+ * and exits 130; a second signal ends it at once.  stdout: one JSON document (per-epoch figures, final
  * metrics of best.pt, paths).  --evaluate validates a checkpoint on the
  * validation split as training's final validation does and prints its
  * metrics.
@@ -33,8 +33,15 @@
 
 static volatile sig_atomic_t got_signal;
 
+/* The first signal asks for a clean stop after the batch in progress; a
+ * second one is the impatient kind and ends the process at once (last.pt of
+ * the last finished epoch is intact either way: it is written atomically). */
 static void on_signal(int sig)
 {
+	if (got_signal) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
 	got_signal = sig;
 }
 
