@@ -66,7 +66,8 @@ struct train_progress {
 	const char *prog;
 	int epochs;
 	size_t nb;
-	double t0;
+	double t0;                      /* start of the epoch's batches */
+	int bar_open;                   /* a bar line is on the terminal, unfinished */
 };
 void train_progress_start(struct train_progress *p, enum mlf_train_progress mode, const char *prog,
 			  int epochs, size_t nb);

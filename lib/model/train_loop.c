@@ -68,6 +68,7 @@ static int run_epoch_batches(struct train_ctx *t, const struct mlf_train_options
 	mlf_yolo_model_train(&t->model, 1);
 	if (mlf_loader_start_epoch(t->train, epoch, err) < 0)
 		return -1;
+	p->t0 = train_now();   /* the bar's rate counts from here */
 	for (size_t i = 0;; i++) {
 		if (stop_requested(o)) {
 			*stopped = 1;
@@ -217,9 +218,10 @@ int mlf_train(const struct mlf_train_options *o, struct mlf_train_result *r, str
 	r->epochs_done = t.counters.epochs_done;
 	r->best_epoch = t.counters.best_epoch;
 	r->best_fitness = t.counters.best_fitness;
+	/* a live bar ends its line before any other message */
+	if ((rc || stopped) && p.bar_open)
+		fputs("\n", stderr);
 	if (!rc && stopped) {
-		if (p.mode == MLF_PROGRESS_BAR)
-			fputs("\n", stderr);
 		train_progress_note(&p, "stopped during epoch %d; %s holds epoch %d and resumes from there",
 				    t.counters.epochs_done + 1, r->last_pt, t.counters.epochs_done);
 		rc = MLF_TRAIN_STOPPED;

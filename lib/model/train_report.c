@@ -136,8 +136,6 @@ void train_progress_batch(struct train_progress *p, int epoch, size_t i, double 
 {
 	if (p->mode != MLF_PROGRESS_BAR)
 		return;
-	if (i == 0)
-		p->t0 = train_now();
 	const int width = 24;
 	size_t done = i + 1;
 	int fill = p->nb ? (int)((double)done * width / (double)p->nb) : width;
@@ -149,6 +147,7 @@ void train_progress_batch(struct train_progress *p, int epoch, size_t i, double 
 	fprintf(stderr, "\r\033[K%*d/%d  box %.4g  cls %.4g  dfl %.4g  inst %d  %dpx  [%s] %zu/%zu  %.2f it/s",
 		3, epoch, p->epochs, box, cls, dfl, ninst, imgsz, bar, done, p->nb, rate);
 	fflush(stderr);
+	p->bar_open = 1;
 }
 
 void train_progress_epoch(struct train_progress *p, const struct mlf_train_epoch *e)
@@ -157,6 +156,7 @@ void train_progress_epoch(struct train_progress *p, const struct mlf_train_epoch
 		return;
 	if (p->mode == MLF_PROGRESS_BAR)
 		fputs("\r\033[K", stderr);
+	p->bar_open = 0;
 	fprintf(stderr,
 		"%s: epoch %d/%d  %.1f s (%.1f img/s)  loss box %.4g cls %.4g dfl %.4g  "
 		"val P %.3f R %.3f mAP50 %.3f mAP50-95 %.3f%s\n",
