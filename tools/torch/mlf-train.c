@@ -117,6 +117,7 @@ int main(int argc, char **argv)
 	const char *evaluate = NULL;
 	struct mlf_train_options o;
 	struct mlf_error err = { 0 };
+	mlf_cli_init("mlf-train");
 	mlf_train_options_default(&o);
 	o.prog = "mlf-train";
 	const char *args_json = NULL;
@@ -129,7 +130,14 @@ int main(int argc, char **argv)
 		case 'a': args_json = optarg; break;
 		case 'r': o.resume = optarg; break;
 		case 'e': evaluate = optarg; break;
-		case 't': o.threads = atoi(optarg); break;
+		case 't': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > 1024)
+				return mlf_cli_usage_error("--threads is a count from 1 to 1024, not '%s'", optarg);
+			o.threads = (int)n;
+			break;
+		}
 		case 'D':
 			if (parse_device(optarg, &o.device) < 0)
 				return mlf_cli_usage_error("--device is auto, cpu or cuda:N, not '%s'", optarg);
