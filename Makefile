@@ -53,14 +53,16 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # What needs libtorch: the shim (the only C++), the model code over it, and the
 # programs, tools and unit tests in the torch/ folders.  Nothing else links it.
 SHIM_SRC := $(sort $(wildcard lib/torch/*.cpp))
-MODEL_SRC := $(sort $(wildcard lib/model/*.c))
+MODEL_SRC := $(sort $(wildcard lib/model/*.c lib/retrain/*.c))
 TORCH_LIB_OBJ := $(SHIM_SRC:%.cpp=$(BUILD)/obj/%.o) $(MODEL_SRC:%.c=$(BUILD)/obj/%.o)
+TORCH_CMD_SRC := $(sort $(wildcard cmd/torch/*.c))
+TORCH_PROGS := $(TORCH_CMD_SRC:cmd/torch/%.c=$(BUILD)/bin/%)
 TORCH_UNIT_SRC := $(sort $(wildcard tests/unit/torch/test_*.c))
 TORCH_TOOL_SRC := $(sort $(wildcard tools/torch/*.c))
 TORCH_UNITS := $(TORCH_UNIT_SRC:tests/unit/torch/%.c=$(BUILD)/tests/%)
 TORCH_TOOLS := $(TORCH_TOOL_SRC:tools/torch/%.c=$(BUILD)/tools/%)
 ifneq ($(LIBTORCH),)
-TORCH_ALL := $(BUILD)/libmlf_torch.a $(TORCH_TOOLS)
+TORCH_ALL := $(BUILD)/libmlf_torch.a $(TORCH_TOOLS) $(TORCH_PROGS)
 endif
 PROGS := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
 UNITS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -113,6 +115,11 @@ $(BUILD)/tools/%: $(BUILD)/obj/tools/torch/%.o $(BUILD)/libmlf_torch.a $(BUILD)/
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a $(LIBS) $(TORCH_LIBS)
 
+# The one program that trains (retrain-run) links libtorch; the others never do.
+$(BUILD)/bin/%: $(BUILD)/obj/cmd/torch/%.o $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a $(LIBS) $(TORCH_LIBS)
+
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf.a $(LIBS)
@@ -155,11 +162,11 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(PROGS) $(if $(LIBTORCH),$(TORCH_PROGS)) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(MANPAGES),install -m 644 $(MANPAGES) $(DESTDIR)$(PREFIX)/share/man/man1/)
 
 uninstall:
-	rm -f $(PROGS:$(BUILD)/bin/%=$(DESTDIR)$(PREFIX)/bin/%) \
+	rm -f $(PROGS:$(BUILD)/bin/%=$(DESTDIR)$(PREFIX)/bin/%) $(TORCH_PROGS:$(BUILD)/bin/%=$(DESTDIR)$(PREFIX)/bin/%) \
 	      $(MANPAGES:man/man1/%=$(DESTDIR)$(PREFIX)/share/man/man1/%)
 
 clean:
@@ -168,4 +175,5 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/obj/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
 	$(TOOL_SRC:tests/tools/%.c=$(BUILD)/obj/tests/tools/%.d) $(DEVTOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.d) \
 	$(TORCH_LIB_OBJ:.o=.d) $(TORCH_UNIT_SRC:tests/unit/torch/%.c=$(BUILD)/obj/tests/unit/torch/%.d) \
-	$(TORCH_TOOL_SRC:tools/torch/%.c=$(BUILD)/obj/tools/torch/%.d)
+	$(TORCH_TOOL_SRC:tools/torch/%.c=$(BUILD)/obj/tools/torch/%.d) \
+	$(TORCH_CMD_SRC:cmd/torch/%.c=$(BUILD)/obj/cmd/torch/%.d)

@@ -66,6 +66,10 @@
  * libtorch has one, else the CPU. */
 #define MLF_TRAIN_DEVICE_AUTO (-3)
 int mlf_train_resolve_device(int device);
+/* "auto", "cpu" or "cuda:N" -> MLF_TRAIN_DEVICE_AUTO, MLF_TH_CPU or N; -1 otherwise. */
+int mlf_train_parse_device(const char *text, int *device);
+/* The device as people write it: "cpu", "cuda:0" (after resolving "auto"). */
+const char *mlf_train_device_name(int device, char buf[16]);
 
 /* mlf_train's return value when *stop ended it (not an error). */
 #define MLF_TRAIN_STOPPED 1

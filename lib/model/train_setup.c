@@ -20,6 +20,37 @@ int mlf_train_resolve_device(int device)
 	return mlf_th_cuda_device_count() > 0 ? 0 : MLF_TH_CPU;
 }
 
+int mlf_train_parse_device(const char *s, int *device)
+{
+	if (!strcmp(s, "auto")) {
+		*device = MLF_TRAIN_DEVICE_AUTO;
+		return 0;
+	}
+	if (!strcmp(s, "cpu")) {
+		*device = MLF_TH_CPU;
+		return 0;
+	}
+	char *end;
+	if (!strncmp(s, "cuda:", 5)) {
+		long d = strtol(s + 5, &end, 10);
+		if (*end || end == s + 5 || d < 0 || d > 64)
+			return -1;
+		*device = (int)d;
+		return 0;
+	}
+	return -1;
+}
+
+const char *mlf_train_device_name(int device, char buf[16])
+{
+	device = mlf_train_resolve_device(device);
+	if (device == MLF_TH_CPU)
+		snprintf(buf, 16, "cpu");
+	else
+		snprintf(buf, 16, "cuda:%d", device);
+	return buf;
+}
+
 void mlf_train_options_default(struct mlf_train_options *o)
 {
 	memset(o, 0, sizeof(*o));

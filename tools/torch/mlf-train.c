@@ -83,27 +83,6 @@ static int on_epoch(const struct mlf_train_epoch *e, void *ctx, struct mlf_error
 	return 0;
 }
 
-static int parse_device(const char *s, int *device)
-{
-	if (!strcmp(s, "auto")) {
-		*device = MLF_TRAIN_DEVICE_AUTO;
-		return 0;
-	}
-	if (!strcmp(s, "cpu")) {
-		*device = MLF_TH_CPU;
-		return 0;
-	}
-	char *end;
-	if (!strncmp(s, "cuda:", 5)) {
-		long d = strtol(s + 5, &end, 10);
-		if (*end || end == s + 5 || d < 0 || d > 64)
-			return -1;
-		*device = (int)d;
-		return 0;
-	}
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longs[] = {
@@ -139,7 +118,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'D':
-			if (parse_device(optarg, &o.device) < 0)
+			if (mlf_train_parse_device(optarg, &o.device) < 0)
 				return mlf_cli_usage_error("--device is auto, cpu or cuda:N, not '%s'", optarg);
 			break;
 		case 'p':
