@@ -1,0 +1,98 @@
+/*
+ * What the steps of a retraining share (lib/retrain/).  One struct retrain
+ * lives for one mlf_retrain() call and owns everything in it; retrain.c
+ * releases it.
+ */
+#ifndef MLF_RETRAIN_INTERNAL_H
+#define MLF_RETRAIN_INTERNAL_H
+
+#include <jansson.h>
+
+#include "mlf/retrain.h"
+#include "mlf/tracking.h"
+#include "mlf/train.h"
+#include "mlf/versions.h"
+
+struct retrain {
+	const struct mlf_retrain_options *o;
+	const struct mlf_config *cfg;
+	struct mlf_version_paths p;
+	char *experiment_id;
+	json_t *dataset;           /* the dataset document (a reference) */
+	json_t *state;             /* mlf_run.json as it is being kept */
+	int lock_fd;
+	int resuming;
+
+	struct mlf_tracking *t;
+	struct mlf_run run;        /* run_id, artifact_uri once started */
+	int run_started;
+
+	char *base_model;          /* absolute */
+	char base_sha[65];
+	char *model_type;          /* "yolov8n" */
+	json_t *classes;           /* ["cat", ...] */
+	char *data_yaml;
+	char device_name[16];
+
+	struct mlf_train_options train;
+	struct mlf_train_result result;
+	json_t *pre, *post;        /* {"precision":..,"recall":..,"mAP50":..,"mAP50-95":..,"fitness":..} */
+	json_t *pending;           /* metrics the store did not take yet: [{key,value,timestamp,step}] */
+	int epoch_log_failures;
+
+	char model_sha[65];        /* retrained_vN.pt */
+	uint64_t model_size;
+	char st_sha[65];
+	uint64_t st_size;
+	char *st_path;             /* runs/train/retrain_vN/weights/best.safetensors */
+	char *metadata_text;       /* retrained_vN_metadata.json's bytes */
+	json_t *registry;          /* {"name", "version", "aliases", "promoted", "reason"} or {"skipped"} */
+	json_t *artifact_location; /* the mlflow_artifact location entry */
+	int published;             /* models/ files written */
+
+	double t0, train_seconds, eval_seconds;
+	const char *step;          /* the step in progress, for messages and mlf_run.json */
+};
+
+/* retrain_setup.c */
+int retrain_setup(struct retrain *r, struct mlf_error *err);
+int retrain_open_experiment(struct retrain *r, struct mlf_error *err);
+int retrain_train_options(struct retrain *r, struct mlf_error *err);
+
+/* retrain_state.c: mlf_run.json */
+json_t *retrain_state_read(const char *path, struct mlf_error *err);
+int retrain_state_save(struct retrain *r, const char *status, const char *reason,
+		       struct mlf_error *err);
+
+/* retrain.c: record a finished step (and what resuming needs of it) in mlf_run.json */
+int retrain_mark_done(struct retrain *r, const char *step, json_t *what, struct mlf_error *err);
+
+/* retrain_log.c */
+int retrain_start_run(struct retrain *r, struct mlf_error *err);
+int retrain_log_params(struct retrain *r, struct mlf_error *err);
+int retrain_log_dataset(struct retrain *r, struct mlf_error *err);
+int retrain_evaluate_base(struct retrain *r, struct mlf_error *err);
+int retrain_on_epoch(const struct mlf_train_epoch *e, void *ctx, struct mlf_error *err);
+int retrain_log_final(struct retrain *r, struct mlf_error *err);
+int retrain_flush_pending(struct retrain *r, struct mlf_error *err);
+json_t *retrain_val_json(const struct mlf_val_summary *v);
+int retrain_set_tag(struct retrain *r, const char *key, const char *value, struct mlf_error *err);
+
+/* retrain_store.c */
+int retrain_store(struct retrain *r, struct mlf_error *err);
+int retrain_log_artifacts(struct retrain *r, struct mlf_error *err);
+int retrain_check_artifacts(struct retrain *r, struct mlf_error *err);
+int retrain_publish(struct retrain *r, struct mlf_error *err);
+void retrain_unpublish(struct retrain *r);
+
+/* retrain_registry.c */
+int retrain_register(struct retrain *r, struct mlf_error *err);
+
+/* retrain_doc.c */
+json_t *retrain_doc_success(struct retrain *r);
+json_t *retrain_doc_failure(struct retrain *r, const char *status, const struct mlf_error *err);
+
+/* Step lines on stderr ("retrain-run: [4/12] evaluating the base model"). */
+void retrain_say(struct retrain *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

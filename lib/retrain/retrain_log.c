@@ -1,0 +1,367 @@
+/*
+ * What a retraining writes to the tracking store before the model is
+ * stored: the run and its tags, the settings, the dataset, the base
+ * model's metrics, each epoch's metrics and the final validation.
+ * Metric names follow Ultralytics' own MLflow callback (its keys with the
+ * parentheses removed), so runs of both tools compare in one chart.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mlf/cli.h"
+#include "mlf/fs.h"
+#include "mlf/json.h"
+#include "mlf/torch.h"
+#include "retrain_internal.h"
+
+/* The keys of metrics built here; the array is on the stack. */
+static void release_keys(struct mlf_metric *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(m[i].key);
+}
+
+int retrain_set_tag(struct retrain *r, const char *key, const char *value, struct mlf_error *err)
+{
+	struct mlf_kvs tags = MLF_KVS_INIT;
+	mlf_kvs_add(&tags, key, value);
+	int rc = mlf_tracking_log_batch(r->t, r->run.run_id, NULL, 0, NULL, &tags, err);
+	mlf_kvs_release(&tags);
+	return rc;
+}
+
+static const char *const audit_tags[] = {
+	"type", "model_type", "version", "training_type", "experiment_id", "dataset", "dataset_digest",
+	"base_model", "base_model_sha256", "registered_model", "registry_version", "registry_aliases", NULL,
+};
+
+/* "k=v,k=v" from run.tags; an audit tag cannot be overridden. */
+static int add_extra_tags(struct mlf_kvs *tags, const char *text, const char *origin,
+			  struct mlf_error *err)
+{
+	char *copy = strdup(text), *save = NULL;
+	int rc = 0;
+	for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		while (*item == ' ')
+			item++;
+		if (!eq || eq == item) {
+			rc = mlf_fail(err, MLF_EX_CONFIG, "run.tags (%s): '%s' is not key=value", origin, item);
+			break;
+		}
+		*eq = '\0';
+		for (int i = 0; audit_tags[i] && !rc; i++)
+			if (!strcmp(item, audit_tags[i]))
+				rc = mlf_fail(err, MLF_EX_CONFIG, "run.tags (%s): '%s' is set by retrain-run itself "
+					      "and cannot be overridden", origin, item);
+		if (!rc)
+			rc = mlf_tracking_check_key("tag", item, err);
+		if (!rc)
+			mlf_kvs_set(tags, item, eq + 1);
+	}
+	free(copy);
+	return rc;
+}
+
+static int run_tags(struct retrain *r, struct mlf_kvs *tags, struct mlf_error *err)
+{
+	const char *extra = mlf_config_get(r->cfg, "run.tags");
+	if (extra && *extra && add_extra_tags(tags, extra, mlf_config_origin(r->cfg, "run.tags"), err))
+		return -1;
+	for (size_t i = 0; r->o->tags && i < r->o->tags->n; i++) {
+		char *pair = mlf_xasprintf("%s=%s", r->o->tags->items[i].key, r->o->tags->items[i].value);
+		int rc = add_extra_tags(tags, pair, "--tag", err);
+		free(pair);
+		if (rc)
+			return -1;
+	}
+	char host[256] = "", version[32];
+	gethostname(host, sizeof(host) - 1);
+	snprintf(version, sizeof(version), "v%ld", r->p.n);
+	char *base_sha = mlf_xasprintf("%s", r->base_sha);
+	const char *pairs[][2] = {
+		{ "type", "retraining" },
+		{ "model_type", r->model_type },
+		{ "version", version },
+		{ "training_type", mlf_config_get(r->cfg, "train.training_type") },
+		{ "experiment_id", r->experiment_id },
+		{ "dataset", json_string_value(json_object_get(r->dataset, "name")) },
+		{ "dataset_digest", json_string_value(json_object_get(r->dataset, "digest")) },
+		{ "base_model", r->base_model },
+		{ "base_model_sha256", base_sha },
+		{ "mlf.tool", "retrain-run" },
+		{ "mlf.tool_version", MLF_VERSION },
+		{ "mlf.host", host },
+		{ "mlf.workspace", r->cfg->workspace },
+		{ "mlf.device", r->device_name },
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		if (pairs[i][1])
+			mlf_kvs_set(tags, pairs[i][0], pairs[i][1]);
+	free(base_sha);
+	return 0;
+}
+
+static int reopen_run(struct retrain *r, struct mlf_error *err)
+{
+	const char *run_id = json_string_value(json_object_get(r->state, "run_id"));
+	if (!run_id)
+		return mlf_fail(err, MLF_EX_DATAERR, "%s names no run to resume", r->p.state);
+	if (mlf_tracking_get_run(r->t, run_id, &r->run, err))
+		return mlf_error_prefix(err, "resuming v%ld", r->p.n);
+	if (!r->run.experiment_id || strcmp(r->run.experiment_id, r->experiment_id))
+		return mlf_fail(err, MLF_EX_CONFIG, "run %s is in experiment %s, not %s", run_id,
+				r->run.experiment_id ? r->run.experiment_id : "?", r->experiment_id);
+	if (r->run.status != MLF_RUN_RUNNING && mlf_tracking_reopen_run(r->t, run_id, err))
+		return -1;
+	r->run_started = 1;
+	const char *why = json_string_value(json_object_get(r->state, "reason"));
+	char *note = mlf_xasprintf("resumed after: %s", why ? why : "an interruption");
+	struct mlf_kvs tags = MLF_KVS_INIT;
+	mlf_kvs_add(&tags, "mlf.resumed", note);
+	mlf_kvs_add(&tags, "mlf.failure_reason", "none: resumed (see mlf.resumed)");
+	int rc = mlf_tracking_log_batch(r->t, run_id, NULL, 0, NULL, &tags, err);
+	mlf_kvs_release(&tags);
+	free(note);
+	return rc;
+}
+
+int retrain_start_run(struct retrain *r, struct mlf_error *err)
+{
+	if (r->resuming)
+		return reopen_run(r, err);
+	struct mlf_kvs tags = MLF_KVS_INIT;
+	struct mlf_run_request req = { 0 };
+	int rc = run_tags(r, &tags, err);
+	req.experiment_id = r->experiment_id;
+	req.run_name = r->p.name;
+	req.tags = &tags;
+	req.source_name = "retrain-run";
+	req.git_dir = r->cfg->workspace;
+	if (!rc)
+		rc = mlf_tracking_create_run(r->t, &req, &r->run, err);
+	mlf_kvs_release(&tags);
+	if (rc)
+		return -1;
+	r->run_started = 1;
+	retrain_say(r, "run %s (%s) in experiment %s", r->run.run_id, r->p.name, r->experiment_id);
+	return retrain_state_save(r, "RUNNING", NULL, err);
+}
+
+/* Strings as they are, anything else as its JSON text (true, null, 0.01). */
+static char *param_text(const json_t *v)
+{
+	if (json_is_string(v))
+		return strdup(json_string_value(v));
+	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+int retrain_log_params(struct retrain *r, struct mlf_error *err)
+{
+	json_t *args = mlf_train_args_json(&r->train.args);
+	struct mlf_kvs params = MLF_KVS_INIT;
+	const char *key;
+	json_t *v;
+	json_object_foreach(args, key, v) {
+		char *text = param_text(v);
+		mlf_kvs_add(&params, key, text);
+		free(text);
+	}
+	json_decref(args);
+	char version[32];
+	snprintf(version, sizeof(version), "v%ld", r->p.n);
+	mlf_kvs_set(&params, "dataset_version", version);
+	mlf_kvs_set(&params, "dataset_digest", json_string_value(json_object_get(r->dataset, "digest")));
+	mlf_kvs_set(&params, "base_model_sha256", r->base_sha);
+	mlf_kvs_set(&params, "device", r->device_name);
+	int rc = mlf_tracking_log_batch(r->t, r->run.run_id, NULL, 0, &params, NULL, err);
+	mlf_kvs_release(&params);
+	return rc;
+}
+
+int retrain_log_dataset(struct retrain *r, struct mlf_error *err)
+{
+	static const char *const files[] = { "corrections_applied", "metadata", "data_yaml" };
+	for (size_t i = 0; i < 3; i++) {
+		const char *path = json_string_value(json_object_get(r->dataset, files[i]));
+		if (!path)
+			return mlf_fail(err, MLF_EX_DATAERR, "the dataset document names no %s file", files[i]);
+		if (mlf_tracking_log_artifact(r->t, &r->run, path, "retraining_dataset", err))
+			return -1;
+	}
+	struct mlf_error e2 = MLF_ERROR_INIT;
+	const char *name = json_string_value(json_object_get(r->dataset, "name"));
+	const char *digest = json_string_value(json_object_get(r->dataset, "digest"));
+	const char *path = json_string_value(json_object_get(r->dataset, "path"));
+	/* MLflow's digests are short; ours is the full sha256, kept in the tags */
+	char short_digest[24];
+	snprintf(short_digest, sizeof(short_digest), "%s", digest + (strncmp(digest, "sha256:", 7) ? 0 : 7));
+	if (mlf_tracking_log_dataset_input(r->t, r->run.run_id, name, short_digest, "local", path,
+					   "training", &e2)) {
+		if (e2.kind != MLF_ERR_UNSUPPORTED) {
+			*err = e2;
+			return -1;
+		}
+		retrain_say(r, "the dataset is not recorded as a run input: %s", e2.msg);
+	}
+	return 0;
+}
+
+json_t *retrain_val_json(const struct mlf_val_summary *v)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "precision", mlf_json_double(v->precision),
+			 "recall", mlf_json_double(v->recall), "mAP50", mlf_json_double(v->map50),
+			 "mAP50-95", mlf_json_double(v->map50_95), "fitness", mlf_json_double(v->fitness));
+}
+
+/* Metrics `prefix`+key for each figure of a retrain_val_json object. */
+static size_t val_metrics(struct mlf_metric *m, const json_t *val, const char *prefix, int64_t step)
+{
+	const char *key;
+	json_t *v;
+	size_t n = 0;
+	int64_t now = mlf_now_ms();
+	json_object_foreach((json_t *)val, key, v) {
+		m[n].key = mlf_xasprintf("%s%s", prefix, key);
+		mlf_json_to_double(v, &m[n].value);
+		m[n].timestamp = now;
+		m[n].step = step;
+		n++;
+	}
+	return n;
+}
+
+int retrain_evaluate_base(struct retrain *r, struct mlf_error *err)
+{
+	struct mlf_val_summary v;
+	if (r->o->threads > 0)
+		mlf_th_set_threads(r->o->threads);
+	if (mlf_train_evaluate(r->base_model, r->data_yaml, "val", &r->train.args, r->train.device, &v, err))
+		return mlf_error_prefix(err, "evaluating the base model %s", r->base_model);
+	r->eval_seconds += v.seconds;
+	json_decref(r->pre);
+	r->pre = retrain_val_json(&v);
+	retrain_say(r, "base model on the new val split: precision %.3f recall %.3f mAP50 %.3f "
+		    "mAP50-95 %.3f (%zu images)", v.precision, v.recall, v.map50, v.map50_95, v.images);
+	struct mlf_metric m[8];
+	size_t n = val_metrics(m, r->pre, "pre_", 0);
+	int rc = mlf_tracking_log_batch(r->t, r->run.run_id, m, n, NULL, NULL, err);
+	release_keys(m, n);
+	return rc ? -1 : retrain_mark_done(r, "pre_eval", json_incref(r->pre), err);
+}
+
+static void pend(struct retrain *r, const struct mlf_metric *m, size_t n)
+{
+	if (!r->pending)
+		r->pending = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(r->pending, json_pack("{s:s, s:o, s:I, s:I}", "key", m[i].key,
+							    "value", mlf_json_double(m[i].value),
+							    "timestamp", (json_int_t)m[i].timestamp,
+							    "step", (json_int_t)m[i].step));
+}
+
+/* Log the metrics kept back while the store was unavailable. */
+int retrain_flush_pending(struct retrain *r, struct mlf_error *err)
+{
+	size_t n = json_array_size(r->pending);
+	if (!n)
+		return 0;
+	struct mlf_metric *m = calloc(n, sizeof(*m));
+	if (!m)
+		return mlf_fail(err, MLF_EX_SOFTWARE, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = json_array_get(r->pending, i);
+		m[i].key = strdup(json_string_value(json_object_get(p, "key")));
+		mlf_json_to_double(json_object_get(p, "value"), &m[i].value);
+		mlf_json_to_int64(json_object_get(p, "timestamp"), &m[i].timestamp);
+		mlf_json_to_int64(json_object_get(p, "step"), &m[i].step);
+	}
+	int rc = mlf_tracking_log_batch(r->t, r->run.run_id, m, n, NULL, NULL, err);
+	release_keys(m, n);
+	free(m);
+	if (rc)
+		return mlf_error_prefix(err, "logging %zu metrics kept back while the tracking store was "
+					"unavailable (kept in %s for `retrain-run --resume v%ld`)",
+					n, r->p.state, r->p.n);
+	retrain_say(r, "logged %zu metrics kept back while the tracking store was unavailable", n);
+	json_decref(r->pending);
+	r->pending = NULL;
+	return 0;
+}
+
+int retrain_on_epoch(const struct mlf_train_epoch *e, void *ctx, struct mlf_error *err)
+{
+	struct retrain *r = ctx;
+	struct { const char *key; double value; } figures[] = {
+		{ "train/box_loss", e->box_loss }, { "train/cls_loss", e->cls_loss },
+		{ "train/dfl_loss", e->dfl_loss },
+		{ "metrics/precisionB", e->val.precision }, { "metrics/recallB", e->val.recall },
+		{ "metrics/mAP50B", e->val.map50 }, { "metrics/mAP50-95B", e->val.map50_95 },
+		{ "val/box_loss", e->val.box_loss }, { "val/cls_loss", e->val.cls_loss },
+		{ "val/dfl_loss", e->val.dfl_loss },
+		{ "epoch/seconds", e->seconds }, { "epoch/images_per_s", e->images_per_s },
+	};
+	enum { NFIG = sizeof(figures) / sizeof(figures[0]) };
+	struct mlf_metric m[NFIG + MLF_NGROUPS];
+	size_t n = 0;
+	int64_t now = mlf_now_ms();
+	for (size_t i = 0; i < NFIG; i++)
+		m[n++] = (struct mlf_metric){ strdup(figures[i].key), figures[i].value, now, e->epoch };
+	for (int g = 0; g < e->ngroups && g < MLF_NGROUPS; g++)
+		m[n++] = (struct mlf_metric){ mlf_xasprintf("lr/pg%d", g), e->lr[g], now, e->epoch };
+	struct mlf_error e2 = MLF_ERROR_INIT;
+	/* A store that stops answering must not cost the training: the
+	 * figures are kept and logged when it is back (and are in results.csv). */
+	if (retrain_flush_pending(r, &e2) || mlf_tracking_log_batch(r->t, r->run.run_id, m, n, NULL, NULL, &e2)) {
+		pend(r, m, n);
+		r->epoch_log_failures++;
+		fprintf(stderr, "%s: epoch %d: metrics not logged (%s); kept, will retry\n", r->o->prog,
+			e->epoch, e2.msg);
+		if (retrain_state_save(r, "RUNNING", NULL, err))
+			fprintf(stderr, "%s: %s\n", r->o->prog, err->msg);
+		mlf_error_clear(err);
+	}
+	release_keys(m, n);
+	return 0;
+}
+
+static json_int_t dataset_images(const json_t *dataset)
+{
+	const json_t *counts = json_object_get(dataset, "counts");
+	json_int_t n = 0;
+	static const char *const splits[] = { "train", "val" };
+	for (int i = 0; i < 2; i++) {
+		const json_t *s = json_object_get(counts, splits[i]);
+		n += json_integer_value(json_object_get(s, "corrected_images")) +
+		     json_integer_value(json_object_get(s, "base_images"));
+	}
+	return n;
+}
+
+int retrain_log_final(struct retrain *r, struct mlf_error *err)
+{
+	if (retrain_flush_pending(r, err))
+		return -1;
+	struct mlf_metric m[12];
+	size_t n = val_metrics(m, r->post, "val_", r->result.epochs_done);
+	int64_t now = mlf_now_ms();
+	m[n++] = (struct mlf_metric){ strdup("retraining_dataset_samples"),
+				      (double)dataset_images(r->dataset), now, 0 };
+	m[n++] = (struct mlf_metric){ strdup("best_epoch"), r->result.best_epoch, now, 0 };
+	m[n++] = (struct mlf_metric){ strdup("epochs_done"), r->result.epochs_done, now, 0 };
+	m[n++] = (struct mlf_metric){ strdup("train_seconds"), r->train_seconds, now, 0 };
+	int rc = mlf_tracking_log_batch(r->t, r->run.run_id, m, n, NULL, NULL, err);
+	release_keys(m, n);
+	double map50 = 0, pre_map50 = NAN;
+	mlf_json_to_double(json_object_get(r->post, "mAP50"), &map50);
+	if (r->pre)
+		mlf_json_to_double(json_object_get(r->pre, "mAP50"), &pre_map50);
+	retrain_say(r, "retrained model: mAP50 %.3f (base model %.3f) after %d epochs, best epoch %d",
+		    map50, pre_map50, r->result.epochs_done, r->result.best_epoch);
+	return rc;
+}

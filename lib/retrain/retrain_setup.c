@@ -1,0 +1,313 @@
+/*
+ * Before the run: which version, is it free, the workspace lock, the base
+ * model, the training settings, and the exact experiment.  Nothing here
+ * writes to the tracking store, so a refusal leaves no run behind.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlf/checkpoint.h"
+#include "mlf/datayaml.h"
+#include "mlf/fs.h"
+#include "mlf/json.h"
+#include "mlf/uri.h"
+#include "retrain_internal.h"
+
+static int dataset_from_document(struct retrain *r, struct mlf_error *err)
+{
+	const json_t *d = r->o->dataset;
+	const char *kind = json_string_value(json_object_get(d, "kind"));
+	if (!d || !kind)
+		return mlf_fail(err, MLF_EX_DATAERR, "no dataset document: pipe retrain-prep's output in, "
+				"or give --dataset data/retrain_vN");
+	if (strcmp(kind, "mlf.dataset"))
+		return mlf_fail(err, MLF_EX_DATAERR, "the input document is of kind '%s', not mlf.dataset "
+				"(retrain-prep's output)", kind);
+	const char *version = json_string_value(json_object_get(d, "version"));
+	const char *yaml = json_string_value(json_object_get(d, "data_yaml"));
+	if (!version || !yaml || !json_string_value(json_object_get(d, "digest")))
+		return mlf_fail(err, MLF_EX_DATAERR, "the dataset document lacks version, data_yaml or digest");
+	if (mlf_version_parse(version, &r->p.n, err))
+		return mlf_fail(err, MLF_EX_DATAERR, "the dataset document's version '%s' is not vN", version);
+	if (!mlf_is_file(yaml))
+		return mlf_fail(err, MLF_EX_NOINPUT, "%s (dataset %s) not found; was the dataset moved?",
+				yaml, version);
+	r->dataset = json_deep_copy(d);
+	return 0;
+}
+
+json_t *mlf_retrain_dataset_document(const char *dir, struct mlf_error *err)
+{
+	char *abs = mlf_path_absolute(NULL, dir);
+	char *clean = mlf_path_normalize(abs);
+	size_t len = strlen(clean);
+	while (len > 1 && clean[len - 1] == '/')
+		clean[--len] = '\0';
+	const char *name = strrchr(clean, '/') ? strrchr(clean, '/') + 1 : clean;
+	char *yaml = mlf_path_join(clean, "data.yaml");
+	char *applied = mlf_path_join(clean, "corrections_applied.json");
+	char *meta_path = mlf_path_join(clean, "retraining_dataset_metadata.json");
+	json_t *doc = NULL, *meta = NULL;
+	long n;
+	json_error_t je;
+	if (!mlf_is_dir(clean))
+		mlf_fail(err, MLF_EX_NOINPUT, "dataset folder %s not found", clean);
+	else if (strncmp(name, "retrain_v", 9) || mlf_version_parse(name, &n, err))
+		mlf_fail(err, MLF_EX_USAGE, "%s is not a dataset version folder (retrain_vN)", clean);
+	else if (!mlf_is_file(yaml) || !mlf_is_file(applied))
+		mlf_fail(err, MLF_EX_NOINPUT, "%s lacks data.yaml or corrections_applied.json; is it a "
+			 "retrain-prep version?", clean);
+	else if (!(meta = json_load_file(meta_path, 0, &je)))
+		mlf_fail(err, MLF_EX_DATAERR, "%s: %s", meta_path, je.text);
+	else if (!json_string_value(json_object_get(meta, "digest")))
+		mlf_fail(err, MLF_EX_DATAERR, "%s has no digest", meta_path);
+	else
+		doc = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:O, s:s, s:s, s:O}", "kind", "mlf.dataset",
+				"schema_version", 1, "version", name + strlen("retrain_"), "name", name,
+				"path", clean, "data_yaml", yaml, "digest", json_object_get(meta, "digest"),
+				"corrections_applied", applied, "metadata", meta_path,
+				"counts", json_object_get(meta, "counts") ? json_object_get(meta, "counts")
+									   : json_null());
+	json_decref(meta);
+	free(abs);
+	free(clean);
+	free(yaml);
+	free(applied);
+	free(meta_path);
+	return doc;
+}
+
+/* Resuming: everything comes from runs/train/retrain_vN/mlf_run.json. */
+static int dataset_from_state(struct retrain *r, struct mlf_error *err)
+{
+	struct mlf_version_paths p;
+	mlf_version_paths_init(&p, r->cfg, r->o->resume);
+	r->state = retrain_state_read(p.state, err);
+	mlf_version_paths_release(&p);
+	if (!r->state)
+		return mlf_error_prefix(err, "nothing to resume for v%ld", r->o->resume);
+	const char *status = json_string_value(json_object_get(r->state, "status"));
+	if (status && !strcmp(status, "FINISHED"))
+		return mlf_fail(err, MLF_EX_USAGE, "v%ld finished already (run %s); nothing to resume",
+				r->o->resume, json_string_value(json_object_get(r->state, "run_id")));
+	const char *exp = json_string_value(json_object_get(r->state, "experiment_id"));
+	if (!exp || strcmp(exp, r->experiment_id))
+		return mlf_fail(err, MLF_EX_CONFIG, "v%ld's run belongs to experiment %s, but experiment_id is "
+				"%s; resume with the configuration it started with", r->o->resume,
+				exp ? exp : "(none)", r->experiment_id);
+	r->dataset = json_incref(json_object_get(r->state, "dataset"));
+	json_t *pending = json_object_get(r->state, "pending");
+	if (json_array_size(pending))
+		r->pending = json_incref(pending);
+	json_t *pre = json_object_get(json_object_get(r->state, "done"), "pre_eval");
+	if (json_is_object(pre))
+		r->pre = json_incref(pre);
+	json_t *registry = json_object_get(json_object_get(r->state, "done"), "register");
+	if (json_is_object(registry))
+		r->registry = json_incref(registry);
+	r->p.n = r->o->resume;
+	r->resuming = 1;
+	return 0;
+}
+
+/* The version must be free: not published, its folder not another run's. */
+static int version_free(struct retrain *r, struct mlf_error *err)
+{
+	if (mlf_is_file(r->p.model_pt))
+		return mlf_fail(err, MLF_EX_CANTCREAT, "%s exists: v%ld was trained already; prepare a new "
+				"dataset version with retrain-prep", r->p.model_pt, r->p.n);
+	if (r->resuming || !mlf_is_dir(r->p.train_dir))
+		return 0;
+	struct mlf_error e2 = MLF_ERROR_INIT;
+	json_t *old = retrain_state_read(r->p.state, &e2);
+	const char *status = json_string_value(json_object_get(old, "status"));
+	const char *run_id = json_string_value(json_object_get(old, "run_id"));
+	if (!r->o->restart) {
+		if (old)
+			mlf_fail(err, MLF_EX_CANTCREAT, "%s holds run %s of v%ld (%s); continue it with "
+				 "`retrain-run --resume v%ld`, or start over with --restart",
+				 r->p.train_dir, run_id ? run_id : "?", r->p.n, status ? status : "?", r->p.n);
+		else
+			mlf_fail(err, MLF_EX_CANTCREAT, "%s exists but is not a retrain-run folder; move it "
+				 "away, or replace it with --restart", r->p.train_dir);
+		json_decref(old);
+		return -1;
+	}
+	if (status && !strcmp(status, "RUNNING")) {
+		json_decref(old);
+		return mlf_fail(err, MLF_EX_CANTCREAT, "v%ld's run %s is still marked RUNNING; close it "
+				"with `retrain-run --sweep` first", r->p.n, run_id ? run_id : "?");
+	}
+	json_decref(old);
+	retrain_say(r, "--restart: removing %s", r->p.train_dir);
+	return mlf_remove_tree(r->p.train_dir, err);
+}
+
+/* "yolov8n" from the checkpoint's model description. */
+static char *model_type(const json_t *meta)
+{
+	const json_t *yaml = json_object_get(meta, "yaml");
+	const char *file = json_string_value(json_object_get(yaml, "yaml_file"));
+	const char *scale = json_string_value(json_object_get(yaml, "scale"));
+	if (!file)
+		return strdup("unknown");
+	const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	size_t len = strlen(base);
+	if (len > 5 && !strcmp(base + len - 5, ".yaml"))
+		len -= 5;
+	/* "yolov8.yaml" built at scale n is Ultralytics' "yolov8n" */
+	if (scale && len && base[len - 1] != scale[0] && strlen(scale) == 1)
+		return mlf_xasprintf("%.*s%s", (int)len, base, scale);
+	return mlf_xasprintf("%.*s", (int)len, base);
+}
+
+static int base_model(struct retrain *r, struct mlf_error *err)
+{
+	const char *saved = json_string_value(json_object_get(r->state, "base_model"));
+	r->base_model = saved ? strdup(saved) : mlf_config_path(r->cfg, "paths.base_model");
+	if (!mlf_is_file(r->base_model))
+		return mlf_fail(err, MLF_EX_NOINPUT, "base model %s not found; copy the detector to retrain "
+				"there or set paths.base_model", r->base_model);
+	if (mlf_sha256_file(r->base_model, r->base_sha, NULL, err))
+		return -1;
+	struct mlf_ckpt c;
+	mlf_ckpt_init(&c);
+	if (mlf_ckpt_read_pt(r->base_model, &c, err)) {
+		mlf_ckpt_release(&c);
+		return mlf_error_prefix(err, "base model");
+	}
+	r->model_type = model_type(c.meta);
+	r->classes = json_array();
+	const json_t *names = json_object_get(c.meta, "names");
+	for (size_t i = 0; i < json_object_size(names); i++) {
+		char key[24];
+		snprintf(key, sizeof(key), "%zu", i);
+		const char *name = json_string_value(json_object_get(names, key));
+		json_array_append_new(r->classes, json_string(name ? name : key));
+	}
+	mlf_ckpt_release(&c);
+	return 0;
+}
+
+/* The training would refuse other classes; say so before a run exists. */
+static int same_classes(struct retrain *r, struct mlf_error *err)
+{
+	struct mlf_data_yaml d;
+	if (mlf_data_yaml_load(r->data_yaml, &d, err))
+		return -1;
+	int rc = 0;
+	size_t n = json_array_size(r->classes);
+	if (d.classes.n != n)
+		rc = mlf_fail(err, MLF_EX_DATAERR, "%s has %zu classes but the base model %s has %zu; "
+			      "retraining keeps the model's classes", r->data_yaml, d.classes.n,
+			      r->base_model, n);
+	for (size_t i = 0; i < n && !rc; i++)
+		if (strcmp(d.classes.names[i], json_string_value(json_array_get(r->classes, i))))
+			rc = mlf_fail(err, MLF_EX_DATAERR, "class %zu is '%s' in %s but '%s' in the base "
+				      "model %s; retraining keeps the model's classes", i, d.classes.names[i],
+				      r->data_yaml, json_string_value(json_array_get(r->classes, i)),
+				      r->base_model);
+	mlf_data_yaml_release(&d);
+	return rc;
+}
+
+static int copy_arg(char *dst, size_t size, const char *src, const char *what, struct mlf_error *err)
+{
+	if ((size_t)snprintf(dst, size, "%s", src) >= size)
+		return mlf_fail(err, MLF_EX_USAGE, "%s path is too long (%zu bytes at most): %s", what,
+				size - 1, src);
+	return 0;
+}
+
+int retrain_train_options(struct retrain *r, struct mlf_error *err)
+{
+	struct mlf_train_options *t = &r->train;
+	mlf_train_options_default(t);
+	t->args.epochs = (int)mlf_config_int(r->cfg, "train.epochs");
+	t->args.imgsz = (int)mlf_config_int(r->cfg, "train.imgsz");
+	t->args.batch = (int)mlf_config_int(r->cfg, "train.batch");
+	t->args.seed = (int)mlf_config_int(r->cfg, "train.seed");
+	const char *extra = mlf_config_get(r->cfg, "train.args");
+	if (extra && *extra) {
+		json_error_t je;
+		json_t *j = json_loads(extra, 0, &je);
+		int rc = json_is_object(j) ? mlf_train_args_override(&t->args, j, err)
+					   : mlf_fail(err, MLF_EX_CONFIG, "not a JSON object: %s", je.text);
+		json_decref(j);
+		if (rc) {
+			err->status = MLF_EX_CONFIG;  /* the settings come from the configuration */
+			return mlf_error_prefix(err, "train.args (%s)", mlf_config_origin(r->cfg, "train.args"));
+		}
+	}
+	const char *device = mlf_config_get(r->cfg, "train.device");
+	if (mlf_train_parse_device(device, &t->device))
+		return mlf_fail(err, MLF_EX_CONFIG, "train.device is auto, cpu or cuda:N, not '%s' (%s)",
+				device, mlf_config_origin(r->cfg, "train.device"));
+	mlf_train_device_name(t->device, r->device_name);
+	if (copy_arg(t->args.model, sizeof(t->args.model), r->base_model, "base model", err) ||
+	    copy_arg(t->args.data, sizeof(t->args.data), r->data_yaml, "data.yaml", err))
+		return -1;
+	t->base_model = r->base_model;
+	t->data_yaml = r->data_yaml;
+	t->save_dir = r->p.train_dir;
+	t->threads = r->o->threads;
+	t->prog = r->o->prog;
+	t->on_epoch = retrain_on_epoch;
+	t->ctx = r;
+	t->stop = r->o->stop;
+	return 0;
+}
+
+int retrain_setup(struct retrain *r, struct mlf_error *err)
+{
+	const char *id = mlf_config_get(r->cfg, "experiment_id");
+	if (!id || !*id)
+		return mlf_fail(err, MLF_EX_CONFIG, "experiment_id is not set: put the exact experiment id "
+				"in mlf.yaml or MLFLOW_EXPERIMENT_ID");
+	r->experiment_id = strdup(id);
+	if (r->o->resume > 0 ? dataset_from_state(r, err) : dataset_from_document(r, err))
+		return -1;
+	long n = r->p.n;
+	mlf_version_paths_init(&r->p, r->cfg, n);
+	r->data_yaml = strdup(json_string_value(json_object_get(r->dataset, "data_yaml")));
+	if (mlf_mkdir_p(r->p.train_root, 0777, err))
+		return -1;
+	if (mlf_lock(r->p.lock, 0, &r->lock_fd, err)) {
+		if (r->o->no_wait)
+			return mlf_error_prefix(err, "another retrain-run is working in this workspace");
+		retrain_say(r, "waiting for another retrain-run in this workspace to finish (%s)", r->p.lock);
+		if (mlf_lock(r->p.lock, 1, &r->lock_fd, err))
+			return -1;
+	}
+	return version_free(r, err) || base_model(r, err) || same_classes(r, err) ||
+	       retrain_train_options(r, err) ? -1 : 0;
+}
+
+int retrain_open_experiment(struct retrain *r, struct mlf_error *err)
+{
+	struct mlf_tracking_options to;
+	struct mlf_experiment e = { 0 };
+	if (mlf_config_tracking_options(r->cfg, &to, err) || mlf_tracking_open(&r->t, &to, err))
+		return -1;
+	if (mlf_tracking_get_experiment(r->t, r->experiment_id, &e, err)) {
+		if (err->kind == MLF_ERR_NOT_FOUND)
+			mlf_fail(err, MLF_EX_CONFIG, "experiment %s not found at %s; create it with "
+				 "`mlf-validate --init` or fix experiment_id (%s)", r->experiment_id,
+				 mlf_tracking_uri(r->t), mlf_config_origin(r->cfg, "experiment_id"));
+		return -1;
+	}
+	int rc = 0;
+	char *want = mlf_config_expected_artifact_location(r->cfg);
+	if (e.lifecycle_stage && strcmp(e.lifecycle_stage, "active"))
+		rc = mlf_fail(err, MLF_EX_CONFIG, "experiment %s '%s' is deleted; restore it or configure "
+			      "another id", r->experiment_id, e.name);
+	else if (want && !mlf_uri_same_location(want, e.artifact_location ? e.artifact_location : "",
+						r->cfg->workspace))
+		rc = mlf_fail(err, MLF_EX_CONFIG, "experiment %s stores artifacts at '%s', not at the "
+			      "configured '%s'; run mlf-validate to see why", r->experiment_id,
+			      e.artifact_location ? e.artifact_location : "", want);
+	free(want);
+	mlf_experiment_release(&e);
+	return rc;
+}

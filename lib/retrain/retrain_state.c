@@ -1,0 +1,219 @@
+/*
+ * runs/train/retrain_vN/mlf_run.json: which MLflow run a training folder
+ * belongs to and how far it got, rewritten atomically after every step so
+ * that a resume, a sweep or a person can tell after any crash.  And the
+ * sweep itself, which closes runs whose process died without a word.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mlf/fs.h"
+#include "mlf/json.h"
+#include "retrain_internal.h"
+
+json_t *retrain_state_read(const char *path, struct mlf_error *err)
+{
+	if (!mlf_is_file(path)) {
+		mlf_fail_kind(err, MLF_EX_NOINPUT, MLF_ERR_NOT_FOUND, "%s not found", path);
+		return NULL;
+	}
+	json_error_t je;
+	json_t *s = json_load_file(path, 0, &je);
+	const char *kind = json_string_value(json_object_get(s, "kind"));
+	if (!kind || strcmp(kind, "mlf.run_state")) {
+		mlf_fail(err, MLF_EX_DATAERR, "%s is not a retrain-run state file%s%s", path,
+			 s ? "" : ": ", s ? "" : je.text);
+		json_decref(s);
+		return NULL;
+	}
+	return s;
+}
+
+static char *utc_now(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	char buf[32];
+	gmtime_r(&now, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return strdup(buf);
+}
+
+static void set_str(json_t *o, const char *key, const char *value)
+{
+	json_object_set_new(o, key, mlf_json_string_or_null(value));
+}
+
+int retrain_state_save(struct retrain *r, const char *status, const char *reason,
+		       struct mlf_error *err)
+{
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	if (!r->state)
+		r->state = json_pack("{s:s, s:i}", "kind", "mlf.run_state", "schema_version", 1);
+	json_t *s = r->state;
+	char *version = mlf_xasprintf("v%ld", r->p.n);
+	char *now = utc_now();
+	set_str(s, "version", version);
+	set_str(s, "status", status);
+	set_str(s, "step", r->step);
+	set_str(s, "reason", reason);
+	set_str(s, "experiment_id", r->experiment_id);
+	if (r->t)
+		set_str(s, "tracking_uri", mlf_tracking_uri(r->t));
+	if (r->run.run_id) {
+		set_str(s, "run_id", r->run.run_id);
+		set_str(s, "artifact_uri", r->run.artifact_uri);
+	}
+	set_str(s, "base_model", r->base_model);
+	set_str(s, "host", host);
+	json_object_set_new(s, "pid", json_integer(getpid()));
+	set_str(s, "updated_at", now);
+	json_object_set(s, "dataset", r->dataset);
+	json_object_set_new(s, "pending", json_array_size(r->pending) ? json_incref(r->pending) : json_null());
+	free(version);
+	free(now);
+	if (mlf_mkdir_p(r->p.train_dir, 0777, err))
+		return -1;
+	char *text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	int rc = mlf_write_file_atomic(r->p.state, text, strlen(text), err);
+	free(text);
+	return rc;
+}
+
+long mlf_retrain_latest_unfinished(const struct mlf_config *cfg)
+{
+	struct mlf_version_paths p;
+	mlf_version_paths_init(&p, cfg, 1);
+	DIR *d = opendir(p.train_root);
+	long best = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		long n;
+		struct mlf_error err = MLF_ERROR_INIT;
+		if (strncmp(e->d_name, "retrain_v", 9) || mlf_version_parse(e->d_name, &n, &err) || n <= best)
+			continue;
+		struct mlf_version_paths q;
+		mlf_version_paths_init(&q, cfg, n);
+		json_t *s = retrain_state_read(q.state, &err);
+		const char *status = json_string_value(json_object_get(s, "status"));
+		if (status && strcmp(status, "FINISHED"))
+			best = n;
+		json_decref(s);
+		mlf_version_paths_release(&q);
+	}
+	if (d)
+		closedir(d);
+	mlf_version_paths_release(&p);
+	return best;
+}
+
+/* ---- the sweep ------------------------------------------------------------ */
+
+/* A stale run's local traces: state FAILED, no models/ files of its own. */
+static void sweep_local(const struct mlf_config *cfg, const struct mlf_run *run, const char *reason)
+{
+	struct mlf_error err = MLF_ERROR_INIT;
+	const char *version = mlf_kvs_get(&run->tags, "version");
+	long n;
+	if (!version || mlf_version_parse(version, &n, &err))
+		return;
+	struct mlf_version_paths p;
+	mlf_version_paths_init(&p, cfg, n);
+	json_t *meta = json_load_file(p.metadata, 0, NULL);
+	const char *meta_run = json_string_value(json_object_get(json_object_get(meta, "run"), "run_id"));
+	if (meta_run && !strcmp(meta_run, run->run_id)) {  /* published, but never FINISHED */
+		unlink(p.model_pt);
+		unlink(p.safetensors);
+		unlink(p.metadata);
+	}
+	json_decref(meta);
+	json_t *s = retrain_state_read(p.state, &err);
+	const char *state_run = json_string_value(json_object_get(s, "run_id"));
+	if (state_run && !strcmp(state_run, run->run_id)) {
+		json_object_set_new(s, "status", json_string("FAILED"));
+		json_object_set_new(s, "reason", json_string(reason));
+		char *text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (mlf_write_file_atomic(p.state, text, strlen(text), &err))
+			fprintf(stderr, "retrain-run: --sweep: %s\n", err.msg);
+		free(text);
+	}
+	json_decref(s);
+	mlf_version_paths_release(&p);
+}
+
+static int sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
+		      struct mlf_error *err)
+{
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	const char *exp = mlf_config_get(cfg, "experiment_id");
+	struct mlf_run_list list = { 0 };
+	if (mlf_tracking_search_runs(t, exp, "mlf.tool", "retrain-run", &list, err))
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < list.n && !rc; i++) {
+		const struct mlf_run *run = &list.runs[i];
+		const char *ws = mlf_kvs_get(&run->tags, "mlf.workspace");
+		const char *run_host = mlf_kvs_get(&run->tags, "mlf.host");
+		if (run->status != MLF_RUN_RUNNING || !ws || strcmp(ws, cfg->workspace) ||
+		    !run_host || strcmp(run_host, host))
+			continue;
+		char *now = utc_now();
+		char *reason = mlf_xasprintf("the retrain-run process ended without closing the run (machine "
+					     "crash or kill -9); closed by retrain-run --sweep at %s", now);
+		struct mlf_kvs tags = MLF_KVS_INIT;
+		mlf_kvs_add(&tags, "mlf.failure_reason", reason);
+		rc = mlf_tracking_log_batch(t, run->run_id, NULL, 0, NULL, &tags, err) ||
+		     mlf_tracking_end_run(t, run->run_id, MLF_RUN_FAILED, 0, err);
+		if (!rc) {
+			sweep_local(cfg, run, reason);
+			json_array_append_new(closed, json_pack("{s:s, s:s?, s:s?}", "run_id", run->run_id,
+								"run_name", run->run_name,
+								"version", mlf_kvs_get(&run->tags, "version")));
+			fprintf(stderr, "retrain-run: --sweep: run %s (%s) was left RUNNING; ended it FAILED\n",
+				run->run_id, run->run_name ? run->run_name : "?");
+		}
+		mlf_kvs_release(&tags);
+		free(reason);
+		free(now);
+	}
+	mlf_run_list_release(&list);
+	return rc;
+}
+
+int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, struct mlf_error *err)
+{
+	struct mlf_version_paths p;
+	struct mlf_tracking_options to;
+	struct mlf_tracking *t = NULL;
+	int fd = -1, rc;
+	*doc = NULL;
+	mlf_version_paths_init(&p, cfg, 1);
+	/* Holding the workspace lock proves no retrain-run is alive here, so a
+	 * RUNNING run of this workspace has no process left to finish it. */
+	rc = mlf_mkdir_p(p.train_root, 0777, err) || mlf_lock(p.lock, !no_wait, &fd, err);
+	if (rc && err->status == MLF_EX_TEMPFAIL)
+		mlf_error_prefix(err, "a retrain-run is working in this workspace; its run is not stale");
+	if (!rc)
+		rc = mlf_config_tracking_options(cfg, &to, err) || mlf_tracking_open(&t, &to, err);
+	json_t *closed = json_array();
+	if (!rc)
+		rc = sweep_runs(cfg, t, closed, err);
+	if (!rc)
+		*doc = json_pack("{s:s, s:i, s:s, s:s, s:o}", "kind", "mlf.sweep", "schema_version", 1,
+				 "experiment_id", mlf_config_get(cfg, "experiment_id"),
+				 "workspace", cfg->workspace, "closed", closed);
+	else
+		json_decref(closed);
+	if (t)
+		mlf_tracking_close(t);
+	if (fd >= 0)
+		mlf_unlock(fd);
+	mlf_version_paths_release(&p);
+	return rc ? -1 : 0;
+}
