@@ -96,8 +96,8 @@ static int steps(struct retrain *r, struct mlf_error *err)
 	} const all[NSTEPS] = {
 		{ "experiment", "opening experiment", retrain_open_experiment, 0 },
 		{ "run", "starting the run", retrain_start_run, 0 },
-		{ "params", "logging the training settings", retrain_log_params, 0 },
-		{ "dataset", "logging the dataset", retrain_log_dataset, 0 },
+		{ "params", "logging the training settings", retrain_log_params, 1 },
+		{ "dataset", "logging the dataset", retrain_log_dataset, 1 },
 		{ "pre_eval", "evaluating the base model on the new validation split", retrain_evaluate_base, 1 },
 		{ "train", "training", train, 0 },
 		{ "final", "logging the final validation", retrain_log_final, 0 },
@@ -118,6 +118,8 @@ static int steps(struct retrain *r, struct mlf_error *err)
 		else
 			retrain_say(r, "[%d/%d] %s", i + 1, NSTEPS, all[i].say);
 		if (all[i].run(r, err))
+			return -1;
+		if (all[i].once && !done(r, all[i].name) && retrain_mark_done(r, all[i].name, NULL, err))
 			return -1;
 		if (i >= 1 && i < NSTEPS - 1 && retrain_state_save(r, "RUNNING", NULL, err))
 			return -1;
@@ -142,7 +144,7 @@ static void end_failed(struct retrain *r, const char *status, const struct mlf_e
 			json_object_set_new(r->state, "tracking_not_updated", json_string(e2.msg));
 		}
 	}
-	if (r->state && retrain_state_save(r, status, cause->msg, &e2))
+	if (retrain_state_save(r, status, cause->msg, &e2))
 		fprintf(stderr, "%s: %s\n", r->o->prog, e2.msg);
 }
 
@@ -185,7 +187,7 @@ int mlf_retrain(const struct mlf_retrain_options *o, json_t **doc, struct mlf_er
 		rc = steps(&r, err);
 	if (rc) {
 		const char *status = err->status == MLF_EX_INTERRUPTED ? "KILLED" : "FAILED";
-		if (r.run_started || r.state)
+		if (r.run_started)  /* before that, nothing was written that needs closing */
 			end_failed(&r, status, err);
 		if (r.p.name)  /* the options were understood: say so in a document too */
 			*doc = retrain_doc_failure(&r, r.run_started ? status : NULL, err);

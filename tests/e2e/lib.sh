@@ -72,7 +72,7 @@ free_port() {
 start_mlflow_server() {
 	local dir=$1; shift
 	mkdir -p "$dir"
-	local port; port=$(free_port)
+	local port; port=${MLF_SERVER_PORT:-$(free_port)}   # MLF_SERVER_PORT: restart on the same port
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$MLFLOW" server \
 		--backend-store-uri "sqlite:///$dir/mlflow.db" \
 		--artifacts-destination "$dir/artifacts" --serve-artifacts \
@@ -121,6 +121,38 @@ stop_mlflow_server() {
 py() {
 	local script=$1; shift
 	"$PY" "$PYLIB/$script" "$@"
+}
+
+# make_workspace DIR TRACKING_URI [CORRECTIONS_SEED]: a retraining workspace with a
+# generated base dataset and 12 corrections (classes of the fixture model), the
+# small trained base model, and a short training (RETRAIN_EPOCHS, default 3).
+make_workspace() {
+	local ws=$1 uri=$2 seed=${3:-2}
+	mkdir -p "$ws/models"
+	mlf-synth base "$ws/data/base" --images 40 --size 160x120 --classes cat,dog,person --seed 11 2>/dev/null &&
+	mlf-synth corrections "$ws/data/corrections" --count 12 --size 160x120 --classes cat,dog,person \
+		--format mixed --seed "$seed" 2>/dev/null &&
+	cp "$ROOT/tests/fixtures/ckpt/yolov8-tiny-base.pt" "$ws/models/best_improved.pt" || return 1
+	cat >"$ws/mlf.yaml" <<YAML
+tracking_uri: $uri
+experiment_id: "${RETRAIN_EXPERIMENT:-1}"
+checks:
+  min_free_disk_mb: 10
+train:
+  epochs: ${RETRAIN_EPOCHS:-3}
+  imgsz: 128
+  batch: 8
+  args: '{"workers": 2, "warmup_epochs": 0, "close_mosaic": 0, "lr0": 0.002, "optimizer": "AdamW"}'
+YAML
+}
+
+# json_get FILE KEY[.KEY...]: one value of a JSON document (strings bare).
+json_get() {
+	"$PY" -c 'import json,sys
+v=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v=v[int(k)] if isinstance(v,list) else v.get(k) if isinstance(v,dict) else None
+print(v if not isinstance(v,(dict,list,bool)) else json.dumps(v))' "$1" "$2"
 }
 
 finish() {

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The nightly pipeline on the embedded default (SQLite tracking), read back with
+# the real MLflow client: two retrainings (champion promotion, challenger moving
+# on), every local copy agreeing, model-locate, and a skip document flowing
+# through the whole pipeline with exit 0.
+. "$(dirname "$0")/lib.sh"
+set -o pipefail
+WS=$T/ws
+make_workspace "$WS" "sqlite:///runs/mlflow/mlflow.db"
+cd "$WS"
+check "mlf-validate --init creates experiment 1" mlf-validate --init -q
+
+pipeline() { mlf-validate -q && retrain-prep -q | retrain-run | mlf-verify -q >"$1"; }
+check_status 0 "first pipeline: validate, prep, run, verify" pipeline "$T/verify1.json"
+check_eq "mlf-verify found no problem" "$(json_get "$T/verify1.json" ok)" "True"
+run1=$(json_get "$T/verify1.json" run_id)
+sha1=$(sha256sum models/retrained_v1.pt | cut -d' ' -f1)
+check "run 1 read back by MLflow" py retrain_check.py "sqlite:///$WS/runs/mlflow/mlflow.db" "$run1" \
+	--experiment 1 --version v1 --epochs 3 --aliases challenger,champion --model-sha "$sha1"
+for f in models/retrained_v1.pt models/retrained_v1_metadata.json models/retrained_v1.safetensors \
+	runs/train/retrained_v1.pt runs/train/retrain_v1/weights/best.pt runs/train/retrain_v1/weights/last.pt \
+	runs/train/retrain_v1/args.yaml runs/train/retrain_v1/results.csv runs/train/retrain_v1/results.png; do
+	check "$f written" test -s "$f"
+done
+check_eq "quick-access copy equals the model" "$(sha256sum runs/train/retrained_v1.pt | cut -d' ' -f1)" "$sha1"
+check_eq "metadata records the sha256" "$(json_get models/retrained_v1_metadata.json sha256)" "$sha1"
+check_eq "metadata records the run" "$(json_get models/retrained_v1_metadata.json run.run_id)" "$run1"
+check "no temporary files left" test -z "$(find models runs/train -name '*.tmp.*')"
+check "artifacts under the experiment's folder" test -s "runs/mlflow/1/$run1/artifacts/model/retrained_v1.pt"
+
+# a second batch of corrections: version 2, challenger moves to it
+mlf-synth corrections data/corrections --count 8 --start 100 --size 160x120 --classes cat,dog,person \
+	--format mlf --seed 7 2>/dev/null
+retrain-prep -q | retrain-run -q --promote always >"$T/run2.json"
+check_eq "second run finished" "$(json_get "$T/run2.json" status)" "FINISHED"
+check_eq "second run is v2" "$(json_get "$T/run2.json" new_version)" "v2"
+run2=$(json_get "$T/run2.json" run_id)
+check "run 2 read back: challenger and champion moved to it" py retrain_check.py \
+	"sqlite:///$WS/runs/mlflow/mlflow.db" "$run2" --experiment 1 --version v2 --epochs 3 \
+	--aliases challenger,champion
+check_status 0 "version 1 still verifies (its aliases moved on to a newer version)" mlf-verify -q --version 1
+model-locate latest >"$T/locate.json"
+check_eq "model-locate latest is v2" "$(json_get "$T/locate.json" version)" "v2"
+check_eq "all copies of v2 agree" "$(json_get "$T/locate.json" agree)" "True"
+check_eq "model-locate names the run" "$(json_get "$T/locate.json" run.run_id)" "$run2"
+check_status 0 "model-locate 1 --format text" model-locate --format text 1
+check_status 73 "the same dataset version cannot be trained twice" \
+	retrain-run -q --dataset data/retrain_v1
+
+# nothing new: the skip document flows through every program, exit 0
+check_status 0 "no new corrections: the pipeline exits 0" pipeline "$T/skip.json"
+check_eq "a skip document comes out the end" "$(json_get "$T/skip.json" kind)" "mlf.skip"
+check "no version 3 was made" test ! -e runs/train/retrain_v3
+finish

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The pipeline against a real `mlflow server` (REST, artifacts through its
+# proxy), read back with the real MLflow client; the server going away during
+# training (metrics kept, run recorded FAILED locally, --resume finishes it once
+# the server is back); an artifact upload the server cannot store (run FAILED,
+# not FINISHED, nothing published).
+. "$(dirname "$0")/lib.sh"
+set -o pipefail
+start_mlflow_server "$T/server" || { not_ok "mlflow server starts"; finish; }
+URL=$MLFLOW_SERVER_URL
+export MLFLOW_HTTP_REQUEST_MAX_RETRIES=1 MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR=0.2 \
+	MLFLOW_HTTP_REQUEST_BACKOFF_JITTER=0 MLFLOW_HTTP_REQUEST_TIMEOUT=10
+WS=$T/ws
+make_workspace "$WS" "$URL"
+cd "$WS"
+mlf-validate -s experiment_name=nightly --init -q 2>/dev/null
+id=$(py rest_validate_read.py "$URL" id-of nightly)
+sed -i "s/^experiment_id: .*/experiment_id: \"$id\"/" mlf.yaml
+check "the server assigned an experiment id" test -n "$id"
+
+pipeline() { mlf-validate -q && retrain-prep -q | retrain-run | mlf-verify -q >"$1"; }
+check_status 0 "pipeline through the server" pipeline "$T/verify.json"
+run=$(json_get "$T/verify.json" run_id)
+sha=$(sha256sum models/retrained_v1.pt | cut -d' ' -f1)
+check "run read back by MLflow from the server" py retrain_check.py "$URL" "$run" --experiment "$id" \
+	--version v1 --epochs 3 --aliases challenger,champion --model-sha "$sha"
+check "artifacts stored by the server's proxy" \
+	test -s "$T/server/artifacts/$id/$run/artifacts/model/retrained_v1.pt"
+model-locate latest >"$T/locate.json"
+check_eq "model-locate: copies agree, the artifact included" "$(json_get "$T/locate.json" agree)" "True"
+
+# ---- the server goes away mid-training and comes back
+mlf-synth corrections data/corrections --count 6 --start 100 --size 160x120 --classes cat,dog,person \
+	--seed 5 2>/dev/null
+retrain-prep -q >"$T/ds2.json"
+port=${URL##*:}
+retrain-run -q -e 12 <"$T/ds2.json" >"$T/down.json" 2>"$T/down.err" &
+pid=$!
+for _ in $(seq 1200); do
+	[ -f runs/train/retrain_v2/results.csv ] && [ "$(wc -l <runs/train/retrain_v2/results.csv)" -ge 3 ] && break
+	sleep 0.1
+done
+stop_mlflow_server
+wait $pid
+check_eq "store gone at the end: exit 69" "$?" "69"
+check_grep "epochs' metrics were kept while the store was away" "kept, will retry" "$T/down.err"
+check_eq "recorded FAILED locally" "$(json_get runs/train/retrain_v2/mlf_run.json status)" "FAILED"
+check "the metrics still to log are recorded" test "$(json_get runs/train/retrain_v2/mlf_run.json pending)" != "None"
+check "nothing published" test ! -e models/retrained_v2.pt
+run2=$(json_get "$T/down.json" run_id)
+MLF_SERVER_PORT=$port start_mlflow_server "$T/server" || not_ok "server restarts"
+retrain-run -q --resume v2 >"$T/up.json"
+check_eq "--resume v2 logs the rest and finishes" "$?" "0"
+check "the resumed run read back: every epoch logged" py retrain_check.py "$URL" "$run2" \
+	--experiment "$id" --version v2 --epochs 12
+
+# ---- a server that cannot store artifacts
+start_mlflow_server "$T/broken" --artifacts-destination "$T/not-a-folder" || not_ok "second server starts"
+: >"$T/not-a-folder"
+URL2=$MLFLOW_SERVER_URL
+WS2=$T/ws2
+make_workspace "$WS2" "$URL2"
+cd "$WS2"
+mlf-validate -s experiment_name=broken --init -q 2>/dev/null
+id2=$(py rest_validate_read.py "$URL2" id-of broken)
+sed -i "s/^experiment_id: .*/experiment_id: \"$id2\"/" mlf.yaml
+retrain-prep -q | retrain-run -q >"$T/fail.json" 2>"$T/fail.err"
+rc=$?
+check "artifact upload failure: nonzero exit ($rc)" test "$rc" -ne 0
+check_eq "run document: FAILED" "$(json_get "$T/fail.json" status)" "FAILED"
+check "MLflow shows it FAILED with the reason" py retrain_check.py "$URL2" "$(json_get "$T/fail.json" run_id)" \
+	--experiment "$id2" --version v1 --epochs 3 --status FAILED
+check "nothing published" test ! -e models/retrained_v1.pt
+check_status 1 "mlf-verify reports the failed run" mlf-verify -q <"$T/fail.json"
+finish
