@@ -238,11 +238,14 @@ static size_t val_metrics(struct mlf_metric *m, const json_t *val, const char *p
 int retrain_evaluate_base(struct retrain *r, struct mlf_error *err)
 {
 	struct mlf_val_summary v;
+	struct timespec t0, t1;
 	if (r->o->threads > 0)
 		mlf_th_set_threads(r->o->threads);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (mlf_train_evaluate(r->base_model, r->data_yaml, "val", &r->train.args, r->train.device, &v, err))
 		return mlf_error_prefix(err, "evaluating the base model %s", r->base_model);
-	r->eval_seconds += v.seconds;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r->eval_seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	json_decref(r->pre);
 	r->pre = retrain_val_json(&v);
 	retrain_say(r, "base model on the new val split: precision %.3f recall %.3f mAP50 %.3f "

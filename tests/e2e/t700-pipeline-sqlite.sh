@@ -12,7 +12,7 @@ check "mlf-validate --init creates experiment 1" mlf-validate --init -q
 
 pipeline() { mlf-validate -q && retrain-prep -q | retrain-run | mlf-verify -q >"$1"; }
 check_status 0 "first pipeline: validate, prep, run, verify" pipeline "$T/verify1.json"
-check_eq "mlf-verify found no problem" "$(json_get "$T/verify1.json" ok)" "True"
+check_eq "mlf-verify found no problem" "$(json_get "$T/verify1.json" ok)" "true"
 run1=$(json_get "$T/verify1.json" run_id)
 sha1=$(sha256sum models/retrained_v1.pt | cut -d' ' -f1)
 check "run 1 read back by MLflow" py retrain_check.py "sqlite:///$WS/runs/mlflow/mlflow.db" "$run1" \
@@ -41,7 +41,7 @@ check "run 2 read back: challenger and champion moved to it" py retrain_check.py
 check_status 0 "version 1 still verifies (its aliases moved on to a newer version)" mlf-verify -q --version 1
 model-locate latest >"$T/locate.json"
 check_eq "model-locate latest is v2" "$(json_get "$T/locate.json" version)" "v2"
-check_eq "all copies of v2 agree" "$(json_get "$T/locate.json" agree)" "True"
+check_eq "all copies of v2 agree" "$(json_get "$T/locate.json" agree)" "true"
 check_eq "model-locate names the run" "$(json_get "$T/locate.json" run.run_id)" "$run2"
 check_status 0 "model-locate 1 --format text" model-locate --format text 1
 check_status 73 "the same dataset version cannot be trained twice" \

@@ -17,5 +17,5 @@ check "MLflow reads the run from the file store" py retrain_check.py "file://$WS
 	--model-sha "$(sha256sum models/retrained_v1.pt | cut -d' ' -f1)"
 check "metrics written in the file store's layout" test -s "runs/mlruns/0123/$run/metrics/val_mAP50"
 model-locate 1 >"$T/locate.json"
-check_eq "model-locate: all copies agree" "$(json_get "$T/locate.json" agree)" "True"
+check_eq "model-locate: all copies agree" "$(json_get "$T/locate.json" agree)" "true"
 finish
