@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# mlf-verify must fail, naming the problem, on what a real retraining left
+# behind when it was later damaged: a tampered model copy, a missing artifact,
+# the run looked for in the wrong experiment; and model-locate must see the
+# tampered copy disagree.
+. "$(dirname "$0")/lib.sh"
+set -o pipefail
+WS=$T/ws
+make_workspace "$WS" "sqlite:///runs/mlflow/mlflow.db"
+cd "$WS"
+mlf-validate --init -q
+retrain-prep -q | retrain-run -q >"$T/run.json"
+check_status 0 "the untouched run verifies" mlf-verify -q <"$T/run.json"
+run=$(json_get "$T/run.json" run_id)
+
+# a tampered copy (same size, one byte changed)
+cp runs/train/retrained_v1.pt "$T/saved.pt"
+printf 'X' | dd of=runs/train/retrained_v1.pt bs=1 seek=100 conv=notrunc 2>/dev/null
+mlf-verify -q <"$T/run.json" >"$T/tampered.json"
+check_eq "tampered copy: exit 1" "$?" "1"
+check_grep "the problem names the tampered copy" "runs/train/retrained_v1.pt" "$T/tampered.json"
+model-locate 1 >"$T/locate.json"
+check_eq "model-locate: copies disagree (exit 1)" "$?" "1"
+check_eq "model-locate says they do not agree" "$(json_get "$T/locate.json" agree)" "false"
+cp "$T/saved.pt" runs/train/retrained_v1.pt
+check_status 0 "restored: verifies again" mlf-verify -q <"$T/run.json"
+
+# a missing artifact
+art=runs/mlflow/1/$run/artifacts
+mv "$art/training/results.csv" "$T/results.csv"
+mlf-verify -q --run-id "$run" >"$T/missing.json"
+check_eq "missing artifact: exit 1" "$?" "1"
+check_grep "the problem names the missing artifact" "training/results.csv" "$T/missing.json"
+mv "$T/results.csv" "$art/training/results.csv"
+
+# the wrong experiment: another experiment configured than the one the run is in
+"$PY" -c 'import sys; from mlflow import MlflowClient
+MlflowClient(sys.argv[1]).create_experiment("other")' "sqlite:///$WS/runs/mlflow/mlflow.db" >/dev/null 2>&1
+mlf-verify -q -s experiment_id=2 <"$T/run.json" >"$T/wrong.json"
+check_eq "wrong experiment: exit 1" "$?" "1"
+check_grep "the problem says the run is in another experiment" "is in experiment 1, but the configured experiment_id is 2" "$T/wrong.json"
+check_eq "report is not ok" "$(json_get "$T/wrong.json" ok)" "false"
+
+# a document that is not a run document
+echo '{"kind": "mlf.dataset"}' | mlf-verify -q >/dev/null 2>&1
+check_eq "a dataset document is not a run document: exit 65" "$?" "65"
+finish
