@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mlf/checkpoint.h"
 #include "mlf/datayaml.h"
@@ -259,6 +260,29 @@ int retrain_train_options(struct retrain *r, struct mlf_error *err)
 	return 0;
 }
 
+/* One retrain-run per workspace.  Waiting polls, so that a signal stops a
+ * job that never began (flock would sleep through it). */
+static int take_lock(struct retrain *r, struct mlf_error *err)
+{
+	int said = 0;
+	while (mlf_lock(r->p.lock, 0, &r->lock_fd, err)) {
+		if (err->status != MLF_EX_TEMPFAIL)
+			return -1;
+		if (r->o->no_wait)
+			return mlf_error_prefix(err, "another retrain-run is working in this workspace");
+		if (r->o->stop && *r->o->stop)
+			return mlf_fail(err, MLF_EX_INTERRUPTED, "stopped by a signal while waiting for "
+					"another retrain-run in this workspace; nothing was started");
+		if (!said++)
+			retrain_say(r, "waiting for another retrain-run in this workspace to finish (%s)",
+				    r->p.lock);
+		mlf_error_clear(err);
+		struct timespec pause = { 0, 200 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
 int retrain_setup(struct retrain *r, struct mlf_error *err)
 {
 	const char *id = mlf_config_get(r->cfg, "experiment_id");
@@ -273,13 +297,8 @@ int retrain_setup(struct retrain *r, struct mlf_error *err)
 	r->data_yaml = strdup(json_string_value(json_object_get(r->dataset, "data_yaml")));
 	if (mlf_mkdir_p(r->p.train_root, 0777, err))
 		return -1;
-	if (mlf_lock(r->p.lock, 0, &r->lock_fd, err)) {
-		if (r->o->no_wait)
-			return mlf_error_prefix(err, "another retrain-run is working in this workspace");
-		retrain_say(r, "waiting for another retrain-run in this workspace to finish (%s)", r->p.lock);
-		if (mlf_lock(r->p.lock, 1, &r->lock_fd, err))
-			return -1;
-	}
+	if (take_lock(r, err))
+		return -1;
 	return version_free(r, err) || base_model(r, err) || same_classes(r, err) ||
 	       retrain_train_options(r, err) ? -1 : 0;
 }
