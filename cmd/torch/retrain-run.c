@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "mlf/cli.h"
+#include "mlf/buf.h"
 #include "mlf/config.h"
+#include "mlf/fs.h"
 #include "mlf/json.h"
 #include "mlf/plot.h"
 #include "mlf/retrain.h"
@@ -193,6 +195,40 @@ static int resume_version(const struct mlf_config *cfg, const char *text, long *
 	return 0;
 }
 
+/*
+ * A skip document: pass it on (1), unless the version it names as the
+ * previous one was never finished; then train or resume that one (0).
+ */
+static int skip_or_retry(const struct mlf_config *cfg, json_t **input, struct mlf_retrain_options *o,
+			 int quiet, struct mlf_error *err)
+{
+	int resume;
+	const char *why = NULL;
+	long n = mlf_retrain_unfinished_previous(cfg, *input, &resume, &why);
+	if (!n) {
+		if (!quiet)
+			fprintf(stderr, "retrain-run: nothing to do: %s\n",
+				json_string_value(json_object_get(*input, "reason")));
+		return 1;
+	}
+	fprintf(stderr, "retrain-run: no new dataset version, but v%ld was never finished (%s): %s it now\n",
+		n, why, resume ? "resuming" : "training");
+	json_decref(*input);
+	*input = NULL;
+	if (resume) {
+		o->resume = n;
+		return 0;
+	}
+	char *data = mlf_config_path(cfg, "paths.data");
+	char *leaf = mlf_xasprintf("retrain_v%ld", n);
+	char *dir = mlf_path_join(data, leaf);
+	*input = mlf_retrain_dataset_document(dir, err);
+	free(dir);
+	free(leaf);
+	free(data);
+	return *input ? 0 : 1;
+}
+
 static int run(struct args *a, const struct mlf_config *cfg, json_t **doc, struct mlf_error *err)
 {
 	struct mlf_retrain_options o = { 0 };
@@ -214,12 +250,9 @@ static int run(struct args *a, const struct mlf_config *cfg, json_t **doc, struc
 		if (!input)
 			return -1;
 		const char *kind = json_string_value(json_object_get(input, "kind"));
-		if (kind && !strcmp(kind, "mlf.skip")) {  /* nothing to do: pass it on */
-			if (!a->quiet)
-				fprintf(stderr, "retrain-run: nothing to do: %s\n",
-					json_string_value(json_object_get(input, "reason")));
-			*doc = input;
-			return 0;
+		if (kind && !strcmp(kind, "mlf.skip") && skip_or_retry(cfg, &input, &o, a->quiet, err)) {
+			*doc = input;  /* nothing to do: pass it on */
+			return input ? 0 : -1;
 		}
 	}
 	o.dataset = input;

@@ -78,6 +78,18 @@ int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, s
  */
 json_t *mlf_retrain_dataset_document(const char *dir, struct mlf_error *err);
 
+/*
+ * A skip document (retrain-prep found nothing new since version N) over a
+ * version N that was never trained to the end: its run never started,
+ * failed, was stopped, or died RUNNING.  Returns N (0 when the skip
+ * stands), with *resume set when N's run is to be resumed rather than
+ * started, and *why a static phrase for the message.  The nightly job
+ * then finishes N instead of passing the skip on, so a failed night is
+ * retried by the next one rather than forgotten.
+ */
+long mlf_retrain_unfinished_previous(const struct mlf_config *cfg, const json_t *skip, int *resume,
+				     const char **why);
+
 /* The highest N whose runs/train/retrain_vN/mlf_run.json is not FINISHED; 0 if none. */
 long mlf_retrain_latest_unfinished(const struct mlf_config *cfg);
 

@@ -117,11 +117,12 @@ static int steps(struct retrain *r, struct mlf_error *err)
 			retrain_say(r, "[1/%d] %s %s", NSTEPS, all[i].say, r->experiment_id);
 		else
 			retrain_say(r, "[%d/%d] %s", i + 1, NSTEPS, all[i].say);
+		/* mlf_run.json names the step begun, for whoever finds it after a crash */
+		if (r->run_started && retrain_state_save(r, "RUNNING", NULL, err))
+			return -1;
 		if (all[i].run(r, err))
 			return -1;
 		if (all[i].once && !done(r, all[i].name) && retrain_mark_done(r, all[i].name, NULL, err))
-			return -1;
-		if (i >= 1 && i < NSTEPS - 1 && retrain_state_save(r, "RUNNING", NULL, err))
 			return -1;
 	}
 	return 0;

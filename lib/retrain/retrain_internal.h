@@ -44,7 +44,7 @@ struct retrain {
 	uint64_t model_size;
 	char st_sha[65];
 	uint64_t st_size;
-	char *st_path;             /* runs/train/retrain_vN/weights/best.safetensors */
+	char *st_path;             /* runs/train/retrained_vN.safetensors */
 	char *metadata_text;       /* retrained_vN_metadata.json's bytes */
 	json_t *registry;          /* {"name", "version", "aliases", "promoted", "reason"} or {"skipped"} */
 	json_t *artifact_location; /* the mlflow_artifact location entry */

@@ -194,18 +194,25 @@ int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, s
 	int fd = -1, rc;
 	*doc = NULL;
 	mlf_version_paths_init(&p, cfg, 1);
+	json_t *closed = json_array();
+	if (!mlf_is_dir(p.train_root)) {  /* retrain-run never worked here: nothing of ours to close */
+		mlf_version_paths_release(&p);
+		*doc = json_pack("{s:s, s:i, s:s?, s:s, s:o}", "kind", "mlf.sweep", "schema_version", 1,
+				 "experiment_id", mlf_config_get(cfg, "experiment_id"),
+				 "workspace", cfg->workspace, "closed", closed);
+		return 0;
+	}
 	/* Holding the workspace lock proves no retrain-run is alive here, so a
 	 * RUNNING run of this workspace has no process left to finish it. */
-	rc = mlf_mkdir_p(p.train_root, 0777, err) || mlf_lock(p.lock, !no_wait, &fd, err);
+	rc = mlf_lock(p.lock, !no_wait, &fd, err);
 	if (rc && err->status == MLF_EX_TEMPFAIL)
 		mlf_error_prefix(err, "a retrain-run is working in this workspace; its run is not stale");
 	if (!rc)
 		rc = mlf_config_tracking_options(cfg, &to, err) || mlf_tracking_open(&t, &to, err);
-	json_t *closed = json_array();
 	if (!rc)
 		rc = sweep_runs(cfg, t, closed, err);
 	if (!rc)
-		*doc = json_pack("{s:s, s:i, s:s, s:s, s:o}", "kind", "mlf.sweep", "schema_version", 1,
+		*doc = json_pack("{s:s, s:i, s:s?, s:s, s:o}", "kind", "mlf.sweep", "schema_version", 1,
 				 "experiment_id", mlf_config_get(cfg, "experiment_id"),
 				 "workspace", cfg->workspace, "closed", closed);
 	else
@@ -216,4 +223,51 @@ int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, s
 		mlf_unlock(fd);
 	mlf_version_paths_release(&p);
 	return rc ? -1 : 0;
+}
+
+/* ---- a skip document over an unfinished version ------------------------- */
+
+long mlf_retrain_unfinished_previous(const struct mlf_config *cfg, const json_t *skip, int *resume,
+				     const char **why)
+{
+	const char *previous = json_string_value(json_object_get(skip, "previous_version"));
+	struct mlf_error err = MLF_ERROR_INIT;
+	long n, found = 0;
+	*resume = 0;
+	if (!previous || mlf_version_parse(previous, &n, &err))
+		return 0;
+	struct mlf_version_paths p;
+	mlf_version_paths_init(&p, cfg, n);
+	json_t *s = retrain_state_read(p.state, &err);
+	const char *status = json_string_value(json_object_get(s, "status"));
+	char *data = mlf_config_path(cfg, "paths.data");
+	char *leaf = mlf_xasprintf("retrain_v%ld/data.yaml", n);
+	char *yaml = mlf_path_join(data, leaf);
+	if (mlf_is_file(p.model_pt)) {
+		/* trained: the skip stands */
+	} else if (!s) {
+		if (mlf_is_file(yaml)) {
+			*why = "its training never started";
+			found = n;
+		}
+	} else if (status && (!strcmp(status, "KILLED") || !strcmp(status, "FAILED"))) {
+		*why = !strcmp(status, "KILLED") ? "its run was stopped" : "its run failed";
+		*resume = 1;
+		found = n;
+	} else if (status && !strcmp(status, "RUNNING")) {
+		/* RUNNING with the lock free: its process died (a crash, kill -9) */
+		int fd = -1;
+		if (!mlf_lock(p.lock, 0, &fd, &err)) {
+			mlf_unlock(fd);
+			*why = "its process died while the run was RUNNING";
+			*resume = 1;
+			found = n;
+		}
+	}
+	free(yaml);
+	free(leaf);
+	free(data);
+	json_decref(s);
+	mlf_version_paths_release(&p);
+	return found;
 }

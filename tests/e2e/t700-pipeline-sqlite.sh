@@ -2,7 +2,7 @@
 # The nightly pipeline on the embedded default (SQLite tracking), read back with
 # the real MLflow client: two retrainings (champion promotion, challenger moving
 # on), every local copy agreeing, model-locate, and a skip document flowing
-# through the whole pipeline with exit 0.
+# through the whole pipeline with exit 0; a failed night retried by the next one.
 . "$(dirname "$0")/lib.sh"
 set -o pipefail
 WS=$T/ws
@@ -47,8 +47,19 @@ check_status 0 "model-locate 1 --format text" model-locate --format text 1
 check_status 73 "the same dataset version cannot be trained twice" \
 	retrain-run -q --dataset data/retrain_v1
 
+# a night that fails before its run starts is retried by the next night
+mlf-synth corrections data/corrections --count 6 --start 200 --size 160x120 --classes cat,dog,person \
+	--format yolo --seed 8 2>/dev/null
+retrain-prep -q | retrain-run -q -s 'train.args={"no_such_setting": 1}' >/dev/null 2>"$T/bad.err"
+check_eq "a bad setting fails the night before any run (exit 78)" "$?" "78"
+check_grep "the message names the setting" "no_such_setting" "$T/bad.err"
+check_status 0 "next night: nothing new, but v3 was never trained: the pipeline trains it" \
+	pipeline "$T/retry.json"
+check_eq "v3 verified" "$(json_get "$T/retry.json" version)" "v3"
+check "models/retrained_v3.pt published" test -s models/retrained_v3.pt
+
 # nothing new: the skip document flows through every program, exit 0
 check_status 0 "no new corrections: the pipeline exits 0" pipeline "$T/skip.json"
 check_eq "a skip document comes out the end" "$(json_get "$T/skip.json" kind)" "mlf.skip"
-check "no version 3 was made" test ! -e runs/train/retrain_v3
+check "no version 4 was made" test ! -e runs/train/retrain_v4
 finish
