@@ -120,8 +120,10 @@ static int steps(struct retrain *r, struct mlf_error *err)
 		/* mlf_run.json names the step begun, for whoever finds it after a crash */
 		if (r->run_started && retrain_state_save(r, "RUNNING", NULL, err))
 			return -1;
+		double began = now_s();
 		if (all[i].run(r, err))
 			return -1;
+		json_object_set_new(r->step_seconds, all[i].name, json_real(now_s() - began));
 		if (all[i].once && !done(r, all[i].name) && retrain_mark_done(r, all[i].name, NULL, err))
 			return -1;
 	}
@@ -171,6 +173,7 @@ static void release(struct retrain *r)
 	json_decref(r->pending);
 	json_decref(r->registry);
 	json_decref(r->artifact_location);
+	json_decref(r->step_seconds);
 }
 
 int mlf_retrain(const struct mlf_retrain_options *o, json_t **doc, struct mlf_error *err)
@@ -182,8 +185,10 @@ int mlf_retrain(const struct mlf_retrain_options *o, json_t **doc, struct mlf_er
 	r.lock_fd = -1;
 	r.t0 = now_s();
 	r.step = "setup";
+	r.step_seconds = json_object();
 	*doc = NULL;
 	int rc = retrain_setup(&r, err);
+	json_object_set_new(r.step_seconds, "setup", json_real(now_s() - r.t0));
 	if (!rc)
 		rc = steps(&r, err);
 	if (rc) {
@@ -197,10 +202,11 @@ int mlf_retrain(const struct mlf_retrain_options *o, json_t **doc, struct mlf_er
 		double total = now_s() - r.t0;
 		/* overhead: everything but the training itself (the base model's
 		 * evaluation is shown apart, as it is model compute too) */
-		json_object_set_new(*doc, "timings", json_pack("{s:f, s:f, s:f, s:f}", "total_s", total,
+		json_object_set_new(*doc, "timings", json_pack("{s:f, s:f, s:f, s:f, s:O}", "total_s", total,
 							       "training_s", r.train_seconds,
 							       "base_evaluation_s", r.eval_seconds,
-							       "overhead_s", total - r.train_seconds));
+							       "overhead_s", total - r.train_seconds,
+							       "steps_s", r.step_seconds));
 	}
 	release(&r);
 	return rc ? -1 : 0;

@@ -51,6 +51,7 @@ struct retrain {
 	int published;             /* models/ files written */
 
 	double t0, train_seconds, eval_seconds;
+	json_t *step_seconds;      /* {"setup": s, "experiment": s, ...}: where the time went */
 	const char *step;          /* the step in progress, for messages and mlf_run.json */
 };
 
