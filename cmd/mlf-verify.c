@@ -164,23 +164,6 @@ static int pass_skip(const struct mlf_buf *text, const json_t *doc, int quiet)
 	return mlf_cli_exit(0);
 }
 
-static int resolve_version(const char *text, const struct mlf_config *cfg, long *n,
-			   struct mlf_error *err)
-{
-	if (strcmp(text, "latest"))
-		return mlf_version_parse(text, n, NULL) ?
-		       mlf_fail(err, MLF_EX_USAGE, "'%s' is not a model version: give N, vN, "
-				"retrained_vN (N >= 1) or latest", text) : 0;
-	*n = mlf_version_latest(cfg);
-	if (*n > 0)
-		return 0;
-	char *models = mlf_config_path(cfg, "paths.models");
-	mlf_fail_kind(err, MLF_EX_NOINPUT, MLF_ERR_NOT_FOUND,
-		      "no retrained model in %s yet; run the pipeline first", models);
-	free(models);
-	return -1;
-}
-
 static int report(const struct args *a, struct mlf_verification *v, int status)
 {
 	struct mlf_error err = MLF_ERROR_INIT;
@@ -230,7 +213,7 @@ int main(int argc, char **argv)
 	opts.cfg = &cfg;
 	opts.doc = doc;
 	opts.run_id = a.run_id;
-	if (a.version && resolve_version(a.version, &cfg, &opts.version, &err)) {
+	if (a.version && mlf_version_resolve(&cfg, a.version, &opts.version, &err)) {
 		status = mlf_cli_report(&err);
 		goto out_config;
 	}

@@ -84,23 +84,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return -1;
 }
 
-static int resolve_version(const char *text, const struct mlf_config *cfg, long *n,
-			   struct mlf_error *err)
-{
-	if (strcmp(text, "latest"))
-		return mlf_version_parse(text, n, NULL) ?
-		       mlf_fail(err, MLF_EX_USAGE, "'%s' is not a model version: give N, vN, "
-				"retrained_vN (N >= 1) or latest", text) : 0;
-	*n = mlf_version_latest(cfg);
-	if (*n > 0)
-		return 0;
-	char *models = mlf_config_path(cfg, "paths.models");
-	mlf_fail_kind(err, MLF_EX_NOINPUT, MLF_ERR_NOT_FOUND,
-		      "no retrained model in %s yet; run the pipeline first", models);
-	free(models);
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
 	struct args a = { 0 };
@@ -113,7 +96,7 @@ int main(int argc, char **argv)
 	int status = parse_args(argc, argv, &a);
 	if (status >= 0)
 		return status;
-	if (mlf_cli_load_config(&a.config, &cfg, &err) || resolve_version(a.which, &cfg, &n, &err)) {
+	if (mlf_cli_load_config(&a.config, &cfg, &err) || mlf_version_resolve(&cfg, a.which, &n, &err)) {
 		mlf_config_release(&cfg);
 		return mlf_cli_report(&err);
 	}

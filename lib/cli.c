@@ -85,3 +85,23 @@ int mlf_cli_usage_error(const char *fmt, ...)
 	fprintf(stderr, "\nTry '%s --help'.\n", progname);
 	return MLF_EX_USAGE;
 }
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	if (stop_signal) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	stop_signal = sig;
+}
+
+volatile sig_atomic_t *mlf_cli_catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return &stop_signal;
+}

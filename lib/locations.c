@@ -9,6 +9,7 @@
 #include "mlf/fs.h"
 #include "mlf/json.h"
 #include "mlf/locations.h"
+#include "mlf/sysinfo.h"
 #include "mlf/uri.h"
 
 static const char *const kind_names[MLF_LOC_COUNT] = {
@@ -27,13 +28,6 @@ int mlf_location_compared(enum mlf_location_kind kind)
 
 /* ---- one location ------------------------------------------------------- */
 
-static void rfc3339_utc(time_t t, char out[32])
-{
-	struct tm tm;
-	if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		out[0] = '\0';
-}
-
 void mlf_location_probe_file(struct mlf_location *loc, enum mlf_location_kind kind,
 			     const char *path)
 {
@@ -51,7 +45,7 @@ void mlf_location_probe_file(struct mlf_location *loc, enum mlf_location_kind ki
 		return;
 	}
 	loc->exists = 1;
-	rfc3339_utc(st.st_mtime, loc->mtime);
+	mlf_time_rfc3339(st.st_mtime, loc->mtime);
 	if (!S_ISREG(st.st_mode)) {
 		loc->error = mlf_xasprintf("%s is not a regular file", path);
 		return;

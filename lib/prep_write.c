@@ -12,6 +12,7 @@
 #include "mlf/fs.h"
 #include "mlf/json.h"
 #include "mlf/progress.h"
+#include "mlf/sysinfo.h"
 #include "prep_internal.h"
 
 static const char *base_name(const char *path)
@@ -250,16 +251,6 @@ static json_t *split_counts(const struct writer *w, int split, const struct mlf_
 			 "corrected_boxes", (json_int_t)w->boxes[split], "corrected_boxes_per_class", per_class);
 }
 
-static char *now_rfc3339(void)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	char buf[32];
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return mlf_xstrdup(buf);
-}
-
 int mlf_prep_write_version(const char *dir, const char *final_dir, const char *name,
 			   const struct prep_items *items, const struct mlf_class_names *classes,
 			   const struct mlf_data_yaml *base, const struct mlf_prep_options *opts,
@@ -293,7 +284,7 @@ int mlf_prep_write_version(const char *dir, const char *final_dir, const char *n
 		rc = mlf_sha256_file(base->file, base_sha, NULL, err);
 
 	char *yaml = data_yaml_text(final_dir, classes);
-	char *created = now_rfc3339();
+	char *created = mlf_now_rfc3339();
 	if (!rc)
 		rc = write_text(dir, "train.txt", w.lists[0].data, err) ||
 		     write_text(dir, "val.txt", w.lists[1].data, err) ||

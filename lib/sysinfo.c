@@ -131,3 +131,17 @@ char *mlf_git_head_commit(const char *dir)
 	free(gitdir);
 	return commit;
 }
+
+void mlf_time_rfc3339(time_t t, char out[32])
+{
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		out[0] = '\0';
+}
+
+char *mlf_now_rfc3339(void)
+{
+	char buf[32];
+	mlf_time_rfc3339(time(NULL), buf);
+	return mlf_xstrdup(buf);
+}

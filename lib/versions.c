@@ -93,3 +93,19 @@ long mlf_version_latest(const struct mlf_config *cfg)
 	free(dir);
 	return best;
 }
+
+int mlf_version_resolve(const struct mlf_config *cfg, const char *text, long *n, struct mlf_error *err)
+{
+	if (strcmp(text, "latest"))
+		return mlf_version_parse(text, n, NULL) ?
+		       mlf_fail(err, MLF_EX_USAGE, "'%s' is not a model version: give N, vN, "
+				"retrained_vN (N >= 1) or latest", text) : 0;
+	*n = mlf_version_latest(cfg);
+	if (*n > 0)
+		return 0;
+	char *models = mlf_config_path(cfg, "paths.models");
+	mlf_fail_kind(err, MLF_EX_NOINPUT, MLF_ERR_NOT_FOUND,
+		      "no retrained model in %s yet; run the pipeline first", models);
+	free(models);
+	return -1;
+}

@@ -145,27 +145,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return -1;
 }
 
-/* The first signal asks for a clean stop (run KILLED, last.pt kept); a
- * second one ends the process at once. */
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
-{
-	if (got_signal) {
-		signal(sig, SIG_DFL);
-		raise(sig);
-	}
-	got_signal = sig;
-}
-
-static void catch_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 /* The document on stdin: dataset, skip, or an error (65). */
 static json_t *read_input(struct mlf_error *err)
 {
@@ -240,7 +219,7 @@ static int run(struct args *a, const struct mlf_config *cfg, json_t **doc, struc
 	o.no_wait = a->no_wait;
 	o.quiet = a->quiet;
 	o.prog = "retrain-run";
-	o.stop = &got_signal;
+	o.stop = mlf_cli_catch_stop_signals();  /* run KILLED, last.pt kept */
 	if (a->sweep)
 		return mlf_retrain_sweep(cfg, a->no_wait, doc, err);
 	if (a->resume && resume_version(cfg, a->resume, &o.resume, err))
@@ -282,7 +261,6 @@ int main(int argc, char **argv)
 	 * would mmap and unmap each one (reference/libtorch.md 3) */
 	mallopt(M_MMAP_THRESHOLD, 256 << 20);
 	mallopt(M_TRIM_THRESHOLD, 1 << 30);
-	catch_signals();
 	int rc = run(&a, &cfg, &doc, &err);
 	mlf_plot_cleanup();
 	status = rc ? mlf_cli_report(&err) : 0;

@@ -5,6 +5,8 @@
 #ifndef MLF_CLI_H
 #define MLF_CLI_H
 
+#include <signal.h>
+
 #include "mlf/config.h"
 #include "mlf/error.h"
 
@@ -37,6 +39,13 @@ int mlf_cli_override(struct mlf_cli_config *c, const char *key, const char *valu
 /* Load the configuration and apply the overrides in order. */
 int mlf_cli_load_config(const struct mlf_cli_config *c, struct mlf_config *cfg,
 			struct mlf_error *err);
+/*
+ * SIGINT and SIGTERM ask for a clean stop: the first one sets the returned
+ * flag (to the signal's number) for the work to notice at a safe point; a
+ * second one ends the process at once, as an impatient operator expects.
+ */
+volatile sig_atomic_t *mlf_cli_catch_stop_signals(void);
+
 /* "prog: <message>\nTry 'prog --help'." on stderr; returns 64. */
 int mlf_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -5,6 +5,8 @@
 #ifndef MLF_SYSINFO_H
 #define MLF_SYSINFO_H
 
+#include <time.h>
+
 /* The login name (USER/LOGNAME, then the password database); "unknown" if none. */
 char *mlf_login_name(void);
 
@@ -14,5 +16,10 @@ char *mlf_login_name(void);
  * a checkout or HEAD cannot be resolved.
  */
 char *mlf_git_head_commit(const char *dir);
+
+/* `t` as RFC 3339 in UTC, "2026-11-24T13:50:39Z" (empty if it cannot be shown). */
+void mlf_time_rfc3339(time_t t, char out[32]);
+/* The current time so, allocated. */
+char *mlf_now_rfc3339(void);
 
 #endif

@@ -46,4 +46,7 @@ int mlf_version_parse(const char *text, long *n, struct mlf_error *err);
 /* The highest N with models/retrained_vN.pt, 0 when there is none. */
 long mlf_version_latest(const struct mlf_config *cfg);
 
+/* mlf_version_parse, or "latest" = mlf_version_latest (66 when there is none yet). */
+int mlf_version_resolve(const struct mlf_config *cfg, const char *text, long *n, struct mlf_error *err);
+
 #endif

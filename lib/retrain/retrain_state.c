@@ -13,6 +13,7 @@
 
 #include "mlf/fs.h"
 #include "mlf/json.h"
+#include "mlf/sysinfo.h"
 #include "retrain_internal.h"
 
 json_t *retrain_state_read(const char *path, struct mlf_error *err)
@@ -33,16 +34,6 @@ json_t *retrain_state_read(const char *path, struct mlf_error *err)
 	return s;
 }
 
-static char *utc_now(void)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	char buf[32];
-	gmtime_r(&now, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return strdup(buf);
-}
-
 static void set_str(json_t *o, const char *key, const char *value)
 {
 	json_object_set_new(o, key, mlf_json_string_or_null(value));
@@ -57,7 +48,7 @@ int retrain_state_save(struct retrain *r, const char *status, const char *reason
 		r->state = json_pack("{s:s, s:i}", "kind", "mlf.run_state", "schema_version", 1);
 	json_t *s = r->state;
 	char *version = mlf_xasprintf("v%ld", r->p.n);
-	char *now = utc_now();
+	char *now = mlf_now_rfc3339();
 	set_str(s, "version", version);
 	set_str(s, "status", status);
 	set_str(s, "step", r->step);
@@ -163,7 +154,7 @@ static int sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json
 		if (run->status != MLF_RUN_RUNNING || !ws || strcmp(ws, cfg->workspace) ||
 		    !run_host || strcmp(run_host, host))
 			continue;
-		char *now = utc_now();
+		char *now = mlf_now_rfc3339();
 		char *reason = mlf_xasprintf("the retrain-run process ended without closing the run (machine "
 					     "crash or kill -9); closed by retrain-run --sweep at %s", now);
 		struct mlf_kvs tags = MLF_KVS_INIT;

@@ -16,17 +16,8 @@
 #include "mlf/cli.h"
 #include "mlf/fs.h"
 #include "mlf/json.h"
+#include "mlf/sysinfo.h"
 #include "retrain_internal.h"
-
-static char *utc_now(void)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	char buf[32];
-	gmtime_r(&now, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return strdup(buf);
-}
 
 /* Copy and prove the copy: its digest must be the original's. */
 static int copy_checked(const char *src, const char *dst, const char *want_sha, struct mlf_error *err)
@@ -97,7 +88,7 @@ int retrain_store(struct retrain *r, struct mlf_error *err)
 	free(leaf);
 	if (write_safetensors(r, err))
 		return -1;
-	char *created = utc_now();
+	char *created = mlf_now_rfc3339();
 	json_t *meta = metadata(r, created);
 	free(created);
 	free(r->metadata_text);

@@ -31,20 +31,6 @@
 #include "mlf/plot.h"
 #include "mlf/train.h"
 
-static volatile sig_atomic_t got_signal;
-
-/* The first signal asks for a clean stop after the batch in progress; a
- * second one is the impatient kind and ends the process at once (last.pt of
- * the last finished epoch is intact either way: it is written atomically). */
-static void on_signal(int sig)
-{
-	if (got_signal) {
-		signal(sig, SIG_DFL);
-		raise(sig);
-	}
-	got_signal = sig;
-}
-
 static void usage(FILE *f)
 {
 	fputs("usage: mlf-train --data DATA.yaml --model BASE.pt --save-dir DIR [--args JSON]\n"
@@ -171,11 +157,9 @@ int main(int argc, char **argv)
 	 * would mmap and unmap each one (reference/libtorch.md 3) */
 	mallopt(M_MMAP_THRESHOLD, 256 << 20);
 	mallopt(M_TRIM_THRESHOLD, 1 << 30);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	o.stop = &got_signal;
+	/* a second signal ends it at once; last.pt of the last finished epoch
+	 * is intact either way (it is written atomically) */
+	o.stop = mlf_cli_catch_stop_signals();
 	json_t *epochs = json_array();
 	o.on_epoch = on_epoch;
 	o.ctx = epochs;
