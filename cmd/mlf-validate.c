@@ -95,9 +95,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->opts.skip = optarg;
 			break;
 		case 'f':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-				return mlf_cli_usage_error("--format is json or text, not '%s'", optarg);
-			a->text = !strcmp(optarg, "text");
+			if (mlf_cli_parse_format(optarg, &a->text))
+				return MLF_EX_USAGE;
 			break;
 		case 'q': a->quiet = 1; break;
 		case 'h': fputs(usage_text, stdout); return mlf_cli_exit(0);

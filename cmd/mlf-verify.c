@@ -101,9 +101,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			return mlf_cli_exit(0);
 		case 'V': mlf_cli_print_version(); return mlf_cli_exit(0);
 		case 'f':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-				return mlf_cli_usage_error("--format is json or text, not '%s'", optarg);
-			a->text = !strcmp(optarg, "text");
+			if (mlf_cli_parse_format(optarg, &a->text))
+				return MLF_EX_USAGE;
 			continue;
 		case 'q': a->quiet = 1; continue;
 		case 'h': fputs(usage_text, stdout); return mlf_cli_exit(0);

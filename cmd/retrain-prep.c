@@ -90,9 +90,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_SKIP_BAD: a->skip_bad = 1; continue;
 		case OPT_NO_WAIT: a->no_wait = 1; continue;
 		case 'f':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-				return mlf_cli_usage_error("--format is json or text, not '%s'", optarg);
-			a->text = !strcmp(optarg, "text");
+			if (mlf_cli_parse_format(optarg, &a->text))
+				return MLF_EX_USAGE;
 			continue;
 		case 'q': a->quiet = 1; continue;
 		case 'h': fputs(usage_text, stdout); return mlf_cli_exit(0);

@@ -105,3 +105,11 @@ volatile sig_atomic_t *mlf_cli_catch_stop_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	return &stop_signal;
 }
+
+int mlf_cli_parse_format(const char *arg, int *text)
+{
+	if (strcmp(arg, "json") && strcmp(arg, "text"))
+		return mlf_cli_usage_error("--format is json or text, not '%s'", arg);
+	*text = !strcmp(arg, "text");
+	return 0;
+}

@@ -46,6 +46,9 @@ int mlf_cli_load_config(const struct mlf_cli_config *c, struct mlf_config *cfg,
  */
 volatile sig_atomic_t *mlf_cli_catch_stop_signals(void);
 
+/* --format: "json" -> *text = 0, "text" -> 1; anything else is a usage error (64). */
+int mlf_cli_parse_format(const char *arg, int *text);
+
 /* "prog: <message>\nTry 'prog --help'." on stderr; returns 64. */
 int mlf_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
