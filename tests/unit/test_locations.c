@@ -12,44 +12,10 @@
 #include "mlf/config.h"
 #include "mlf/fs.h"
 #include "mlf/locations.h"
-
-static char workspace[256];
+#include "workspace_fixture.h"
 
 /* sha256("abc") */
 #define ABC_SHA "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(workspace, sizeof(workspace), "/tmp/mlf-test-locations.XXXXXX");
-	if (!mkdtemp(workspace))
-		return -1;
-	unsetenv("MLF_CONFIG");
-	unsetenv("MLF_WORKSPACE");
-	unsetenv("MLFLOW_TRACKING_URI");
-	unsetenv("MLFLOW_EXPERIMENT_ID");
-	unsetenv("MLF_PATHS_MODELS");
-	unsetenv("MLF_PATHS_RUNS");
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	mlf_remove_tree(workspace, NULL);
-	return 0;
-}
-
-static void put(const char *rel, const char *text)
-{
-	char *path = mlf_path_join(workspace, rel);
-	char *dir = mlf_xstrdup(path);
-	*strrchr(dir, '/') = '\0';
-	assert_int_equal(mlf_mkdir_p(dir, 0777, NULL), 0);
-	assert_int_equal(mlf_write_file_atomic(path, text, strlen(text), NULL), 0);
-	free(dir);
-	free(path);
-}
 
 /* ---- registry helpers ---------------------------------------------------- */
 
@@ -160,7 +126,7 @@ static void test_probe_file(void **state)
 {
 	(void)state;
 	struct mlf_location loc;
-	put("models/retrained_v1.pt", "abc");
+	workspace_put("models/retrained_v1.pt", "abc");
 	char *path = mlf_path_join(workspace, "models/retrained_v1.pt");
 	mlf_location_probe_file(&loc, MLF_LOC_MODELS, path);
 	assert_int_equal(loc.kind, MLF_LOC_MODELS);
@@ -191,20 +157,13 @@ static void test_probe_file(void **state)
 
 /* ---- a whole version, without a tracking store ------------------------------ */
 
-static void load(struct mlf_config *cfg)
-{
-	struct mlf_error err = MLF_ERROR_INIT;
-	if (mlf_config_load(cfg, workspace, NULL, &err))
-		fail_msg("loading the configuration: %s", err.msg);
-}
-
 static void test_locate_nothing_is_66(void **state)
 {
 	(void)state;
 	struct mlf_config cfg;
 	struct mlf_locations l;
 	struct mlf_error err = MLF_ERROR_INIT;
-	load(&cfg);
+	workspace_load(&cfg, NULL);
 	assert_int_equal(mlf_locate(&cfg, 5, &l, &err), -1);
 	assert_int_equal(err.status, MLF_EX_NOINPUT);
 	assert_non_null(strstr(err.msg, "retrained_v5"));
@@ -218,13 +177,13 @@ static void test_locate_local_copies_without_run(void **state)
 	struct mlf_config cfg;
 	struct mlf_locations l;
 	struct mlf_error err = MLF_ERROR_INIT;
-	put("models/retrained_v2.pt", "abc");
-	put("runs/train/retrained_v2.pt", "abc");
-	put("runs/train/retrain_v2/weights/best.pt", "abd");
+	workspace_put("models/retrained_v2.pt", "abc");
+	workspace_put("runs/train/retrained_v2.pt", "abc");
+	workspace_put("runs/train/retrain_v2/weights/best.pt", "abd");
 	/* Metadata without a run: nothing to ask the store, so none is opened. */
-	put("models/retrained_v2_metadata.json",
+	workspace_put("models/retrained_v2_metadata.json",
 	    "{\"format\":\"mlf.model\",\"version\":\"v2\",\"sha256\":\"" ABC_SHA "\"}");
-	load(&cfg);
+	workspace_load(&cfg, NULL);
 	assert_int_equal(mlf_locate(&cfg, 2, &l, &err), MLF_EX_CHECK);
 	assert_int_equal(l.status, MLF_EX_CHECK);
 	assert_false(l.agree);
@@ -271,12 +230,12 @@ static void test_locate_store_missing(void **state)
 	struct mlf_config cfg;
 	struct mlf_locations l;
 	struct mlf_error err = MLF_ERROR_INIT;
-	put("mlf.yaml", "tracking_uri: sqlite:///no/such/mlflow.db\nexperiment_id: \"1\"\n");
-	put("models/retrained_v1.pt", "abc");
-	put("models/retrained_v1_metadata.json",
+	workspace_put("mlf.yaml", "tracking_uri: sqlite:///no/such/mlflow.db\nexperiment_id: \"1\"\n");
+	workspace_put("models/retrained_v1.pt", "abc");
+	workspace_put("models/retrained_v1_metadata.json",
 	    "{\"format\":\"mlf.model\",\"sha256\":\"" ABC_SHA "\",\"run\":{\"run_id\":"
 	    "\"0123456789abcdef0123456789abcdef\",\"experiment_id\":\"1\"}}");
-	load(&cfg);
+	workspace_load(&cfg, NULL);
 	int status = mlf_locate(&cfg, 1, &l, &err);
 	assert_true(status == MLF_EX_CHECK || status == MLF_EX_UNAVAILABLE);
 	assert_string_equal(l.run_id, "0123456789abcdef0123456789abcdef");
@@ -301,10 +260,10 @@ int main(void)
 		cmocka_unit_test(test_alias_judge),
 		cmocka_unit_test(test_alias_list_parse),
 		cmocka_unit_test(test_kind_names),
-		cmocka_unit_test_setup_teardown(test_probe_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_locate_nothing_is_66, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_locate_local_copies_without_run, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_locate_store_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_file, workspace_setup, workspace_teardown),
+		cmocka_unit_test_setup_teardown(test_locate_nothing_is_66, workspace_setup, workspace_teardown),
+		cmocka_unit_test_setup_teardown(test_locate_local_copies_without_run, workspace_setup, workspace_teardown),
+		cmocka_unit_test_setup_teardown(test_locate_store_missing, workspace_setup, workspace_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

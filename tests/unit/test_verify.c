@@ -11,40 +11,7 @@
 #include "mlf/config.h"
 #include "mlf/fs.h"
 #include "mlf/verify.h"
-
-static char workspace[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(workspace, sizeof(workspace), "/tmp/mlf-test-verify.XXXXXX");
-	if (!mkdtemp(workspace))
-		return -1;
-	unsetenv("MLF_CONFIG");
-	unsetenv("MLF_WORKSPACE");
-	unsetenv("MLFLOW_TRACKING_URI");
-	unsetenv("MLFLOW_EXPERIMENT_ID");
-	unsetenv("MLF_PATHS_MODELS");
-	unsetenv("MLF_PATHS_RUNS");
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	mlf_remove_tree(workspace, NULL);
-	return 0;
-}
-
-static void load(struct mlf_config *cfg, const char *yaml)
-{
-	struct mlf_error err = MLF_ERROR_INIT;
-	char *path = mlf_path_join(workspace, "mlf.yaml");
-	assert_int_equal(mlf_write_file_atomic(path, yaml, strlen(yaml), NULL), 0);
-	free(path);
-	if (mlf_config_load(cfg, workspace, NULL, &err))
-		fail_msg("loading the configuration: %s", err.msg);
-}
+#include "workspace_fixture.h"
 
 static int kind_of(const char *text, struct mlf_error *err)
 {
@@ -90,7 +57,7 @@ static void test_no_experiment_is_a_config_error(void **state)
 	struct mlf_verification v;
 	struct mlf_error err = MLF_ERROR_INIT;
 	struct mlf_verify_options o = { .version = 1 };
-	load(&cfg, "paths:\n  models: models\n");
+	workspace_load(&cfg, "paths:\n  models: models\n");
 	o.cfg = &cfg;
 	assert_int_equal(mlf_verify(&o, &v, &err), -1);
 	assert_int_equal(err.status, MLF_EX_CONFIG);
@@ -106,7 +73,7 @@ static void test_unknown_version_is_66(void **state)
 	struct mlf_verification v;
 	struct mlf_error err = MLF_ERROR_INIT;
 	struct mlf_verify_options o = { .version = 4 };
-	load(&cfg, "experiment_id: \"1\"\n");
+	workspace_load(&cfg, "experiment_id: \"1\"\n");
 	o.cfg = &cfg;
 	assert_int_equal(mlf_verify(&o, &v, &err), -1);
 	assert_int_equal(err.status, MLF_EX_NOINPUT);
@@ -123,7 +90,7 @@ static void test_document_without_version_is_65(void **state)
 	struct mlf_error err = MLF_ERROR_INIT;
 	struct mlf_verify_options o = { 0 };
 	json_t *doc = json_pack("{s:s, s:b}", "kind", "mlf.run", "success", 1);
-	load(&cfg, "experiment_id: \"1\"\n");
+	workspace_load(&cfg, "experiment_id: \"1\"\n");
 	o.cfg = &cfg;
 	o.doc = doc;
 	assert_int_equal(mlf_verify(&o, &v, &err), -1);
@@ -158,7 +125,7 @@ static void test_failed_run_document(void **state)
 				"experiment_id", "1", "new_version", "v3",
 				"error", "base model not found");
 	/* A store that does not exist: its check fails, nothing else breaks. */
-	load(&cfg, "experiment_id: \"1\"\ntracking_uri: sqlite:///no/such/dir/mlflow.db\n");
+	workspace_load(&cfg, "experiment_id: \"1\"\ntracking_uri: sqlite:///no/such/dir/mlflow.db\n");
 	o.cfg = &cfg;
 	o.doc = doc;
 	assert_int_equal(mlf_verify(&o, &v, &err), MLF_EX_CHECK);
@@ -206,10 +173,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_document_kinds),
-		cmocka_unit_test_setup_teardown(test_no_experiment_is_a_config_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_version_is_66, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_document_without_version_is_65, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_run_document, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_experiment_is_a_config_error, workspace_setup, workspace_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_version_is_66, workspace_setup, workspace_teardown),
+		cmocka_unit_test_setup_teardown(test_document_without_version_is_65, workspace_setup, workspace_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_run_document, workspace_setup, workspace_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,36 +12,7 @@
 #include "mlf/config.h"
 #include "mlf/fs.h"
 #include "mlf/versions.h"
-
-static char workspace[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(workspace, sizeof(workspace), "/tmp/mlf-test-versions.XXXXXX");
-	if (!mkdtemp(workspace))
-		return -1;
-	/* The test's own environment must not leak in. */
-	unsetenv("MLF_CONFIG");
-	unsetenv("MLF_WORKSPACE");
-	unsetenv("MLF_PATHS_MODELS");
-	unsetenv("MLF_PATHS_RUNS");
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	mlf_remove_tree(workspace, NULL);
-	return 0;
-}
-
-static void load(struct mlf_config *cfg)
-{
-	struct mlf_error err = MLF_ERROR_INIT;
-	if (mlf_config_load(cfg, workspace, NULL, &err))
-		fail_msg("loading the configuration: %s", err.msg);
-}
+#include "workspace_fixture.h"
 
 static void touch(const char *dir, const char *name)
 {
@@ -93,7 +64,7 @@ static void test_latest_without_models(void **state)
 {
 	(void)state;
 	struct mlf_config cfg;
-	load(&cfg);
+	workspace_load(&cfg, NULL);
 	/* No models folder at all. */
 	assert_int_equal(mlf_version_latest(&cfg), 0);
 	char *models = mlf_path_join(workspace, "models");
@@ -125,7 +96,7 @@ static void test_latest_is_numeric_and_picky(void **state)
 	touch(models, "retrained_v.pt");
 	touch(models, "retrained_v-70.pt");
 	touch(models, "my_retrained_v80.pt");
-	load(&cfg);
+	workspace_load(&cfg, NULL);
 	assert_int_equal(mlf_version_latest(&cfg), 10);
 	mlf_config_release(&cfg);
 	free(models);
@@ -139,7 +110,7 @@ static void test_latest_follows_paths_models(void **state)
 	char *other = mlf_path_join(workspace, "elsewhere");
 	assert_int_equal(mlf_mkdir_p(other, 0777, NULL), 0);
 	touch(other, "retrained_v7.pt");
-	load(&cfg);
+	workspace_load(&cfg, NULL);
 	assert_int_equal(mlf_config_set(&cfg, "paths.models", "elsewhere", "test", &err), 0);
 	assert_int_equal(mlf_version_latest(&cfg), 7);
 	mlf_config_release(&cfg);
@@ -158,7 +129,7 @@ static void test_paths_defaults(void **state)
 	(void)state;
 	struct mlf_config cfg;
 	struct mlf_version_paths p;
-	load(&cfg);
+	workspace_load(&cfg, NULL);
 	mlf_version_paths_init(&p, &cfg, 4);
 	assert_int_equal(p.n, 4);
 	assert_string_equal(p.name, "retrained_v4");
@@ -188,7 +159,7 @@ static void test_paths_configured(void **state)
 	struct mlf_config cfg;
 	struct mlf_version_paths p;
 	struct mlf_error err = MLF_ERROR_INIT;
-	load(&cfg);
+	workspace_load(&cfg, NULL);
 	assert_int_equal(mlf_config_set(&cfg, "paths.models", "/srv/models", "test", &err), 0);
 	assert_int_equal(mlf_config_set(&cfg, "paths.runs", "out/runs", "test", &err), 0);
 	mlf_version_paths_init(&p, &cfg, 12);
@@ -206,11 +177,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_accepts_every_spelling),
 		cmocka_unit_test(test_parse_refuses_the_rest),
-		cmocka_unit_test_setup_teardown(test_latest_without_models, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_latest_is_numeric_and_picky, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_latest_follows_paths_models, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_paths_defaults, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_paths_configured, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_latest_without_models, workspace_setup, workspace_teardown),
+		cmocka_unit_test_setup_teardown(test_latest_is_numeric_and_picky, workspace_setup, workspace_teardown),
+		cmocka_unit_test_setup_teardown(test_latest_follows_paths_models, workspace_setup, workspace_teardown),
+		cmocka_unit_test_setup_teardown(test_paths_defaults, workspace_setup, workspace_teardown),
+		cmocka_unit_test_setup_teardown(test_paths_configured, workspace_setup, workspace_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

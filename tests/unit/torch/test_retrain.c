@@ -17,34 +17,15 @@
 #include "mlf/config.h"
 #include "mlf/fs.h"
 #include "mlf/retrain.h"
+#include "../workspace_fixture.h"
 
-static char workspace[256];
 static struct mlf_config cfg;
-
-static void put(const char *rel, const char *text)
-{
-	struct mlf_error err = MLF_ERROR_INIT;
-	char *path = mlf_path_join(workspace, rel);
-	char *dir = strdup(path);
-	*strrchr(dir, '/') = '\0';
-	assert_int_equal(mlf_mkdir_p(dir, 0777, &err), 0);
-	assert_int_equal(mlf_write_file_atomic(path, text, strlen(text), &err), 0);
-	free(dir);
-	free(path);
-}
 
 static int setup(void **state)
 {
-	(void)state;
 	struct mlf_error err = MLF_ERROR_INIT;
-	snprintf(workspace, sizeof(workspace), "/tmp/mlf-test-retrain.XXXXXX");
-	if (!mkdtemp(workspace))
+	if (workspace_setup(state))
 		return -1;
-	unsetenv("MLF_CONFIG");
-	unsetenv("MLF_WORKSPACE");
-	unsetenv("MLF_PATHS_MODELS");
-	unsetenv("MLF_PATHS_RUNS");
-	unsetenv("MLF_PATHS_DATA");
 	return mlf_config_load(&cfg, workspace, NULL, &err);
 }
 
@@ -52,8 +33,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	mlf_config_release(&cfg);
-	mlf_remove_tree(workspace, NULL);
-	return 0;
+	return workspace_teardown(state);
 }
 
 static void test_promote_names(void **state)
@@ -75,11 +55,11 @@ static void make_version(const char *name, const char *meta)
 {
 	char rel[128];
 	snprintf(rel, sizeof(rel), "data/%s/data.yaml", name);
-	put(rel, "path: .\ntrain: train.txt\nval: val.txt\nnames: [cat]\n");
+	workspace_put(rel, "path: .\ntrain: train.txt\nval: val.txt\nnames: [cat]\n");
 	snprintf(rel, sizeof(rel), "data/%s/corrections_applied.json", name);
-	put(rel, "{}");
+	workspace_put(rel, "{}");
 	snprintf(rel, sizeof(rel), "data/%s/retraining_dataset_metadata.json", name);
-	put(rel, meta);
+	workspace_put(rel, meta);
 }
 
 static void test_dataset_document(void **state)
@@ -109,7 +89,7 @@ static void test_dataset_document_refusals(void **state)
 	char *missing = mlf_path_join(workspace, "data/retrain_v9");
 	assert_null(mlf_retrain_dataset_document(missing, &err));
 	assert_int_equal(err.status, MLF_EX_NOINPUT);
-	put("data/other/data.yaml", "names: [cat]\n");
+	workspace_put("data/other/data.yaml", "names: [cat]\n");
 	char *other = mlf_path_join(workspace, "data/other");
 	assert_null(mlf_retrain_dataset_document(other, &err));
 	assert_int_equal(err.status, MLF_EX_USAGE);
@@ -134,7 +114,7 @@ static void state_file(long n, const char *status)
 	snprintf(rel, sizeof(rel), "runs/train/retrain_v%ld/mlf_run.json", n);
 	snprintf(text, sizeof(text), "{\"kind\": \"mlf.run_state\", \"schema_version\": 1, "
 		 "\"status\": \"%s\", \"run_id\": \"r%ld\"}", status, n);
-	put(rel, text);
+	workspace_put(rel, text);
 }
 
 static long retry_of(const char *previous, int *resume)
@@ -169,7 +149,7 @@ static void test_skip_retries_unfinished_versions(void **state)
 	state_file(1, "FINISHED");
 	assert_int_equal(retry_of("v1", &resume), 0);
 	state_file(1, "KILLED");
-	put("models/retrained_v1.pt", "model");                  /* published: the skip stands */
+	workspace_put("models/retrained_v1.pt", "model");                  /* published: the skip stands */
 	assert_int_equal(retry_of("v1", &resume), 0);
 	assert_int_equal(retry_of("garbage", &resume), 0);
 }
