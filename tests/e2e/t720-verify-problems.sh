@@ -2,7 +2,8 @@
 # mlf-verify must fail, naming the problem, on what a real retraining left
 # behind when it was later damaged: a tampered model copy, a missing artifact,
 # the run looked for in the wrong experiment; and model-locate must see the
-# tampered copy disagree.
+# tampered copy disagree.  retrain-run must refuse an experiment id that does
+# not exist, creating nothing.
 . "$(dirname "$0")/lib.sh"
 set -o pipefail
 WS=$T/ws
@@ -40,6 +41,19 @@ mlf-verify -q -s experiment_id=2 <"$T/run.json" >"$T/wrong.json"
 check_eq "wrong experiment: exit 1" "$?" "1"
 check_grep "the problem says the run is in another experiment" "is in experiment 1, but the configured experiment_id is 2" "$T/wrong.json"
 check_eq "report is not ok" "$(json_get "$T/wrong.json" ok)" "false"
+
+# an experiment id that does not exist: refused, nothing created, no fallback
+retrain-prep -q -m 0 >/dev/null
+retrain-run -q -s experiment_id=999 --dataset data/retrain_v2 >/dev/null 2>"$T/noexp.err"
+check_eq "absent experiment: exit 78" "$?" "78"
+check_grep "the message says how to create it" "experiment 999 not found .*mlf-validate --init" "$T/noexp.err"
+"$PY" -c 'import sys; from mlflow import MlflowClient
+from mlflow.entities import ViewType
+c = MlflowClient(sys.argv[1])
+exps = c.search_experiments(view_type=ViewType.ALL)
+runs = c.search_runs([e.experiment_id for e in exps], run_view_type=ViewType.ALL)
+print(len(runs), "999" in [e.experiment_id for e in exps])' "sqlite:///$WS/runs/mlflow/mlflow.db" >"$T/count.txt"
+check_eq "no run and no experiment were created" "$(cat "$T/count.txt")" "1 False"
 
 # a document that is not a run document
 echo '{"kind": "mlf.dataset"}' | mlf-verify -q >/dev/null 2>&1

@@ -65,6 +65,8 @@ def main():
     check("every training setting is a param (more than 60)", len(params) > 60, len(params))
     if a.status != "FINISHED":
         return
+    inputs = [d.dataset.name for d in (run.inputs.dataset_inputs if run.inputs else [])]
+    check("the dataset is a run input", f"retrain_{a.version}" in inputs, inputs)
     m = data.metrics
     for key in ("pre_precision", "pre_recall", "pre_mAP50", "pre_mAP50-95", "val_precision",
                 "val_recall", "val_mAP50", "val_mAP50-95", "retraining_dataset_samples"):
