@@ -557,10 +557,13 @@ static void check_artifacts(struct verify *s)
 	if (s->n) {
 		char *pt = mlf_xasprintf("model/%s.pt", s->p.name);
 		char *meta = mlf_xasprintf("model/%s_metadata.json", s->p.name);
+		char *st = mlf_xasprintf("model/%s.safetensors", s->p.name);
 		check_artifact(s, &list, pt);
 		check_artifact(s, &list, meta);
+		check_artifact(s, &list, st);
 		free(pt);
 		free(meta);
+		free(st);
 	}
 	for (size_t i = 3; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		check_artifact(s, &list, fixed[i]);
