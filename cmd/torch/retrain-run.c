@@ -142,6 +142,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return mlf_cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!!a->dataset + !!a->resume + a->sweep > 1)
 		return mlf_cli_usage_error("--dataset, --resume and --sweep exclude each other");
+	for (int i = 0; a->resume && i < a->config.n; i++) {
+		const char *key = a->config.overrides[i][0];
+		if (key && !strncmp(key, "train.", 6))
+			return mlf_cli_usage_error("--resume continues with the settings its run started with; "
+						   "drop the training options (%s)", key);
+	}
 	return -1;
 }
 
