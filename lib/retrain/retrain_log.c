@@ -171,7 +171,8 @@ int retrain_log_params(struct retrain *r, struct mlf_error *err)
 		mlf_kvs_add(&params, key, text);
 		free(text);
 	}
-	json_decref(args);
+	/* kept for a resume: the run goes on with the settings it was logged with */
+	json_object_set_new(r->state, "train_args", args);
 	char version[32];
 	snprintf(version, sizeof(version), "v%ld", r->p.n);
 	mlf_kvs_set(&params, "dataset_version", version);

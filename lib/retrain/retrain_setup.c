@@ -246,6 +246,9 @@ int retrain_train_options(struct retrain *r, struct mlf_error *err)
 		return mlf_fail(err, MLF_EX_CONFIG, "train.device is auto, cpu or cuda:N, not '%s' (%s)",
 				device, mlf_config_origin(r->cfg, "train.device"));
 	mlf_train_device_name(t->device, r->device_name);
+	const json_t *saved = json_object_get(r->state, "train_args");
+	if (r->resuming && json_is_object(saved) && mlf_train_args_override(&t->args, saved, err))
+		return mlf_error_prefix(err, "the settings recorded in %s", r->p.state);
 	if (copy_arg(t->args.model, sizeof(t->args.model), r->base_model, "base model", err) ||
 	    copy_arg(t->args.data, sizeof(t->args.data), r->data_yaml, "data.yaml", err))
 		return -1;
