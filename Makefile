@@ -42,7 +42,13 @@ TORCH_LIBS = -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib \
 	-ltorch_cpu -lc10 -lstdc++
 comma := ,
 
-LIB_SRC := $(sort $(wildcard lib/*.c lib/tracking/*.c))
+# lib/ is one folder per subsystem, each with its public header include/mlf/NAME.h
+# (lib/README.md draws the layers).  These go into libmlf.a, which never needs libtorch:
+LIB_DIRS := base tracking tracking/sqlite tracking/rest tracking/file config cli \
+	corrections ckpt data metrics yolo plot prep check
+# and these into libmlf_torch.a, over the libtorch shim (headers in include/mlf/torch/):
+TORCH_DIRS := torch model train retrain
+LIB_SRC := $(sort $(foreach d,$(LIB_DIRS),$(wildcard lib/$(d)/*.c)))
 CMD_SRC := $(sort $(wildcard cmd/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
@@ -53,7 +59,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # What needs libtorch: the shim (the only C++), the model code over it, and the
 # programs, tools and unit tests in the torch/ folders.  Nothing else links it.
 SHIM_SRC := $(sort $(wildcard lib/torch/*.cpp))
-MODEL_SRC := $(sort $(wildcard lib/model/*.c lib/retrain/*.c))
+MODEL_SRC := $(sort $(foreach d,$(TORCH_DIRS),$(wildcard lib/$(d)/*.c)))
 TORCH_LIB_OBJ := $(SHIM_SRC:%.cpp=$(BUILD)/obj/%.o) $(MODEL_SRC:%.c=$(BUILD)/obj/%.o)
 TORCH_CMD_SRC := $(sort $(wildcard cmd/torch/*.c))
 TORCH_PROGS := $(TORCH_CMD_SRC:cmd/torch/%.c=$(BUILD)/bin/%)

@@ -10,8 +10,8 @@
 
 #include "mlf/cli.h"
 #include "mlf/config.h"
-#include "mlf/json.h"
-#include "mlf/validate.h"
+#include "mlf/base.h"
+#include "mlf/check.h"
 
 static const char usage_text[] =
 	"usage: mlf-validate [options]\n"

@@ -9,12 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "mlf/cli.h"
 #include "mlf/config.h"
-#include "mlf/json.h"
-#include "mlf/verify.h"
-#include "mlf/versions.h"
+#include "mlf/check.h"
 
 static const char usage_text[] =
 	"usage: mlf-verify [options] < run-document\n"

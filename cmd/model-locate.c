@@ -9,9 +9,8 @@
 
 #include "mlf/cli.h"
 #include "mlf/config.h"
-#include "mlf/json.h"
-#include "mlf/locations.h"
-#include "mlf/versions.h"
+#include "mlf/base.h"
+#include "mlf/check.h"
 
 static const char usage_text[] =
 	"usage: model-locate [options] N|vN|retrained_vN|latest\n"

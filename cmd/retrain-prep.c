@@ -9,7 +9,7 @@
 
 #include "mlf/cli.h"
 #include "mlf/config.h"
-#include "mlf/json.h"
+#include "mlf/base.h"
 #include "mlf/prep.h"
 
 static const char usage_text[] =

@@ -18,11 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "mlf/augment.h"
-#include "mlf/dataset.h"
-#include "mlf/datayaml.h"
-#include "mlf/error.h"
-#include "mlf/loader.h"
+#include "mlf/data.h"
+#include "mlf/base.h"
 
 static double now(void)
 {

@@ -17,9 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlf/buf.h"
-#include "mlf/error.h"
-#include "mlf/fs.h"
+#include "mlf/base.h"
 #include "mlf/plot.h"
 
 static const char *const coco[80] = {

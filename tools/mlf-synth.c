@@ -35,11 +35,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "mlf/cli.h"
-#include "mlf/error.h"
-#include "mlf/fs.h"
-#include "mlf/image.h"
+#include "mlf/data.h"
 
 #define GRID 50000L          /* box corners are multiples of side/GRID */
 #define MAX_OBJECTS 4

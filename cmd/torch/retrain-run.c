@@ -12,13 +12,10 @@
 #include <unistd.h>
 
 #include "mlf/cli.h"
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "mlf/config.h"
-#include "mlf/fs.h"
-#include "mlf/json.h"
 #include "mlf/plot.h"
-#include "mlf/retrain.h"
-#include "mlf/versions.h"
+#include "mlf/torch/retrain.h"
 
 static const char usage_text[] =
 	"usage: retrain-prep | retrain-run [options]\n"

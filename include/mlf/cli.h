@@ -8,7 +8,7 @@
 #include <signal.h>
 
 #include "mlf/config.h"
-#include "mlf/error.h"
+#include "mlf/base.h"
 
 #define MLF_VERSION "0.1.0"
 

@@ -26,8 +26,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "mlf/error.h"
-#include "mlf/problems.h"
+#include "mlf/base.h"
 
 struct mlf_class_names {
 	char **names;   /* index = class id */

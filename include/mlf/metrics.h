@@ -39,8 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mlf/error.h"
-#include "mlf/yolo_post.h"
+#include "mlf/base.h"
+#include "mlf/yolo.h"
 
 /* IoU thresholds: torch.linspace(0.5, 0.95, 10) in float32. */
 #define MLF_METRICS_NIOU 10

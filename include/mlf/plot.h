@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mlf/error.h"
+#include "mlf/base.h"
 
 /* The file names retrain-run logs the plots under (Ultralytics' names). */
 #define MLF_PLOT_RESULTS_FILE "results.png"

@@ -15,8 +15,7 @@
 
 #include <jansson.h>
 
-#include "mlf/error.h"
-#include "mlf/problems.h"
+#include "mlf/base.h"
 
 enum mlf_base_mode {
 	MLF_BASE_REFERENCE = 0,  /* listed by absolute path in train.txt/val.txt (default) */

@@ -1,4 +1,166 @@
 /*
+ * Tracking and artifact URIs, parsed the way MLflow reads them (see
+ * reference/mlflow.md section 5), with the traps turned into errors.
+ *
+ * All returned strings are allocated; the caller frees them.
+ */
+#ifndef MLF_TRACKING_H
+#define MLF_TRACKING_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlf/base.h"
+
+enum mlf_uri_kind {
+	MLF_URI_INVALID = 0,
+	MLF_URI_SQLITE,           /* sqlite:///rel.db, sqlite:////abs.db */
+	MLF_URI_HTTP,             /* http:// and https:// */
+	MLF_URI_FILE,             /* file: URIs and plain paths */
+	MLF_URI_MLFLOW_ARTIFACTS, /* mlflow-artifacts:/path or mlflow-artifacts://host:port/path */
+	MLF_URI_OTHER,            /* s3://, gs://, ... : recognised, not handled here */
+};
+
+enum mlf_uri_kind mlf_uri_kind(const char *uri);
+const char *mlf_uri_kind_name(enum mlf_uri_kind kind);
+
+/*
+ * Local path named by a `file:` URI or a plain path, percent-decoded and made
+ * absolute against `base` (the workspace; NULL = CWD).  Refuses the forms
+ * that silently put data somewhere else: `file://host/...` (a host part,
+ * including the two-slash Windows drive form `file://C:/...`), `file://./x`,
+ * and Windows drive paths, which cannot name anything on this system.
+ */
+int mlf_uri_local_path(const char *uri, const char *base, char **path, struct mlf_error *err);
+
+/* Path of the database named by a sqlite: URI, made absolute against `base`. */
+int mlf_uri_sqlite_path(const char *uri, const char *base, char **path, struct mlf_error *err);
+
+/* `file://` URI of an absolute path, percent-encoded as Python's Path.as_uri(). */
+char *mlf_uri_from_path(const char *abs_path);
+
+/*
+ * HTTP URL that serves the artifact path of a `mlflow-artifacts:` URI through
+ * the tracking server at `tracking_uri` (its path prefix kept).
+ */
+int mlf_uri_artifact_proxy_url(const char *artifact_uri, const char *tracking_uri,
+			       char **url, struct mlf_error *err);
+
+/* Append path segments: ("file:///r/1", "abc/artifacts") -> "file:///r/1/abc/artifacts". */
+char *mlf_uri_append(const char *uri, const char *segments);
+
+/* Percent-encoding: keep unreserved characters and those in `keep`. */
+char *mlf_uri_encode(const char *s, const char *keep);
+/* Decode %XX; fails on a malformed escape or an encoded NUL. */
+int mlf_uri_decode(const char *s, char **out, struct mlf_error *err);
+
+/*
+ * Two artifact locations name the same place: equal after trailing slashes
+ * are dropped and local forms (plain path vs file: URI) are compared as paths.
+ */
+int mlf_uri_same_location(const char *a, const char *b, const char *base);
+
+/* The tracking URI with any user:password@ part replaced by "***@", for messages. */
+char *mlf_uri_redact(const char *uri);
+
+/*
+ * Whether and when to retry an HTTP request to a tracking server: a pure
+ * function, so the rules can be unit-tested without a network.
+ *
+ * Retried: transport failures (could not connect, connection reset, timeout)
+ * and statuses 408, 429, 500, 502, 503, 504.  A request that is not
+ * idempotent (creating a run) is retried only when it certainly never
+ * reached the server (connection refused, DNS failure) or the server said
+ * so (429, 503 answer before any work is done); otherwise the caller must
+ * first find out whether the first attempt took effect.
+ */
+
+struct mlf_retry_policy {
+	int max_retries;        /* retries after the first attempt, 0..10 */
+	double backoff_factor;  /* seconds */
+	double backoff_max;     /* cap on one delay, seconds */
+	double backoff_jitter;  /* uniform extra seconds, 0..jitter */
+	int respect_retry_after;
+};
+
+#define MLF_RETRY_POLICY_DEFAULT { 7, 2.0, 120.0, 1.0, 1 }
+
+enum mlf_transport {
+	MLF_TRANSPORT_OK = 0,        /* a response arrived: look at the status */
+	MLF_TRANSPORT_NOT_SENT,      /* connect/resolve failed: the server saw nothing */
+	MLF_TRANSPORT_LOST,          /* reset or timeout after sending: outcome unknown */
+	MLF_TRANSPORT_FATAL,         /* TLS verification, bad URL, ...: retrying cannot help */
+};
+
+enum mlf_retry_verdict {
+	MLF_RETRY_NO = 0,        /* final: success or a non-retryable failure */
+	MLF_RETRY_YES,           /* sleep *delay_s, then send again */
+	MLF_RETRY_CHECK_FIRST,   /* non-idempotent and maybe applied: reconcile before resending */
+};
+
+/*
+ * `attempt` counts retries already made (0 after the first try).
+ * `retry_after` is the header's value or NULL; `jitter_u` a uniform sample
+ * in [0,1) (passed in so tests are deterministic).
+ */
+enum mlf_retry_verdict mlf_retry_decide(const struct mlf_retry_policy *p, int attempt,
+					enum mlf_transport transport, long http_status,
+					int idempotent, const char *retry_after,
+					double jitter_u, double *delay_s);
+
+/* Seconds from a Retry-After value (delta-seconds or HTTP-date); -1 if unparsable. */
+double mlf_retry_after_seconds(const char *value, long now_epoch_s);
+
+/*
+ * HTTP client for an MLflow server (libcurl + jansson), with MLflow's retry
+ * rules: connection errors, 408/429/500/502/503/504 are retried with
+ * exponential backoff (factor * 2^(n-1), capped, plus jitter), honouring
+ * Retry-After, a bounded number of times.  See retry.h for the decision.
+ *
+ * Ownership: mlf_http_open() copies the options; JSON bodies are borrowed;
+ * a returned response is a new reference the caller json_decref()s.
+ * Credentials are never put in messages.
+ */
+
+struct mlf_http_options {
+	const char *base_url;      /* tracking URI, trailing '/' ignored */
+	const char *token;
+	const char *username;
+	const char *password;
+	const char *ca_path;
+	int insecure_tls;
+	double timeout_s;
+	struct mlf_retry_policy retry;
+};
+
+struct mlf_http;
+
+int mlf_http_open(struct mlf_http **out, const struct mlf_http_options *opts,
+		  struct mlf_error *err);
+void mlf_http_close(struct mlf_http *h);
+const char *mlf_http_base_url(const struct mlf_http *h);
+
+/*
+ * Call an MLflow endpoint: `path` is relative to the base URL (e.g.
+ * "/api/2.0/mlflow/runs/get?run_id=..."), `body` is sent as JSON for
+ * POST/PATCH/DELETE.  `idempotent` 0 marks a call that must not be repeated
+ * blindly after the request may have reached the server (see retry.h).
+ * On success *response holds the parsed JSON object ({} for an empty body).
+ * MLflow errors map to err->kind (404 -> NOT_FOUND, RESOURCE_ALREADY_EXISTS
+ * -> EXISTS, 401/403 -> AUTH, retries exhausted -> UNREACHABLE).
+ */
+int mlf_http_call(struct mlf_http *h, const char *method, const char *path,
+		  json_t *body, int idempotent, json_t **response, struct mlf_error *err);
+
+/* Stream a local file as the body of PUT to `url` (memory flat in file size). */
+int mlf_http_put_file(struct mlf_http *h, const char *url, const char *local_path,
+		      struct mlf_error *err);
+/* GET `url` into a local file, written atomically. */
+int mlf_http_get_file(struct mlf_http *h, const char *url, const char *local_path,
+		      struct mlf_error *err);
+
+/*
  * The tracking library: one interface over MLflow's three stores.
  *
  *   sqlite:///path.db    MLflow's SQL schema written directly (embedded default)
@@ -16,13 +178,6 @@
  * (MLF_ERR_AUTH), an unreachable store (MLF_ERR_UNREACHABLE, status 69) and
  * what a backend cannot do (MLF_ERR_UNSUPPORTED) apart from the rest.
  */
-#ifndef MLF_TRACKING_H
-#define MLF_TRACKING_H
-
-#include <stddef.h>
-#include <stdint.h>
-
-#include "mlf/error.h"
 
 #define MLF_ERR_UNSUPPORTED 100  /* an enum mlf_errkind value reserved for backends */
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "model_internal.h"
 
 static int check_input(const struct mlf_yolo_model *m, const mlf_th *x, struct mlf_error *err)
@@ -48,7 +48,7 @@ static int run_layers(struct mlf_yolo_model *m, const struct yfwd *f, mlf_th *in
 		mlf_th *t = NULL;
 		if (l->type == MLF_YOLO_DETECT) {
 			if (yolo_detect_fwd(f, &yl->mods[0], ins, what, out) < 0)
-				return yolo_th_fail(err, "model forward: layer %zu (Detect)", i);
+				return mlf_th_fail(err, "model forward: layer %zu (Detect)", i);
 			break;
 		} else if (l->type == MLF_YOLO_CONCAT) {
 			t = mlf_th_cat((size_t)l->nfrom, ins, 1);
@@ -58,7 +58,7 @@ static int run_layers(struct mlf_yolo_model *m, const struct yfwd *f, mlf_th *in
 				t = yolo_mod_fwd(f, &yl->mods[j], t);
 		}
 		if (!t)
-			return yolo_th_fail(err, "model forward: layer %zu (%s)", i, mlf_yolo_module_name(l->type));
+			return mlf_th_fail(err, "model forward: layer %zu (%s)", i, mlf_yolo_module_name(l->type));
 		y[i] = t;
 		if (what & MLF_YOLO_OUT_TRACE)
 			continue;
@@ -91,7 +91,7 @@ int mlf_yolo_forward(struct mlf_yolo_model *m, const mlf_th *x, unsigned what,
 	mlf_th *in = (mlf_th *)x;
 	int rc = 0;
 	if (!m->training && m->channels_last && !(in = mlf_th_channels_last(x)))
-		rc = yolo_th_fail(err, "model forward: channels-last input");
+		rc = mlf_th_fail(err, "model forward: channels-last input");
 	if (!rc)
 		rc = run_layers(m, &f, in, what, out, y, err);
 	if (!rc) {

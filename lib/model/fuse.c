@@ -48,7 +48,7 @@ int yolo_fold(struct mlf_yolo_model *m, struct mlf_error *err)
 	int rc = 0;
 	for (size_t i = 0; i < n->nconvs && !rc; i++)
 		if (n->convs[i].bn_w && fold_one(&n->convs[i], m->channels_last) < 0)
-			rc = yolo_th_fail(err, "model: folding BatchNorm into conv %zu", i);
+			rc = mlf_th_fail(err, "model: folding BatchNorm into conv %zu", i);
 	mlf_th_scope_close(mark);
 	mlf_th_grad_enabled(grad);
 	if (rc) {

@@ -1,7 +1,7 @@
 /*
  * model.predict() on one image: letterbox, forward, NMS, boxes back to the
  * image.  Kept apart from infer_batch.c because it is the only model code
- * that needs the pixel resize (lib/letterbox.c).
+ * that needs the pixel resize (lib/yolo/letterbox.c).
  */
 #include <stdlib.h>
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "model_internal.h"
 
 void mlf_infer_options_default(struct mlf_infer_options *o)
@@ -72,7 +72,7 @@ int mlf_yolo_nms_batch(const mlf_th *decoded, const struct mlf_nms_options *o,
 		return mlf_fail(err, MLF_EX_SOFTWARE, "NMS: out of memory for %s", mlf_th_describe(decoded));
 	int rc = 0;
 	if (mlf_th_copy_out(decoded, MLF_DTYPE_F32, buf, per * (size_t)s[0] * sizeof(*buf)) < 0)
-		rc = yolo_th_fail(err, "NMS: reading the prediction");
+		rc = mlf_th_fail(err, "NMS: reading the prediction");
 	for (int64_t b = 0; b < s[0] && !rc; b++)
 		rc = mlf_yolo_nms(buf + per * (size_t)b, (int)s[1] - 4, (int)s[2], o, &out[b], err);
 	free(buf);
@@ -110,7 +110,7 @@ int mlf_yolo_infer_letterboxed(struct mlf_yolo_model *m, const unsigned char *lb
 	memset(&o, 0, sizeof(o));
 	m->training = 0;
 	if (!x)
-		rc = yolo_th_fail(err, "inference: making the input tensor");
+		rc = mlf_th_fail(err, "inference: making the input tensor");
 	if (!rc)
 		rc = mlf_yolo_forward(m, x, MLF_YOLO_OUT_DECODED, &o, err);
 	if (!rc)

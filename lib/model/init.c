@@ -61,5 +61,5 @@ int mlf_yolo_model_reset_parameters(struct mlf_yolo_model *m, struct mlf_error *
 			rc = mlf_th_set_requires_grad(m->tensors[i], m->arch.params[i].requires_grad);
 	mlf_th_grad_enabled(grad);
 	yolo_unfold(n);
-	return rc < 0 ? yolo_th_fail(err, "model: initialising the weights") : 0;
+	return rc < 0 ? mlf_th_fail(err, "model: initialising the weights") : 0;
 }

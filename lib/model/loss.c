@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loss_internal.h"
-#include "mlf/buf.h"
 #include "model_internal.h"
+#include "mlf/base.h"
 
 void mlf_yolo_loss_release(struct mlf_yolo_loss *l)
 {
@@ -261,7 +260,7 @@ int mlf_yolo_loss_compute(const struct mlf_yolo_loss *l, const struct mlf_yolo_o
 	double nfg = total ? mlf_th_item(mlf_th_reduce(MLF_TH_SUM, asg.fg_mask, MLF_TH_ALL_DIMS, 0)) : NAN;
 	if (!total || isnan(nfg) || mlf_th_copy_out(mlf_th_detach(items), MLF_DTYPE_F32, it, sizeof(it)) < 0) {
 		mlf_th_scope_close(mark);
-		return yolo_th_fail(err, "loss");
+		return mlf_th_fail(err, "loss");
 	}
 	v->total = mlf_th_keep(total);
 	v->box = it[0];

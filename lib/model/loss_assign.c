@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "loss_internal.h"
+#include "model_internal.h"
 
 #define TAL_EPS 1e-9
 

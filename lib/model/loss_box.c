@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "loss_internal.h"
+#include "model_internal.h"
 
 #define CIOU_EPS 1e-7
 

@@ -6,22 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "model_internal.h"
-
-int yolo_th_fail(struct mlf_error *err, const char *fmt, ...)
-{
-	struct mlf_buf b = MLF_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	mlf_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	const char *why = mlf_th_error();
-	mlf_fail(err, MLF_EX_SOFTWARE, "%s: %s", b.data, why[0] ? why : "libtorch failed");
-	mlf_th_clear_error();
-	mlf_buf_release(&b);
-	return -1;
-}
 
 mlf_th *yolo_own(mlf_th *t)
 {
@@ -60,7 +46,7 @@ static int make_tensors(struct mlf_yolo_model *m, struct mlf_error *err)
 		mlf_th *t = mlf_th_empty(p->ndim, p->shape, is_counter(p) ? MLF_DTYPE_I64 : MLF_DTYPE_F32,
 					 m->device);
 		if (!t)
-			return yolo_th_fail(err, "model: allocating %s", p->name);
+			return mlf_th_fail(err, "model: allocating %s", p->name);
 		m->tensors[m->ntensors++] = yolo_own(t);
 	}
 	return 0;

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "model_internal.h"
 
 mlf_th *yolo_conv_fwd(const struct yfwd *f, int ci, const mlf_th *x)

@@ -2,7 +2,7 @@
  * The module graph of a model, built by walking the architecture's layers in
  * the order PyTorch registers their submodules, taking each state_dict
  * entry as its module asks for it.  The names are checked against the
- * architecture's as they are taken, so this file and lib/yolo_arch_params.c
+ * architecture's as they are taken, so this file and lib/yolo/yolo_arch_params.c
  * cannot silently disagree.  Constructors mirrored: Conv, DWConv,
  * Bottleneck, C2f, C3k2, C3k, SPPF, C2PSA, PSABlock, Attention, Detect
  * (ultralytics 8.4.190 nn/modules; reference/yolo.md 1.3-1.4).
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "model_internal.h"
 
 struct builder {
@@ -423,7 +423,7 @@ int yolo_net_build(struct mlf_yolo_model *m, struct mlf_error *err)
 	n->one = yolo_own(mlf_th_scalar(1, MLF_DTYPE_I64, m->device));
 	if (!n->one) {
 		yolo_net_free(n);
-		return yolo_th_fail(err, "model: making a counter increment");
+		return mlf_th_fail(err, "model: making a counter increment");
 	}
 	m->net = n;
 	return 0;

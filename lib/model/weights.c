@@ -107,7 +107,7 @@ int mlf_yolo_model_load(struct mlf_yolo_model *m, const struct mlf_ckpt *c, unsi
 		if (!t || !same_shape(&a->params[i], t) || !dtype_fits(&a->params[i], t))
 			continue;
 		if (copy_in(m->tensors[i], t) < 0)
-			rc = yolo_th_fail(err, "model: loading %s", a->params[i].name);
+			rc = mlf_th_fail(err, "model: loading %s", a->params[i].name);
 		else
 			n++;
 	}
@@ -143,7 +143,7 @@ int mlf_yolo_model_export(const struct mlf_yolo_model *m, struct mlf_ckpt *out, 
 			return -1;
 		t->requires_grad = !p->is_buffer && mlf_th_requires_grad(m->tensors[i]) > 0;
 		if (mlf_th_copy_out(m->tensors[i], dt, t->data, t->nbytes) < 0)
-			return yolo_th_fail(err, "model: exporting %s", p->name);
+			return mlf_th_fail(err, "model: exporting %s", p->name);
 	}
 	if (!out->meta)
 		out->meta = export_meta(m);

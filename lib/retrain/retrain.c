@@ -1,6 +1,6 @@
 /*
  * mlf_retrain: the twelve steps in order, and what happens when one fails
- * or a signal arrives (see mlf/retrain.h).
+ * or a signal arrives (see mlf/torch/retrain.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,8 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mlf/fs.h"
-#include "mlf/json.h"
+#include "mlf/base.h"
 #include "retrain_internal.h"
 
 #define NSTEPS 12

@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlf/fs.h"
-#include "mlf/json.h"
+#include "mlf/base.h"
 #include "retrain_internal.h"
 
 static json_t *location(const char *kind, const char *path, const char *sha, uint64_t size)

@@ -8,10 +8,10 @@
 
 #include <jansson.h>
 
-#include "mlf/retrain.h"
+#include "mlf/torch/retrain.h"
 #include "mlf/tracking.h"
-#include "mlf/train.h"
-#include "mlf/versions.h"
+#include "mlf/torch/train.h"
+#include "mlf/config.h"
 
 struct retrain {
 	const struct mlf_retrain_options *o;

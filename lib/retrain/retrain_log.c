@@ -13,9 +13,8 @@
 #include <unistd.h>
 
 #include "mlf/cli.h"
-#include "mlf/fs.h"
-#include "mlf/json.h"
-#include "mlf/torch.h"
+#include "mlf/base.h"
+#include "mlf/torch/torch.h"
 #include "retrain_internal.h"
 
 /* The keys of metrics built here; the array is on the stack. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlf/json.h"
+#include "mlf/base.h"
 #include "retrain_internal.h"
 
 int mlf_promote_parse(const char *text, enum mlf_promote *out)

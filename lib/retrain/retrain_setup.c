@@ -8,11 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "mlf/checkpoint.h"
-#include "mlf/datayaml.h"
-#include "mlf/fs.h"
-#include "mlf/json.h"
-#include "mlf/uri.h"
+#include "mlf/ckpt.h"
+#include "mlf/data.h"
+#include "mlf/base.h"
+#include "mlf/tracking.h"
 #include "retrain_internal.h"
 
 static int dataset_from_document(struct retrain *r, struct mlf_error *err)

@@ -11,9 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mlf/fs.h"
-#include "mlf/json.h"
-#include "mlf/sysinfo.h"
+#include "mlf/base.h"
 #include "retrain_internal.h"
 
 json_t *retrain_state_read(const char *path, struct mlf_error *err)

@@ -12,11 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mlf/checkpoint.h"
+#include "mlf/ckpt.h"
 #include "mlf/cli.h"
-#include "mlf/fs.h"
-#include "mlf/json.h"
-#include "mlf/sysinfo.h"
+#include "mlf/base.h"
 #include "retrain_internal.h"
 
 /* Copy and prove the copy: its digest must be the original's. */

@@ -1,6 +1,6 @@
 /*
  * Shim operations added for the model code (lib/model/): see the section
- * "added for the model" at the end of include/mlf/torch.h.
+ * "added for the model" at the end of include/mlf/torch/torch.h.
  */
 #include "shim_internal.hpp"
 

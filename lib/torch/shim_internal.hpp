@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "mlf/torch.h"
+#include "mlf/torch/torch.h"
 
 /* A handle: one reference to a libtorch tensor, plus its place in a scope.
  * Handles of one scope form an intrusive doubly linked list, so that keep

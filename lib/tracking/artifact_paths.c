@@ -1,8 +1,8 @@
-#include "tracking/artifact_paths.h"
+#include "tracking_internal.h"
 
 #include <string.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 
 char *mlf_artifact_path_clean(const char *path)
 {

@@ -13,11 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "mlf/buf.h"
-#include "mlf/fs.h"
-#include "mlf/uri.h"
-#include "tracking/artifact_paths.h"
-#include "tracking/backend.h"
+#include "mlf/base.h"
+#include "mlf/tracking.h"
+#include "tracking_internal.h"
 
 static int root_path(const char *artifact_root, const char *workspace, char **path,
 		     struct mlf_error *err)

@@ -15,14 +15,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "mlf/buf.h"
-#include "mlf/fs.h"
-#include "mlf/http.h"
-#include "mlf/json.h"
-#include "mlf/uri.h"
-#include "http_util.h"
-#include "tracking/artifact_paths.h"
-#include "tracking/backend.h"
+#include "mlf/base.h"
+#include "mlf/tracking.h"
+#include "tracking_internal.h"
 
 #define PROXY_PREFIX "/api/2.0/mlflow-artifacts/artifacts"
 #define MAX_DEPTH 64

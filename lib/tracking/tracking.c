@@ -9,11 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "mlf/buf.h"
-#include "mlf/fs.h"
-#include "mlf/sysinfo.h"
-#include "mlf/uri.h"
-#include "tracking/backend.h"
+#include "mlf/base.h"
+#include "mlf/tracking.h"
+#include "tracking_internal.h"
 
 struct mlf_tracking {
 	const struct mlf_tracking_ops *ops;

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlf/buf.h"
-#include "tracking/backend.h"
+#include "mlf/base.h"
+#include "tracking_internal.h"
 
 void mlf_tracking_options_init(struct mlf_tracking_options *o)
 {

@@ -42,7 +42,7 @@ refuse() {
 }
 
 cp "$T/ref.db" "$T/old.db"
-sqlite3 "$T/old.db" "UPDATE alembic_version SET version_num = '$(sed -n 's/^\t"\([0-9a-f]\{12\}\)",$/\1/p' lib/tracking/sqlite_schema.c | head -1)'"
+sqlite3 "$T/old.db" "UPDATE alembic_version SET version_num = '$(sed -n 's/^\t"\([0-9a-f]\{12\}\)",$/\1/p' lib/tracking/sqlite/sqlite_schema.c | head -1)'"
 refuse "$T/old.db" "older MLflow revision" "mlflow db upgrade"
 cp "$T/ref.db" "$T/future.db"
 sqlite3 "$T/future.db" "UPDATE alembic_version SET version_num = 'ffffffffffff'"

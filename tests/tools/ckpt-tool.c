@@ -17,11 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt_internal.h"
-#include "mlf/checkpoint.h"
-#include "mlf/buf.h"
-#include "mlf/error.h"
-#include "mlf/fs.h"
+#include "ckpt/ckpt_internal.h"
+#include "mlf/ckpt.h"
+#include "mlf/base.h"
 
 static int usage(void)
 {

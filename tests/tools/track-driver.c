@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "mlf/config.h"
-#include "mlf/json.h"
 #include "mlf/tracking.h"
 
 static const char usage_text[] =

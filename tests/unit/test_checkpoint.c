@@ -19,10 +19,9 @@
 #include <openssl/evp.h>
 #include <zip.h>
 
-#include "ckpt_internal.h"
-#include "mlf/buf.h"
-#include "mlf/checkpoint.h"
-#include "mlf/fs.h"
+#include "ckpt/ckpt_internal.h"
+#include "mlf/base.h"
+#include "mlf/ckpt.h"
 
 #define FIX SOURCE_DIR "/tests/fixtures/ckpt/"
 

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "mlf/config.h"
-#include "mlf/fs.h"
+#include "mlf/base.h"
 
 static char workspace[256];
 

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "mlf/corrections.h"
-#include "mlf/fs.h"
+#include "mlf/base.h"
 
 static char base[256];   /* holds root/ and things outside it */
 static char root[300];

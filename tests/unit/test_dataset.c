@@ -29,13 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mlf/augment.h"
-#include "mlf/buf.h"
-#include "mlf/dataset.h"
-#include "mlf/fs.h"
-#include "mlf/image.h"
-#include "mlf/loader.h"
-#include "mlf/yolo_post.h"
+#include "mlf/data.h"
+#include "mlf/base.h"
+#include "mlf/yolo.h"
 
 #define FIX SOURCE_DIR "/tests/fixtures/data/"
 

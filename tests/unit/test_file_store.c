@@ -11,10 +11,9 @@
 
 #include <cmocka.h>
 
-#include "mlf/buf.h"
-#include "mlf/fs.h"
-#include "tracking/backend.h"
-#include "tracking/file_store_yaml.h"
+#include "mlf/base.h"
+#include "tracking/tracking_internal.h"
+#include "tracking/file/file_store_internal.h"
 
 static char *make_tmp(void)
 {

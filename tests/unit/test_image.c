@@ -1,4 +1,4 @@
-/* Unit tests for JPEG/PNG decoding, checking and atomic saving (lib/image.c). */
+/* Unit tests for JPEG/PNG decoding, checking and atomic saving (lib/data/image.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +13,8 @@
 #include <jpeglib.h>
 #include <png.h>
 
-#include "mlf/buf.h"
-#include "mlf/fs.h"
-#include "mlf/image.h"
+#include "mlf/base.h"
+#include "mlf/data.h"
 
 static char dir[] = "/tmp/mlf-test-image.XXXXXX";
 

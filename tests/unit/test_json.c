@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mlf/json.h"
+#include "mlf/base.h"
 
 static void test_non_finite_as_strings(void **state)
 {

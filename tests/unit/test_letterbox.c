@@ -18,7 +18,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "mlf/yolo_post.h"
+#include "mlf/yolo.h"
 
 #define CASES SOURCE_DIR "/tests/fixtures/letterbox/cases.json"
 

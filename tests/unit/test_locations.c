@@ -1,4 +1,4 @@
-/* Locations of a model version and the registry helpers (lib/locations.c). */
+/* Locations of a model version and the registry helpers (lib/check/locations.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,10 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "mlf/config.h"
-#include "mlf/fs.h"
-#include "mlf/locations.h"
+#include "mlf/check.h"
 #include "workspace_fixture.h"
 
 /* sha256("abc") */

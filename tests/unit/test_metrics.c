@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "metrics_internal.h"
+#include "metrics/metrics_internal.h"
 #include "mlf/metrics.h"
 
 #define FIX SOURCE_DIR "/tests/fixtures/metrics/"

@@ -19,11 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mlf/buf.h"
-#include "mlf/fs.h"
-#include "mlf/image.h"
+#include "mlf/base.h"
+#include "mlf/data.h"
 #include "mlf/plot.h"
-#include "plot_internal.h"
+#include "plot/plot_internal.h"
 
 static char dir[] = "/tmp/mlf-test-plot.XXXXXX";
 

@@ -1,4 +1,4 @@
-/* Unit tests for the retry decision and Retry-After parsing (lib/retry.c). */
+/* Unit tests for the retry decision and Retry-After parsing (lib/tracking/retry.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include <math.h>
 #include <time.h>
 
-#include "mlf/retry.h"
+#include "mlf/tracking.h"
 
 static const struct mlf_retry_policy defaults = MLF_RETRY_POLICY_DEFAULT;
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mlf/uri.h"
+#include "mlf/tracking.h"
 
 static void expect_path(const char *uri, const char *base, const char *want)
 {

@@ -1,4 +1,4 @@
-/* Verification of a retraining without a live run: inputs, failures, the report (lib/verify.c). */
+/* Verification of a retraining without a live run: inputs, failures, the report (lib/check/verify.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +9,8 @@
 #include <cmocka.h>
 
 #include "mlf/config.h"
-#include "mlf/fs.h"
-#include "mlf/verify.h"
+#include "mlf/base.h"
+#include "mlf/check.h"
 #include "workspace_fixture.h"
 
 static int kind_of(const char *text, struct mlf_error *err)

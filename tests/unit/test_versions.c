@@ -1,4 +1,4 @@
-/* Model versions in a workspace: parsing, the latest one, and its paths (lib/versions.c). */
+/* Model versions in a workspace: parsing, the latest one, and its paths (lib/config/versions.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,10 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "mlf/config.h"
-#include "mlf/fs.h"
-#include "mlf/versions.h"
 #include "workspace_fixture.h"
 
 static void touch(const char *dir, const char *name)

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mlf/checkpoint.h"
-#include "mlf/yolo_arch.h"
+#include "mlf/ckpt.h"
+#include "mlf/yolo.h"
 
 #define ARCH SOURCE_DIR "/tests/fixtures/arch/"
 #define CKPT SOURCE_DIR "/tests/fixtures/ckpt/"

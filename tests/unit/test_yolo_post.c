@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "mlf/yolo_post.h"
+#include "mlf/yolo.h"
 
 #define NMS SOURCE_DIR "/tests/fixtures/nms/"
 

@@ -12,9 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "mlf/config.h"
-#include "mlf/fs.h"
 
 static char workspace[256];
 

@@ -29,11 +29,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "mlf/checkpoint.h"
+#include "mlf/ckpt.h"
 #include "mlf/cli.h"
-#include "mlf/error.h"
-#include "mlf/torch.h"
-#include "mlf/yolo_model.h"
+#include "mlf/base.h"
+#include "mlf/torch/torch.h"
+#include "mlf/torch/model.h"
 
 #include "../bench_stats.h"
 

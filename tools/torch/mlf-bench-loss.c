@@ -32,11 +32,10 @@
 #include <time.h>
 
 #include "mlf/cli.h"
-#include "mlf/error.h"
-#include "mlf/torch.h"
-#include "mlf/yolo_arch.h"
-#include "mlf/yolo_loss.h"
-#include "mlf/yolo_model.h"
+#include "mlf/base.h"
+#include "mlf/torch/torch.h"
+#include "mlf/yolo.h"
+#include "mlf/torch/model.h"
 
 #include "../bench_stats.h"
 

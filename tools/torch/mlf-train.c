@@ -1,5 +1,5 @@
 /*
- * mlf-train: run the training engine (mlf/train.h) from the command line,
+ * mlf-train: run the training engine (mlf/torch/train.h) from the command line,
  * as `yolo detect train` would: the developer's and the benchmark's way to
  * train without MLflow.  retrain-run is the product's way.
  *
@@ -26,10 +26,9 @@
 #include <string.h>
 
 #include "mlf/cli.h"
-#include "mlf/error.h"
-#include "mlf/json.h"
+#include "mlf/base.h"
 #include "mlf/plot.h"
-#include "mlf/train.h"
+#include "mlf/torch/train.h"
 
 static void usage(FILE *f)
 {

@@ -13,10 +13,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mlf/buf.h"
+#include "mlf/base.h"
 #include "mlf/config.h"
-#include "mlf/fs.h"
-#include "mlf/retrain.h"
+#include "mlf/torch/retrain.h"
 #include "../workspace_fixture.h"
 
 static struct mlf_config cfg;

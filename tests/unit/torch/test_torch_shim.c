@@ -1,5 +1,5 @@
 /*
- * Unit tests for the libtorch shim (include/mlf/torch.h, lib/torch/).
+ * Unit tests for the libtorch shim (include/mlf/torch/torch.h, lib/torch/).
  * Every expected value is computed by hand or from a closed form written out
  * here, never by libtorch itself.
  */
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mlf/torch.h"
+#include "mlf/torch/torch.h"
 
 #define SHAPE(...) ((const int64_t[]){ __VA_ARGS__ })
 #define VALS(...) ((const double[]){ __VA_ARGS__ })

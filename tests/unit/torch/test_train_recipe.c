@@ -1,5 +1,5 @@
 /*
- * The training recipe (mlf/train_recipe.h) against Ultralytics 8.4.190
+ * The training recipe (mlf/torch/train.h) against Ultralytics 8.4.190
  * (tests/fixtures/recipe/cases.json, from scripts/make-recipe-fixtures):
  * optimizer choice, lr, accumulation, weight decay, warmup length and
  * parameter groups by name; a short data-free training with fixed gradients
@@ -17,10 +17,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mlf/checkpoint.h"
-#include "mlf/torch.h"
-#include "mlf/train_recipe.h"
-#include "mlf/yolo_model.h"
+#include "mlf/ckpt.h"
+#include "mlf/torch/torch.h"
+#include "mlf/torch/train.h"
+#include "mlf/torch/model.h"
 
 #define FIX SOURCE_DIR "/tests/fixtures/recipe/cases.json"
 #define CKPT SOURCE_DIR "/tests/fixtures/ckpt/yolov8-tiny-train.pt"

@@ -26,11 +26,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mlf/checkpoint.h"
-#include "mlf/image.h"
-#include "mlf/torch.h"
-#include "mlf/yolo_model.h"
-#include "mlf/yolo_post.h"
+#include "mlf/ckpt.h"
+#include "mlf/data.h"
+#include "mlf/torch/torch.h"
+#include "mlf/torch/model.h"
+#include "mlf/yolo.h"
 
 #define FWD SOURCE_DIR "/tests/fixtures/forward/"
 #define FIXTURE_DIR FWD

@@ -32,10 +32,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mlf/checkpoint.h"
-#include "mlf/torch.h"
-#include "mlf/yolo_loss.h"
-#include "mlf/yolo_model.h"
+#include "mlf/ckpt.h"
+#include "mlf/torch/torch.h"
+#include "mlf/torch/model.h"
 
 #define FIX SOURCE_DIR "/tests/fixtures/loss/"
 #define FIXTURE_DIR FIX

@@ -17,10 +17,10 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "mlf/checkpoint.h"
-#include "mlf/torch.h"
-#include "mlf/yolo_arch.h"
-#include "mlf/yolo_model.h"
+#include "mlf/ckpt.h"
+#include "mlf/torch/torch.h"
+#include "mlf/yolo.h"
+#include "mlf/torch/model.h"
 
 #define ARCH SOURCE_DIR "/tests/fixtures/arch/"
 #define CKPT SOURCE_DIR "/tests/fixtures/ckpt/"

@@ -1,0 +1,287 @@
+/*
+ * Error reporting shared by the whole library.
+ *
+ * Every fallible function takes a `struct mlf_error *` owned by the caller,
+ * returns 0 on success and -1 on failure, and on failure fills the error with
+ * one human-readable line and the sysexits(3) status the program should exit
+ * with.  Programs print `err.msg` on stderr and exit with `err.status`.
+ */
+#ifndef MLF_BASE_H
+#define MLF_BASE_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* sysexits.h statuses, plus the two the toolchain adds (see DESIGN.md). */
+enum mlf_status {
+	MLF_OK = 0,
+	MLF_EX_CHECK = 1,        /* a check failed (validate/verify found problems) */
+	MLF_EX_USAGE = 64,
+	MLF_EX_DATAERR = 65,
+	MLF_EX_NOINPUT = 66,
+	MLF_EX_UNAVAILABLE = 69, /* tracking service unavailable */
+	MLF_EX_SOFTWARE = 70,
+	MLF_EX_CANTCREAT = 73,
+	MLF_EX_IOERR = 74,
+	MLF_EX_TEMPFAIL = 75,
+	MLF_EX_NOPERM = 77,
+	MLF_EX_CONFIG = 78,
+	MLF_EX_INTERRUPTED = 130,
+};
+
+/* Finer kind of failure, for callers that react differently (e.g. "not found"). */
+enum mlf_errkind {
+	MLF_ERR_GENERIC = 0,
+	MLF_ERR_NOT_FOUND,      /* the thing asked for does not exist */
+	MLF_ERR_EXISTS,         /* creating something that already exists */
+	MLF_ERR_AUTH,           /* 401/403 from a server */
+	MLF_ERR_UNREACHABLE,    /* could not talk to the tracking store at all */
+	MLF_ERR_INVALID,        /* the store rejected the request as invalid */
+};
+
+struct mlf_error {
+	int status;             /* enum mlf_status */
+	int kind;               /* enum mlf_errkind */
+	char msg[1024];
+};
+
+#define MLF_ERROR_INIT { 0, 0, { 0 } }
+
+/* Fill `e` (which may be NULL) and return -1, so callers can `return mlf_fail(...)`. */
+int mlf_fail(struct mlf_error *e, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int mlf_fail_kind(struct mlf_error *e, int status, int kind, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Same with errno's text appended as ": <strerror>". */
+int mlf_fail_errno(struct mlf_error *e, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Put `fmt` before the existing message: "context: old message". */
+int mlf_error_prefix(struct mlf_error *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void mlf_error_clear(struct mlf_error *e);
+
+/*
+ * A growable, always NUL-terminated byte buffer (git's strbuf, smaller).
+ *
+ * `struct mlf_buf b = MLF_BUF_INIT;` needs no allocation; the buffer owns
+ * `b.data` once anything is appended, and mlf_buf_release() frees it.
+ * mlf_buf_detach() hands the string to the caller (who frees it) and
+ * leaves the buffer empty.  Allocation failure aborts the process with a
+ * message: every caller would do the same, and it keeps call sites clean.
+ */
+
+struct mlf_buf {
+	char *data;  /* "" (static) until the first append */
+	size_t len;
+	size_t cap;
+};
+
+#define MLF_BUF_INIT { (char *)"", 0, 0 }
+
+void mlf_buf_init(struct mlf_buf *b);
+void mlf_buf_release(struct mlf_buf *b);
+void mlf_buf_reset(struct mlf_buf *b);
+void mlf_buf_grow(struct mlf_buf *b, size_t extra);
+void mlf_buf_add(struct mlf_buf *b, const void *data, size_t len);
+void mlf_buf_adds(struct mlf_buf *b, const char *s);
+void mlf_buf_addc(struct mlf_buf *b, char c);
+void mlf_buf_addf(struct mlf_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void mlf_buf_vaddf(struct mlf_buf *b, const char *fmt, va_list ap);
+char *mlf_buf_detach(struct mlf_buf *b);
+
+/* Lowercase hex of `n` bytes into `hex`, which holds 2n+1 characters. */
+void mlf_hex_encode(const unsigned char *bytes, size_t n, char *hex);
+
+/* Checked allocation helpers; they abort on out-of-memory like mlf_buf. */
+void *mlf_xmalloc(size_t n);
+void *mlf_xcalloc(size_t n, size_t size);
+void *mlf_xrealloc(void *p, size_t n);
+char *mlf_xstrdup(const char *s);           /* NULL in, NULL out */
+char *mlf_xstrndup(const char *s, size_t n);
+char *mlf_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * File-system helpers: crash-safe writes, recursive mkdir, streamed copies,
+ * folder walks, advisory locks.
+ *
+ * Strings returned by these functions are allocated and owned by the caller.
+ * Atomic writes go to "<path>.tmp.<pid>.<n>" in the same folder, are fsync'ed,
+ * then renamed over <path>; on any failure the temporary file is removed, so
+ * a reader sees the old content or the new one, never a torn file.
+ */
+
+/* "a" + "b" -> "a/b" (no doubled slash); an absolute `b` wins. */
+char *mlf_path_join(const char *a, const char *b);
+/* Make `path` absolute against `base` (or the CWD when base is NULL); lexical only. */
+char *mlf_path_absolute(const char *base, const char *path);
+/* Remove "." and "x/.." components and repeated slashes, lexically. */
+char *mlf_path_normalize(const char *path);
+
+int mlf_mkdir_p(const char *path, mode_t mode, struct mlf_error *err);
+int mlf_is_dir(const char *path);
+int mlf_is_file(const char *path);
+
+/*
+ * Crash-safe writing by hand (for encoders that want a FILE*):
+ * mlf_atomic_fopen opens a fresh temporary file beside `path` (name in *tmp);
+ * mlf_atomic_fclose flushes, fsyncs and closes it and renames it over `path`,
+ * or, when `failed` is set or anything fails, removes it.  It frees *tmp.
+ */
+FILE *mlf_atomic_fopen(const char *path, char **tmp, struct mlf_error *err);
+int mlf_atomic_fclose(FILE *f, char *tmp, const char *path, int failed, struct mlf_error *err);
+
+int mlf_read_file(const char *path, char **data, size_t *len, struct mlf_error *err);
+int mlf_write_file_atomic(const char *path, const void *data, size_t len,
+			  struct mlf_error *err);
+/* Create `path` holding `data`; fails with MLF_ERR_EXISTS if it is already there. */
+int mlf_write_file_excl(const char *path, const void *data, size_t len,
+			struct mlf_error *err);
+/* Append in one write(2) with O_APPEND, so concurrent appenders never interleave. */
+int mlf_append_file(const char *path, const void *data, size_t len, struct mlf_error *err);
+
+/*
+ * Copy `src` to `dst` through a temporary file and rename, in fixed-size
+ * chunks (memory stays flat whatever the file size).  When `sha256_hex` is
+ * not NULL it receives the 64-hex digest of the bytes copied.
+ */
+int mlf_copy_file_atomic(const char *src, const char *dst, char sha256_hex[65],
+			 struct mlf_error *err);
+/*
+ * Copy into a new file (fails if `dst` exists) without syncing: for files in
+ * a folder published as a whole, after one mlf_sync_fs(), by renaming it.
+ */
+int mlf_copy_file_new(const char *src, const char *dst, char sha256_hex[65],
+		      struct mlf_error *err);
+/* Flush everything written to the file system holding `path` (syncfs(2)). */
+int mlf_sync_fs(const char *path, struct mlf_error *err);
+int mlf_sha256_file(const char *path, char hex[65], uint64_t *size, struct mlf_error *err);
+
+/*
+ * Walk the folder `dir` depth-first, in readdir order.  `on_dir` (may be
+ * NULL) sees `dir` itself (rel "") and then each folder below it before
+ * its contents; `on_file` sees each regular file.  `path` is `dir` joined
+ * with `rel`, the entry's '/'-separated path below `dir`.  Symlinks are
+ * followed; sockets, fifos and devices are skipped.  A folder more than
+ * MLF_WALK_MAX_DEPTH levels down fails with status 65 (a symlink loop?);
+ * a folder or entry that cannot be read fails with status 66.  A callback's
+ * nonzero return stops the walk and is returned.
+ */
+#define MLF_WALK_MAX_DEPTH 64
+typedef int (*mlf_walk_fn)(const char *path, const char *rel, void *ctx,
+			   struct mlf_error *err);
+int mlf_walk_tree(const char *dir, mlf_walk_fn on_dir, mlf_walk_fn on_file, void *ctx,
+		  struct mlf_error *err);
+
+/* Remove a file or a whole tree; a missing path is not an error. */
+int mlf_remove_tree(const char *path, struct mlf_error *err);
+
+/* Bytes available to an unprivileged user on the file system holding `path`. */
+int mlf_free_bytes(const char *path, uint64_t *bytes, struct mlf_error *err);
+/* Can this process create files in `dir`?  Tries for real (create + remove). */
+int mlf_probe_writable(const char *dir, struct mlf_error *err);
+
+/*
+ * Exclusive advisory lock on `path` (created if missing), held until
+ * mlf_unlock().  With `wait` 0 a held lock fails at once with status 75.
+ */
+int mlf_lock(const char *path, int wait, int *fd, struct mlf_error *err);
+void mlf_unlock(int fd);
+
+/*
+ * JSON helpers on top of jansson, for the documents the programs pipe to each
+ * other and for MLflow payloads.
+ *
+ * jansson cannot hold NaN or infinities as numbers; MLflow transports them as
+ * the strings "NaN", "Infinity" and "-Infinity", and so do we.
+ * Functions returning json_t * return a new reference.
+ */
+
+/* A double as a JSON number, or as "NaN" / "Infinity" / "-Infinity". */
+json_t *mlf_json_double(double v);
+/* Read a number or one of those strings (also numeric strings); -1 if neither. */
+int mlf_json_to_double(const json_t *j, double *out);
+/* Read an integer given as a number or a decimal string (MLflow's int64s); -1 if neither. */
+int mlf_json_to_int64(const json_t *j, int64_t *out);
+/* A string, or json null for NULL. */
+json_t *mlf_json_string_or_null(const char *s);
+
+/*
+ * Write `doc` as one line to `out` and flush; fails with status 74 when the
+ * stream cannot be written (a closed pipe, a full disk).
+ */
+int mlf_json_write_line(json_t *doc, FILE *out, struct mlf_error *err);
+
+/*
+ * A list of problems found in input data, collected rather than stopping at
+ * the first, so one run tells the operator everything to fix.  Each names the
+ * file, optionally the field, and what is wrong.
+ *
+ * The list owns its strings; mlf_problems_release() frees them.
+ */
+
+struct mlf_problem {
+	char *file;     /* path as the user knows it (relative to the input folder) */
+	char *field;    /* "boxes[2].xyxy", or NULL */
+	char *message;
+};
+
+struct mlf_problems {
+	struct mlf_problem *items;
+	size_t n, cap;
+};
+
+#define MLF_PROBLEMS_INIT { NULL, 0, 0 }
+
+void mlf_problems_add(struct mlf_problems *p, const char *file, const char *field,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void mlf_problems_release(struct mlf_problems *p);
+/* [{"file","field","message"}, ...] */
+json_t *mlf_problems_json(const struct mlf_problems *p);
+/* "file: field: message" lines, at most `max` of them (0 = all), then a count of the rest. */
+void mlf_problems_print(const struct mlf_problems *p, FILE *out, size_t max);
+
+/*
+ * Progress of long work on stderr: a live bar when stderr is a terminal,
+ * otherwise a plain line every 10% (cron- and CI-friendly).  Silent for
+ * small jobs (under `quiet_below` items).  No allocation; nothing to free.
+ */
+
+struct mlf_progress {
+	const char *prog;   /* program name for the line prefix */
+	const char *what;   /* "checking images" */
+	size_t total, done;
+	int tty, active, last_decile;
+};
+
+void mlf_progress_start(struct mlf_progress *p, const char *prog, const char *what,
+			size_t total, size_t quiet_below);
+void mlf_progress_step(struct mlf_progress *p);
+void mlf_progress_finish(struct mlf_progress *p);
+
+/*
+ * Facts about the machine and the checkout that runs are tagged with.
+ * Returned strings are allocated; the caller frees them.
+ */
+
+/* The login name (USER/LOGNAME, then the password database); "unknown" if none. */
+char *mlf_login_name(void);
+
+/*
+ * The commit checked out in the git working tree containing `dir`
+ * (40 hex), read from .git without running git; NULL when `dir` is not in
+ * a checkout or HEAD cannot be resolved.
+ */
+char *mlf_git_head_commit(const char *dir);
+
+/* `t` as RFC 3339 in UTC, "2026-11-24T13:50:39Z" (empty if it cannot be shown). */
+void mlf_time_rfc3339(time_t t, char out[32]);
+/* The current time so, allocated. */
+char *mlf_now_rfc3339(void);
+
+#endif

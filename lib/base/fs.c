@@ -1,0 +1,467 @@
+#include "mlf/base.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+
+#define COPY_CHUNK (1u << 20)
+
+char *mlf_path_join(const char *a, const char *b)
+{
+	if (!a || !*a || (b && b[0] == '/'))
+		return mlf_xstrdup(b ? b : "");
+	if (!b || !*b)
+		return mlf_xstrdup(a);
+	size_t la = strlen(a);
+	return mlf_xasprintf("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
+}
+
+char *mlf_path_normalize(const char *path)
+{
+	int absolute = path[0] == '/';
+	size_t n = strlen(path);
+	char **parts = mlf_xcalloc(n / 2 + 2, sizeof(*parts));
+	size_t np = 0;
+	char *copy = mlf_xstrdup(path), *save = NULL;
+
+	for (char *tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			if (np && strcmp(parts[np - 1], ".."))
+				np--;
+			else if (!absolute)
+				parts[np++] = tok;
+			continue;
+		}
+		parts[np++] = tok;
+	}
+	struct mlf_buf b = MLF_BUF_INIT;
+	if (absolute)
+		mlf_buf_addc(&b, '/');
+	for (size_t i = 0; i < np; i++) {
+		if (i)
+			mlf_buf_addc(&b, '/');
+		mlf_buf_adds(&b, parts[i]);
+	}
+	if (!b.len)
+		mlf_buf_addc(&b, '.');
+	free(parts);
+	free(copy);
+	return mlf_buf_detach(&b);
+}
+
+char *mlf_path_absolute(const char *base, const char *path)
+{
+	char cwd[4096];
+	if (path[0] == '/')
+		return mlf_path_normalize(path);
+	if (!base) {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return mlf_path_normalize(path);
+		base = cwd;
+	}
+	char *joined = mlf_path_join(base, path);
+	char *norm = mlf_path_normalize(joined);
+	free(joined);
+	if (norm[0] != '/') { /* relative base: anchor it to the CWD too */
+		char *abs = mlf_path_absolute(NULL, norm);
+		free(norm);
+		return abs;
+	}
+	return norm;
+}
+
+int mlf_is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int mlf_is_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int mlf_mkdir_p(const char *path, mode_t mode, struct mlf_error *err)
+{
+	char *p = mlf_xstrdup(path);
+	int rc = 0;
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char saved = *s;
+		*s = '\0';
+		if (mkdir(p, mode) != 0 && errno != EEXIST) {
+			rc = mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create folder '%s'", p);
+			break;
+		}
+		*s = saved;
+		if (saved == '\0')
+			break;
+	}
+	if (!rc && !mlf_is_dir(path))
+		rc = mlf_fail(err, MLF_EX_CANTCREAT, "'%s' exists and is not a folder", path);
+	free(p);
+	return rc;
+}
+
+int mlf_read_file(const char *path, char **data, size_t *len, struct mlf_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mlf_fail_errno(err, errno == ENOENT ? MLF_EX_NOINPUT : MLF_EX_IOERR,
+				      "cannot open '%s'", path);
+	struct mlf_buf b = MLF_BUF_INIT;
+	for (;;) {
+		mlf_buf_grow(&b, 65536);
+		ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			mlf_fail_errno(err, MLF_EX_IOERR, "cannot read '%s'", path);
+			close(fd);
+			mlf_buf_release(&b);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		b.len += (size_t)n;
+		b.data[b.len] = '\0';
+	}
+	close(fd);
+	if (len)
+		*len = b.len;
+	*data = mlf_buf_detach(&b);
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+FILE *mlf_atomic_fopen(const char *path, char **tmp, struct mlf_error *err)
+{
+	static unsigned counter;
+	for (int tries = 0; tries < 100; tries++) {
+		*tmp = mlf_xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+		int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			FILE *f = fdopen(fd, "wb");
+			if (f)
+				return f;
+			mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot open '%s'", *tmp);
+			close(fd);
+			unlink(*tmp);
+			free(*tmp);
+			*tmp = NULL;
+			return NULL;
+		}
+		int e = errno;
+		free(*tmp);
+		*tmp = NULL;
+		if (e != EEXIST) {
+			errno = e;
+			mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create a file beside '%s'", path);
+			return NULL;
+		}
+	}
+	mlf_fail(err, MLF_EX_CANTCREAT, "cannot find a free temporary name beside '%s'", path);
+	return NULL;
+}
+
+int mlf_atomic_fclose(FILE *f, char *tmp, const char *path, int failed, struct mlf_error *err)
+{
+	int rc = failed ? -1 : 0;
+	if (!rc && (fflush(f) != 0 || ferror(f)))
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
+	if (!rc && fsync(fileno(f)) != 0)
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot flush '%s'", tmp);
+	if (fclose(f) != 0 && !rc)
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", tmp);
+	if (!rc && rename(tmp, path) != 0)
+		rc = mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot rename '%s' to '%s'", tmp, path);
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int mlf_write_file_atomic(const char *path, const void *data, size_t len,
+			  struct mlf_error *err)
+{
+	char *tmp;
+	FILE *f = mlf_atomic_fopen(path, &tmp, err);
+	if (!f)
+		return -1;
+	int failed = len && fwrite(data, 1, len, f) != len;
+	if (failed)
+		mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
+	return mlf_atomic_fclose(f, tmp, path, failed, err);
+}
+
+int mlf_write_file_excl(const char *path, const void *data, size_t len,
+			struct mlf_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return mlf_fail_kind(err, MLF_EX_CANTCREAT, MLF_ERR_EXISTS, "'%s' already exists", path);
+		return mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create '%s'", path);
+	}
+	int rc = 0;
+	if (write_all(fd, data, len) != 0)
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", path);
+	if (close(fd) != 0 && !rc)
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", path);
+	if (rc)
+		unlink(path);
+	return rc;
+}
+
+int mlf_append_file(const char *path, const void *data, size_t len, struct mlf_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot open '%s' for appending", path);
+	int rc = 0;
+	if (write_all(fd, data, len) != 0)
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot append to '%s'", path);
+	if (close(fd) != 0 && !rc)
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", path);
+	return rc;
+}
+
+/* Stream `src` through SHA-256, writing each chunk to `out_fd` when it is >= 0. */
+static int stream_file(const char *src, int out_fd, const char *out_name, char hex[65],
+		       uint64_t *size, struct mlf_error *err)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return mlf_fail_errno(err, errno == ENOENT ? MLF_EX_NOINPUT : MLF_EX_IOERR,
+				      "cannot open '%s'", src);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char *chunk = mlf_xmalloc(COPY_CHUNK);
+	uint64_t total = 0;
+	int rc = 0;
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		rc = mlf_fail(err, MLF_EX_SOFTWARE, "cannot initialise SHA-256");
+	while (!rc) {
+		ssize_t n = read(in, chunk, COPY_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot read '%s'", src);
+			break;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		EVP_DigestUpdate(md, chunk, (size_t)n);
+		if (out_fd >= 0 && write_all(out_fd, chunk, (size_t)n) != 0)
+			rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", out_name);
+	}
+	if (!rc && hex) {
+		unsigned char digest[EVP_MAX_MD_SIZE];
+		unsigned dlen = 0;
+		EVP_DigestFinal_ex(md, digest, &dlen);
+		mlf_hex_encode(digest, dlen, hex);
+	}
+	if (size)
+		*size = total;
+	EVP_MD_CTX_free(md);
+	free(chunk);
+	close(in);
+	return rc;
+}
+
+int mlf_sha256_file(const char *path, char hex[65], uint64_t *size, struct mlf_error *err)
+{
+	return stream_file(path, -1, NULL, hex, size, err);
+}
+
+int mlf_copy_file_atomic(const char *src, const char *dst, char sha256_hex[65],
+			 struct mlf_error *err)
+{
+	char *tmp;
+	char hex[65];
+	FILE *f = mlf_atomic_fopen(dst, &tmp, err);
+	if (!f)
+		return -1;
+	/* Raw writes on the descriptor: nothing goes through the FILE's buffer. */
+	int failed = stream_file(src, fileno(f), tmp, hex, NULL, err) != 0;
+	if (mlf_atomic_fclose(f, tmp, dst, failed, err) != 0)
+		return -1;
+	if (sha256_hex)
+		memcpy(sha256_hex, hex, 65);
+	return 0;
+}
+
+static int walk(const char *path, const char *rel, int depth, mlf_walk_fn on_dir,
+		mlf_walk_fn on_file, void *ctx, struct mlf_error *err)
+{
+	if (depth > MLF_WALK_MAX_DEPTH)
+		return mlf_fail(err, MLF_EX_DATAERR, "'%s' is nested too deep (a symlink loop?)", path);
+	if (on_dir) {
+		int rc = on_dir(path, rel, ctx, err);
+		if (rc)
+			return rc;
+	}
+	DIR *d = opendir(path);
+	if (!d)
+		return mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot open folder '%s'", path);
+	struct dirent *de;
+	int rc = 0;
+	while (!rc && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *child = mlf_path_join(path, de->d_name);
+		char *child_rel = *rel ? mlf_xasprintf("%s/%s", rel, de->d_name)
+				       : mlf_xstrdup(de->d_name);
+		struct stat st;
+		if (stat(child, &st) != 0)
+			rc = mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot read '%s'", child);
+		else if (S_ISDIR(st.st_mode))
+			rc = walk(child, child_rel, depth + 1, on_dir, on_file, ctx, err);
+		else if (S_ISREG(st.st_mode))
+			rc = on_file(child, child_rel, ctx, err);
+		free(child);
+		free(child_rel);
+	}
+	closedir(d);
+	return rc;
+}
+
+int mlf_walk_tree(const char *dir, mlf_walk_fn on_dir, mlf_walk_fn on_file, void *ctx,
+		  struct mlf_error *err)
+{
+	return walk(dir, "", 0, on_dir, on_file, ctx, err);
+}
+
+int mlf_copy_file_new(const char *src, const char *dst, char sha256_hex[65],
+		      struct mlf_error *err)
+{
+	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create '%s'", dst);
+	int rc = stream_file(src, fd, dst, sha256_hex, NULL, err);
+	if (close(fd) != 0 && !rc)
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", dst);
+	if (rc)
+		unlink(dst);
+	return rc;
+}
+
+int mlf_sync_fs(const char *path, struct mlf_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot open '%s' to flush it", path);
+	int rc = syncfs(fd) == 0 ? 0 : mlf_fail_errno(err, MLF_EX_IOERR, "cannot flush '%s'", path);
+	close(fd);
+	return rc;
+}
+
+int mlf_remove_tree(const char *path, struct mlf_error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : mlf_fail_errno(err, MLF_EX_IOERR, "cannot inspect '%s'", path);
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		if (!d)
+			return mlf_fail_errno(err, MLF_EX_IOERR, "cannot open folder '%s'", path);
+		struct dirent *de;
+		int rc = 0;
+		while (!rc && (de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			char *child = mlf_path_join(path, de->d_name);
+			rc = mlf_remove_tree(child, err);
+			free(child);
+		}
+		closedir(d);
+		if (rc)
+			return rc;
+		if (rmdir(path) != 0)
+			return mlf_fail_errno(err, MLF_EX_IOERR, "cannot remove folder '%s'", path);
+		return 0;
+	}
+	if (unlink(path) != 0 && errno != ENOENT)
+		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot remove '%s'", path);
+	return 0;
+}
+
+int mlf_free_bytes(const char *path, uint64_t *bytes, struct mlf_error *err)
+{
+	struct statvfs sv;
+	if (statvfs(path, &sv) != 0)
+		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot read free space of '%s'", path);
+	*bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+	return 0;
+}
+
+int mlf_probe_writable(const char *dir, struct mlf_error *err)
+{
+	char *probe = mlf_xasprintf("%s/.mlf-write-probe.%ld", dir, (long)getpid());
+	int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create files in '%s'", dir);
+		free(probe);
+		return -1;
+	}
+	int rc = 0;
+	if (write_all(fd, "probe", 5) != 0)
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write in '%s'", dir);
+	close(fd);
+	unlink(probe);
+	free(probe);
+	return rc;
+}
+
+int mlf_lock(const char *path, int wait, int *fd_out, struct mlf_error *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot open lock file '%s'", path);
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+		if (errno == EINTR)
+			continue;
+		int e = errno;
+		close(fd);
+		errno = e;
+		if (e == EWOULDBLOCK)
+			return mlf_fail(err, MLF_EX_TEMPFAIL,
+					"'%s' is locked by another process; retry later", path);
+		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot lock '%s'", path);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+void mlf_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

@@ -1,0 +1,80 @@
+#include "mlf/base.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *mlf_json_double(double v)
+{
+	if (isnan(v))
+		return json_string("NaN");
+	if (isinf(v))
+		return json_string(v > 0 ? "Infinity" : "-Infinity");
+	return json_real(v);
+}
+
+int mlf_json_to_double(const json_t *j, double *out)
+{
+	if (json_is_number(j)) {
+		*out = json_number_value(j);
+		return 0;
+	}
+	if (!json_is_string(j))
+		return -1;
+	const char *s = json_string_value(j);
+	if (!strcmp(s, "NaN")) {
+		*out = NAN;
+		return 0;
+	}
+	if (!strcmp(s, "Infinity")) {
+		*out = INFINITY;
+		return 0;
+	}
+	if (!strcmp(s, "-Infinity")) {
+		*out = -INFINITY;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int mlf_json_to_int64(const json_t *j, int64_t *out)
+{
+	if (json_is_integer(j)) {
+		*out = (int64_t)json_integer_value(j);
+		return 0;
+	}
+	if (json_is_real(j)) {
+		*out = (int64_t)json_real_value(j);
+		return 0;
+	}
+	if (!json_is_string(j))
+		return -1;
+	const char *s = json_string_value(j);
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+json_t *mlf_json_string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+int mlf_json_write_line(json_t *doc, FILE *out, struct mlf_error *err)
+{
+	if (json_dumpf(doc, out, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17)) != 0 ||
+	    fputc('\n', out) == EOF || fflush(out) != 0 || ferror(out))
+		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot write the output document");
+	return 0;
+}

@@ -1,0 +1,656 @@
+/* Where model version N lives and whether its copies agree (see mlf/check.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "mlf/base.h"
+#include "mlf/check.h"
+#include "mlf/tracking.h"
+
+static const char *const kind_names[MLF_LOC_COUNT] = {
+	"models", "quick_access", "training", "safetensors", "mlflow_artifact",
+};
+
+const char *mlf_location_kind_name(enum mlf_location_kind kind)
+{
+	return (unsigned)kind < MLF_LOC_COUNT ? kind_names[kind] : "unknown";
+}
+
+int mlf_location_compared(enum mlf_location_kind kind)
+{
+	return kind != MLF_LOC_SAFETENSORS && (unsigned)kind < MLF_LOC_COUNT;
+}
+
+/* ---- one location ------------------------------------------------------- */
+
+void mlf_location_probe_file(struct mlf_location *loc, enum mlf_location_kind kind,
+			     const char *path)
+{
+	struct mlf_error err = MLF_ERROR_INIT;
+	struct stat st;
+
+	memset(loc, 0, sizeof(*loc));
+	loc->kind = kind;
+	loc->where = mlf_xstrdup(path);
+	if (stat(path, &st)) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return;
+		loc->exists = -1;
+		loc->error = mlf_xasprintf("cannot look at %s: %s", path, strerror(errno));
+		return;
+	}
+	loc->exists = 1;
+	mlf_time_rfc3339(st.st_mtime, loc->mtime);
+	if (!S_ISREG(st.st_mode)) {
+		loc->error = mlf_xasprintf("%s is not a regular file", path);
+		return;
+	}
+	if (mlf_sha256_file(path, loc->sha256, &loc->size, &err)) {
+		loc->sha256[0] = '\0';
+		loc->error = mlf_xstrdup(err.msg);
+	}
+}
+
+static const char *temp_root(void)
+{
+	const char *dir = getenv("TMPDIR");
+	return dir && *dir ? dir : "/tmp";
+}
+
+int mlf_location_probe_artifact(struct mlf_location *loc, struct mlf_tracking *t,
+				const struct mlf_run *run, const char *artifact_path,
+				struct mlf_error *err)
+{
+	struct mlf_error ignored = MLF_ERROR_INIT;
+	int rc = 0;
+
+	memset(loc, 0, sizeof(*loc));
+	loc->kind = MLF_LOC_ARTIFACT;
+	loc->where = mlf_uri_append(run->artifact_uri ? run->artifact_uri : "", artifact_path);
+	/* A private folder, so two verifications at once never share a file. */
+	char *dir = mlf_xasprintf("%s/mlf-artifact.XXXXXX", temp_root());
+	if (!mkdtemp(dir)) {
+		mlf_fail(err, MLF_EX_CANTCREAT, "cannot create a temporary folder in %s to download "
+			 "the artifact into: %s; set TMPDIR to a writable folder", temp_root(),
+			 strerror(errno));
+		loc->exists = -1;
+		loc->error = mlf_xstrdup(err->msg);
+		free(dir);
+		return -1;
+	}
+	char *dst = mlf_path_join(dir, "artifact");
+	if (mlf_tracking_download_artifact(t, run, artifact_path, dst, err)) {
+		if (err->kind == MLF_ERR_NOT_FOUND) {
+			mlf_error_clear(err);
+		} else {
+			loc->exists = -1;
+			loc->error = mlf_xstrdup(err->msg);
+			rc = -1;
+		}
+	} else if (mlf_sha256_file(dst, loc->sha256, &loc->size, err)) {
+		loc->exists = -1;
+		loc->error = mlf_xstrdup(err->msg);
+		loc->sha256[0] = '\0';
+		rc = -1;
+	} else {
+		loc->exists = 1;
+	}
+	mlf_remove_tree(dir, &ignored);
+	free(dst);
+	free(dir);
+	return rc;
+}
+
+void mlf_location_release(struct mlf_location *loc)
+{
+	free(loc->where);
+	free(loc->error);
+	memset(loc, 0, sizeof(*loc));
+}
+
+/* ---- registry helpers --------------------------------------------------- */
+
+static int is_decimal(const char *s)
+{
+	return s && *s && strspn(s, "0123456789") == strlen(s);
+}
+
+int mlf_registry_version_cmp(const char *a, const char *b, int *cmp)
+{
+	if (!is_decimal(a) || !is_decimal(b))
+		return -1;
+	/* Compared as digit strings: no overflow whatever the length. */
+	while (*a == '0' && a[1])
+		a++;
+	while (*b == '0' && b[1])
+		b++;
+	size_t la = strlen(a), lb = strlen(b);
+	int c = la != lb ? (la < lb ? -1 : 1) : strcmp(a, b);
+	*cmp = (c > 0) - (c < 0);
+	return 0;
+}
+
+enum mlf_alias_verdict mlf_alias_judge(const char *ours, const char *now)
+{
+	int cmp;
+	if (!now)
+		return MLF_ALIAS_NOWHERE;
+	if (mlf_registry_version_cmp(now, ours, &cmp))
+		return MLF_ALIAS_INVALID;
+	return cmp == 0 ? MLF_ALIAS_HERE : cmp > 0 ? MLF_ALIAS_MOVED_ON : MLF_ALIAS_OLDER;
+}
+
+void mlf_alias_list_parse(const char *text, struct mlf_kvs *out)
+{
+	const char *p = text ? text : "";
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		const char *s = p, *e = p + len;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > s) {
+			char *alias = mlf_xstrndup(s, (size_t)(e - s));
+			if (!mlf_kvs_get(out, alias))
+				mlf_kvs_add(out, alias, "");
+			free(alias);
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+}
+
+/* ---- one version, every location ---------------------------------------- */
+
+static const char *json_str(const json_t *o, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(o, a);
+	if (b)
+		v = json_object_get(v, b);
+	return json_string_value(v);
+}
+
+static int is_sha256(const char *s)
+{
+	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+static void read_metadata(struct mlf_locations *l)
+{
+	const char *path = l->paths.metadata;
+	json_error_t je;
+	if (!mlf_is_file(path)) {
+		l->metadata_error = mlf_xasprintf("%s is missing", path);
+		return;
+	}
+	l->metadata = json_load_file(path, 0, &je);
+	const char *format = json_str(l->metadata, "format", NULL);
+	if (!l->metadata) {
+		l->metadata_error = mlf_xasprintf("%s is not valid JSON (line %d: %s)", path, je.line,
+						  je.text);
+	} else if (!format || strcmp(format, "mlf.model")) {
+		l->metadata_error = mlf_xasprintf("%s is not model metadata (no \"format\": "
+						  "\"mlf.model\")", path);
+	} else if (!is_sha256(json_str(l->metadata, "sha256", NULL))) {
+		l->metadata_error = mlf_xasprintf("%s has no valid \"sha256\"", path);
+	} else {
+		l->metadata_sha256 = json_str(l->metadata, "sha256", NULL);
+	}
+}
+
+/* The run the version belongs to: the metadata's, else the training folder's state file. */
+static void find_run(struct mlf_locations *l)
+{
+	const char *id = json_str(l->metadata, "run", "run_id");
+	const char *exp = json_str(l->metadata, "run", "experiment_id");
+	json_t *state = NULL;
+	if (!id && mlf_is_file(l->paths.state)) {
+		state = json_load_file(l->paths.state, 0, NULL);
+		id = json_str(state, "run_id", NULL);
+		exp = json_str(state, "experiment_id", NULL);
+	}
+	l->run_id = mlf_xstrdup(id);
+	l->experiment_id = mlf_xstrdup(exp);
+	json_decref(state);
+}
+
+/* The exit status a tracking failure implies. */
+static int tracking_status(const struct mlf_error *err)
+{
+	if (err->status == MLF_EX_UNAVAILABLE || err->kind == MLF_ERR_UNREACHABLE)
+		return MLF_EX_UNAVAILABLE;
+	if (err->status == MLF_EX_CONFIG || err->kind == MLF_ERR_AUTH)
+		return MLF_EX_CONFIG;
+	return MLF_EX_CHECK;
+}
+
+/* How much an exit status says: 69 over 78 (as mlf-validate), both over 1. */
+static int status_rank(int status)
+{
+	return status == MLF_EX_UNAVAILABLE ? 3 : status == MLF_EX_CONFIG ? 2 : status != 0;
+}
+
+static void raise_status(struct mlf_locations *l, int status)
+{
+	/* An incomplete answer matters more than a known mismatch. */
+	if (status_rank(status) > status_rank(l->status))
+		l->status = status;
+}
+
+static void confirm_aliases(struct mlf_locations *l, struct mlf_tracking *t,
+			    const struct mlf_kvs *tagged)
+{
+	for (size_t i = 0; i < tagged->n; i++) {
+		const char *alias = tagged->items[i].key;
+		struct mlf_model_version mv = { 0 };
+		struct mlf_error err = MLF_ERROR_INIT;
+		if (mlf_kvs_get(&l->aliases, alias))
+			continue;
+		if (mlf_tracking_get_alias(t, l->reg_name, alias, &mv, &err) == 0) {
+			if (mlf_alias_judge(l->reg_version, mv.version) == MLF_ALIAS_HERE)
+				mlf_kvs_add(&l->aliases, alias, "");
+			else
+				mlf_kvs_add(&l->moved, alias, mv.version ? mv.version : "");
+		} else if (err.kind == MLF_ERR_NOT_FOUND) {
+			mlf_kvs_add(&l->moved, alias, "");
+		} else if (!l->reg_error) {
+			l->reg_error = mlf_xstrdup(err.msg);
+		}
+		mlf_model_version_release(&mv);
+	}
+}
+
+static void locate_registry(struct mlf_locations *l, struct mlf_tracking *t,
+			    const struct mlf_run *run)
+{
+	const char *name = mlf_kvs_get(&run->tags, "registered_model");
+	const char *version = mlf_kvs_get(&run->tags, "registry_version");
+	struct mlf_kvs tagged = MLF_KVS_INIT;
+	struct mlf_model_version mv = { 0 };
+	struct mlf_error err = MLF_ERROR_INIT;
+
+	if (!name || !version)
+		return;
+	l->reg_name = mlf_xstrdup(name);
+	l->reg_version = mlf_xstrdup(version);
+	mlf_alias_list_parse(mlf_kvs_get(&run->tags, "registry_aliases"), &tagged);
+	if (mlf_tracking_get_model_version(t, name, version, &mv, &err)) {
+		if (err.kind == MLF_ERR_UNSUPPORTED) {
+			/* Nothing to confirm with: show what the run recorded. */
+			for (size_t i = 0; i < tagged.n; i++)
+				mlf_kvs_add(&l->aliases, tagged.items[i].key, "");
+			l->reg_note = mlf_xasprintf("unconfirmed: %s", err.msg);
+		} else {
+			l->reg_error = mlf_xstrdup(err.msg);
+			if (err.kind != MLF_ERR_NOT_FOUND)
+				raise_status(l, tracking_status(&err));
+		}
+	} else if (mv.run_id && strcmp(mv.run_id, run->run_id)) {
+		l->reg_error = mlf_xasprintf("model version %s %s belongs to run %s, not to run %s",
+					     name, version, mv.run_id, run->run_id);
+	} else {
+		for (size_t i = 0; i < mv.aliases.n; i++)
+			mlf_kvs_add(&l->aliases, mv.aliases.items[i].key, "");
+		confirm_aliases(l, t, &tagged);
+	}
+	mlf_model_version_release(&mv);
+	mlf_kvs_release(&tagged);
+}
+
+static char *artifact_path_of(const struct mlf_locations *l)
+{
+	const char *p = json_str(l->metadata, "run", "artifact_path");
+	return p ? mlf_xstrdup(p) : mlf_xasprintf("model/%s.pt", l->paths.name);
+}
+
+static void locate_run(struct mlf_locations *l, const struct mlf_config *cfg)
+{
+	struct mlf_tracking_options opts;
+	struct mlf_tracking *t = NULL;
+	struct mlf_run run = { 0 };
+	struct mlf_error err = MLF_ERROR_INIT;
+	struct mlf_location *art = &l->loc[MLF_LOC_ARTIFACT];
+	char *path = artifact_path_of(l);
+
+	int rc = mlf_config_tracking_options(cfg, &opts, &err);
+	opts.create_store = 0;
+	if (rc || mlf_tracking_open(&t, &opts, &err) ||
+	    mlf_tracking_get_run(t, l->run_id, &run, &err)) {
+		const char *uri = mlf_config_get(cfg, "tracking_uri");
+		l->tracking_uri = t ? mlf_xstrdup(mlf_tracking_uri(t)) : mlf_uri_redact(uri ? uri : "");
+		if (err.kind == MLF_ERR_NOT_FOUND && t)
+			l->run_error = mlf_xasprintf("run %s not found at %s; is tracking_uri the store "
+						     "the model was trained with?", l->run_id,
+						     l->tracking_uri);
+		else
+			l->run_error = mlf_xstrdup(err.msg);
+		raise_status(l, tracking_status(&err));
+		const char *root = json_str(l->metadata, "run", "artifact_uri");
+		art->kind = MLF_LOC_ARTIFACT;
+		art->where = root ? mlf_uri_append(root, path) : NULL;
+		art->exists = -1;
+		art->error = mlf_xasprintf("not checked: %s", l->run_error);
+		goto out;
+	}
+	l->tracking_uri = mlf_xstrdup(mlf_tracking_uri(t));
+	free(l->experiment_id);
+	l->experiment_id = mlf_xstrdup(run.experiment_id);
+	l->run_status = mlf_xstrdup(mlf_run_status_name(run.status));
+	if (mlf_location_probe_artifact(art, t, &run, path, &err))
+		raise_status(l, tracking_status(&err));
+	locate_registry(l, t, &run);
+out:
+	mlf_run_release(&run);
+	mlf_tracking_close(t);
+	free(path);
+}
+
+static int copies_agree(const struct mlf_locations *l)
+{
+	if (!l->metadata_sha256)
+		return 0;
+	for (int k = 0; k < MLF_LOC_COUNT; k++)
+		if (mlf_location_compared(k) &&
+		    (l->loc[k].exists != 1 || strcmp(l->loc[k].sha256, l->metadata_sha256)))
+			return 0;
+	return 1;
+}
+
+static int any_trace(const struct mlf_locations *l)
+{
+	for (int k = 0; k < MLF_LOC_COUNT; k++)
+		if (l->loc[k].exists)
+			return 1;
+	return mlf_is_file(l->paths.metadata) || mlf_is_dir(l->paths.train_dir);
+}
+
+int mlf_locate(const struct mlf_config *cfg, long n, struct mlf_locations *l,
+	       struct mlf_error *err)
+{
+	memset(l, 0, sizeof(*l));
+	l->n = n;
+	snprintf(l->version, sizeof(l->version), "v%ld", n);
+	mlf_version_paths_init(&l->paths, cfg, n);
+	l->loc[MLF_LOC_ARTIFACT].kind = MLF_LOC_ARTIFACT;
+
+	mlf_location_probe_file(&l->loc[MLF_LOC_MODELS], MLF_LOC_MODELS, l->paths.model_pt);
+	mlf_location_probe_file(&l->loc[MLF_LOC_QUICK], MLF_LOC_QUICK, l->paths.quick_pt);
+	mlf_location_probe_file(&l->loc[MLF_LOC_TRAINING], MLF_LOC_TRAINING, l->paths.best_pt);
+	mlf_location_probe_file(&l->loc[MLF_LOC_SAFETENSORS], MLF_LOC_SAFETENSORS,
+				l->paths.safetensors);
+	if (!any_trace(l))
+		return mlf_fail_kind(err, MLF_EX_NOINPUT, MLF_ERR_NOT_FOUND,
+				     "%s not found: no %s and no training folder %s; "
+				     "`model-locate latest` shows the newest version",
+				     l->paths.name, l->paths.model_pt, l->paths.train_dir);
+	read_metadata(l);
+	find_run(l);
+	if (l->run_id) {
+		locate_run(l, cfg);
+	} else {
+		l->loc[MLF_LOC_ARTIFACT].error = mlf_xasprintf(
+			"no MLflow run is known for %s: neither %s nor %s names one",
+			l->paths.name, l->paths.metadata, l->paths.state);
+	}
+	l->agree = copies_agree(l);
+	if (!l->agree)
+		raise_status(l, MLF_EX_CHECK);
+	return l->status;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static json_t *location_json(const struct mlf_location *loc)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "kind", json_string(mlf_location_kind_name(loc->kind)));
+	json_object_set_new(o, loc->kind == MLF_LOC_ARTIFACT ? "uri" : "path",
+			    mlf_json_string_or_null(loc->where));
+	json_object_set_new(o, "exists", loc->exists < 0 ? json_null() : json_boolean(loc->exists));
+	if (loc->exists == 1 && loc->sha256[0]) {
+		json_object_set_new(o, "size", json_integer((json_int_t)loc->size));
+		json_object_set_new(o, "sha256", json_string(loc->sha256));
+	}
+	if (loc->mtime[0])
+		json_object_set_new(o, "mtime", json_string(loc->mtime));
+	if (loc->error)
+		json_object_set_new(o, "error", json_string(loc->error));
+	return o;
+}
+
+static json_t *kvs_keys_json(const struct mlf_kvs *kvs)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < kvs->n; i++)
+		json_array_append_new(a, json_string(kvs->items[i].key));
+	return a;
+}
+
+static json_t *run_json(const struct mlf_locations *l)
+{
+	if (!l->run_id)
+		return json_null();
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "run_id", l->run_id,
+			      "experiment_id", mlf_json_string_or_null(l->experiment_id),
+			      "status", mlf_json_string_or_null(l->run_status),
+			      "tracking_uri", mlf_json_string_or_null(l->tracking_uri));
+	if (l->run_error)
+		json_object_set_new(o, "error", json_string(l->run_error));
+	return o;
+}
+
+static json_t *registry_json(const struct mlf_locations *l)
+{
+	if (!l->reg_name)
+		return json_null();
+	json_t *o = json_pack("{s:s, s:s, s:o}", "name", l->reg_name, "version", l->reg_version,
+			      "aliases", kvs_keys_json(&l->aliases));
+	if (l->moved.n) {
+		json_t *moved = json_object();
+		for (size_t i = 0; i < l->moved.n; i++)
+			json_object_set_new(moved, l->moved.items[i].key,
+					    mlf_json_string_or_null(*l->moved.items[i].value ?
+								    l->moved.items[i].value : NULL));
+		json_object_set_new(o, "moved", moved);
+	}
+	if (l->reg_error)
+		json_object_set_new(o, "error", json_string(l->reg_error));
+	if (l->reg_note)
+		json_object_set_new(o, "note", json_string(l->reg_note));
+	return o;
+}
+
+json_t *mlf_locations_json(const struct mlf_locations *l)
+{
+	json_t *locs = json_array();
+	for (int k = 0; k < MLF_LOC_COUNT; k++)
+		json_array_append_new(locs, location_json(&l->loc[k]));
+	return json_pack("{s:s, s:i, s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o}",
+			 "kind", "mlf.locations", "schema_version", 1,
+			 "version", l->version, "name", l->paths.name, "agree", l->agree,
+			 "sha256", mlf_json_string_or_null(l->agree ? l->metadata_sha256 : NULL),
+			 "metadata", mlf_json_string_or_null(l->metadata ? l->paths.metadata : NULL),
+			 "run", run_json(l), "registry", registry_json(l), "locations", locs);
+}
+
+static void add_kvs_keys(struct mlf_buf *b, const struct mlf_kvs *kvs)
+{
+	for (size_t i = 0; i < kvs->n; i++)
+		mlf_buf_addf(b, "%s%s", i ? ", " : "", kvs->items[i].key);
+}
+
+static char *registry_text(const struct mlf_locations *l)
+{
+	struct mlf_buf b = MLF_BUF_INIT;
+	mlf_buf_addf(&b, "%s version %s", l->reg_name, l->reg_version);
+	if (l->aliases.n) {
+		mlf_buf_adds(&b, ", aliases ");
+		add_kvs_keys(&b, &l->aliases);
+	}
+	for (size_t i = 0; i < l->moved.n; i++)
+		mlf_buf_addf(&b, "; %s now %s%s", l->moved.items[i].key,
+			     *l->moved.items[i].value ? "at version " : "unset",
+			     l->moved.items[i].value);
+	if (l->reg_error)
+		mlf_buf_addf(&b, "; %s", l->reg_error);
+	if (l->reg_note)
+		mlf_buf_addf(&b, " (%s)", l->reg_note);
+	return mlf_buf_detach(&b);
+}
+
+/* What is wrong with one compared copy, or NULL. */
+static char *copy_problem(const struct mlf_locations *l, const struct mlf_location *loc)
+{
+	const char *name = mlf_location_kind_name(loc->kind);
+	const char *where = loc->where ? loc->where : "(no run known)";
+	if (loc->exists == 0)
+		return mlf_xasprintf("%s copy %s is missing", name, where);
+	if (loc->exists < 0 || loc->error)
+		return mlf_xasprintf("%s copy %s: %s", name, where,
+				     loc->error ? loc->error : "could not be read");
+	if (l->metadata_sha256 && strcmp(loc->sha256, l->metadata_sha256))
+		return mlf_xasprintf("%s copy %s has sha256 %.12s..., the metadata says %.12s...",
+				     name, where, loc->sha256, l->metadata_sha256);
+	return NULL;
+}
+
+/* How many compared copies are missing or differ (an unread MLflow copy is not counted). */
+static int copy_problems(const struct mlf_locations *l)
+{
+	int n = 0;
+	for (int k = 0; k < MLF_LOC_COUNT; k++) {
+		if (!mlf_location_compared(k) || (k == MLF_LOC_ARTIFACT && l->run_error))
+			continue;
+		char *p = copy_problem(l, &l->loc[k]);
+		n += p != NULL;
+		free(p);
+	}
+	return n;
+}
+
+static void print_header(const struct mlf_locations *l, FILE *out)
+{
+	fprintf(out, "%s\n", l->paths.name);
+	fprintf(out, "  metadata  %s\n", l->metadata ? l->paths.metadata : l->metadata_error);
+	if (!l->run_id)
+		fprintf(out, "  run       none known\n");
+	else if (l->run_error)
+		fprintf(out, "  run       %s: %s\n", l->run_id, l->run_error);
+	else
+		fprintf(out, "  run       %s %s, experiment %s, %s\n", l->run_id, l->run_status,
+			l->experiment_id, l->tracking_uri);
+	if (l->reg_name) {
+		char *reg = registry_text(l);
+		fprintf(out, "  registry  %s\n", reg);
+		free(reg);
+	}
+	if (l->agree)
+		fprintf(out, "  copies    all 4 agree, sha256 %s\n", l->metadata_sha256);
+	else if (copy_problems(l) || l->metadata_error)
+		fprintf(out, "  copies    DO NOT AGREE (see below)\n");
+	else
+		fprintf(out, "  copies    the local ones agree; the MLflow copy could not be checked\n");
+}
+
+/* The SHA256 column: a prefix is enough to tell copies apart by eye. */
+static const char *sha_cell(const struct mlf_location *loc, char buf[16])
+{
+	if (loc->exists == 0)
+		return "missing";
+	if (loc->exists < 0 || !loc->sha256[0])
+		return "unknown";
+	snprintf(buf, 16, "%.12s", loc->sha256);
+	return buf;
+}
+
+static const char *note_cell(const struct mlf_locations *l, const struct mlf_location *loc)
+{
+	if (loc->error)
+		return loc->error;
+	if (!mlf_location_compared(loc->kind))
+		return "(not compared)";
+	if (loc->exists == 1 && l->metadata_sha256 && strcmp(loc->sha256, l->metadata_sha256))
+		return "DIFFERS from the metadata's sha256";
+	return "";
+}
+
+void mlf_locations_print(const struct mlf_locations *l, FILE *out)
+{
+	char sizes[MLF_LOC_COUNT][24], sha[16];
+	int wsize = 4;
+	print_header(l, out);
+	for (int k = 0; k < MLF_LOC_COUNT; k++) {
+		const struct mlf_location *loc = &l->loc[k];
+		if (loc->exists == 1 && loc->sha256[0])
+			snprintf(sizes[k], sizeof(sizes[k]), "%llu", (unsigned long long)loc->size);
+		else
+			snprintf(sizes[k], sizeof(sizes[k]), "-");
+		if ((int)strlen(sizes[k]) > wsize)
+			wsize = (int)strlen(sizes[k]);
+	}
+	fprintf(out, "\n  %-15s  %*s  %-12s  %-20s  %s\n", "KIND", wsize, "SIZE", "SHA256",
+		"MODIFIED", "LOCATION");
+	for (int k = 0; k < MLF_LOC_COUNT; k++) {
+		const struct mlf_location *loc = &l->loc[k];
+		const char *note = note_cell(l, loc);
+		fprintf(out, "  %-15s  %*s  %-12s  %-20s  %s%s%s\n", mlf_location_kind_name(loc->kind),
+			wsize, sizes[k], sha_cell(loc, sha), loc->mtime[0] ? loc->mtime : "-",
+			loc->where ? loc->where : "-", *note ? "  " : "", note);
+	}
+}
+
+void mlf_locations_summary(const struct mlf_locations *l, const char *prog, FILE *out)
+{
+	struct mlf_buf problems = MLF_BUF_INIT;
+	if (l->agree && !l->run_error) {
+		fprintf(out, "%s: %s: all 4 copies agree (sha256 %.12s...)", prog, l->paths.name,
+			l->metadata_sha256);
+		if (l->run_id)
+			fprintf(out, ", run %s %s", l->run_id, l->run_status);
+		if (l->reg_name)
+			fprintf(out, ", %s version %s", l->reg_name, l->reg_version);
+		fputc('\n', out);
+		return;
+	}
+	if (l->metadata_error)
+		mlf_buf_addf(&problems, "  - %s\n", l->metadata_error);
+	for (int k = 0; k < MLF_LOC_COUNT; k++) {
+		if (!mlf_location_compared(k) || (k == MLF_LOC_ARTIFACT && l->run_error))
+			continue;
+		char *p = copy_problem(l, &l->loc[k]);
+		if (p)
+			mlf_buf_addf(&problems, "  - %s\n", p);
+		free(p);
+	}
+	/* An unreadable run is no evidence that the copies differ: say which it is. */
+	fprintf(out, "%s: %s: %s\n%s", prog, l->paths.name,
+		copy_problems(l) ? "the copies do not agree:" :
+		l->metadata_error ? "without usable metadata there is no sha256 to agree on:" :
+		"the local copies agree; the MLflow copy could not be checked:", problems.data);
+	if (l->run_error)
+		fprintf(out, "  - run %s: %s\n", l->run_id, l->run_error);
+	if (problems.len)
+		fprintf(out, "  `mlf-verify --version %ld` checks the whole run; a copy that differs "
+			"can be restored from the MLflow artifact\n", l->n);
+	mlf_buf_release(&problems);
+}
+
+void mlf_locations_release(struct mlf_locations *l)
+{
+	mlf_version_paths_release(&l->paths);
+	json_decref(l->metadata);
+	for (int k = 0; k < MLF_LOC_COUNT; k++)
+		mlf_location_release(&l->loc[k]);
+	char **strings[] = { &l->metadata_error, &l->run_id, &l->experiment_id, &l->run_status,
+			     &l->tracking_uri, &l->run_error, &l->reg_name, &l->reg_version,
+			     &l->reg_error, &l->reg_note };
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		free(*strings[i]);
+	mlf_kvs_release(&l->aliases);
+	mlf_kvs_release(&l->moved);
+	memset(l, 0, sizeof(*l));
+}
