@@ -17,7 +17,9 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* sysexits.h statuses, plus the two the toolchain adds (see DESIGN.md). */
+/* sysexits.h statuses, plus two the toolchain adds: 1, a check that ran and
+ * failed (not an error of the program), and 130, stopped by SIGINT/SIGTERM
+ * (what a shell reports for Ctrl-C).  See docs/exit-status.md. */
 enum mlf_status {
 	MLF_OK = 0,
 	MLF_EX_CHECK = 1,        /* a check failed (validate/verify found problems) */

@@ -2,7 +2,7 @@
  * Detection validation metrics computed as Ultralytics 8.4.190 computes them
  * (engine/validator.py match_predictions, models/yolo/detect/val.py,
  * utils/metrics.py box_iou, ap_per_class, compute_ap, smooth, Metric,
- * DetMetrics, ConfusionMatrix; reference/yolo.md 5).
+ * DetMetrics, ConfusionMatrix; docs/ultralytics-recipe.md).
  *
  * Use: mlf_det_metrics_init, then mlf_det_metrics_add_image once per validation
  * image with its detections after NMS (in NMS order: best score first) and

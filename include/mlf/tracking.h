@@ -1,6 +1,6 @@
 /*
  * Tracking and artifact URIs, parsed the way MLflow reads them (see
- * reference/mlflow.md section 5), with the traps turned into errors.
+ * docs/mlflow-formats.md section 5), with the traps turned into errors.
  *
  * All returned strings are allocated; the caller frees them.
  */
@@ -417,7 +417,10 @@ int64_t mlf_now_ms(void);
 /* 32 lowercase hex characters from the OS random generator, as uuid4().hex. */
 void mlf_random_hex32(char out[33]);
 
-/* MLflow's log-batch limits (reference/mlflow.md section 2). */
+/* Limits MLflow's server enforces (mlflow/utils/validation.py): per log-batch
+ * call at most 1000 metrics, 100 params, 100 tags and 1000 items in all;
+ * keys up to 250 characters; param values up to 6000 characters (since 2.8),
+ * run tag values up to 8000 (since 2.17).  See docs/mlflow-formats.md. */
 #define MLF_BATCH_MAX_METRICS 1000
 #define MLF_BATCH_MAX_PARAMS 100
 #define MLF_BATCH_MAX_TAGS 100

@@ -8,8 +8,8 @@
  * as meta["yaml"] in a checkpoint: "nc", "scales" + "scale" (or
  * "depth_multiple"/"width_multiple"), "backbone" and "head" lists of
  * [from, repeats, module, args], optional "reg_max", "end2end", "channels".
- * The rules are those of parse_model in ultralytics 8.4.190 (see
- * reference/yolo.md section 1); modules understood: Conv, C2f, C3k2, SPPF,
+ * The rules are those of parse_model in ultralytics 8.4.190 (nn/tasks.py;
+ * see docs/ultralytics-recipe.md); modules understood: Conv, C2f, C3k2, SPPF,
  * C2PSA, nn.Upsample (or Upsample), Concat, Detect.
  *
  * Ownership: a `struct mlf_yolo_arch` owns its layers, parameters and their
@@ -136,7 +136,7 @@ int64_t mlf_yolo_arch_buffer_count(const struct mlf_yolo_arch *a);
  * decoded output, and letterbox geometry (to put an image into the network
  * input and to map boxes back), matching Ultralytics 8.4.190
  * (ultralytics/utils/nms.py non_max_suppression, data/augment.py LetterBox,
- * utils/ops.py scale_boxes and clip_boxes; reference/yolo.md 1.4, 4.4, 5.1).
+ * utils/ops.py scale_boxes and clip_boxes; see docs/ultralytics-recipe.md).
  *
  * Ownership: `struct mlf_detections` owns its `det` array; mlf_yolo_nms
  * reuses and grows it, mlf_detections_release frees it.  The prediction is

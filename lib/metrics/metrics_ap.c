@@ -1,7 +1,7 @@
 /*
  * From the accumulated TP flags to P, R, AP and the curves, as Ultralytics
  * 8.4.190 does it (utils/metrics.py ap_per_class, compute_ap, smooth,
- * Metric; reference/yolo.md 5.3).  float64 throughout, NumPy's order of
+ * Metric; docs/ultralytics-recipe.md).  float64 throughout, NumPy's order of
  * operations (lib/metrics/metrics_numpy.c) wherever it changes the last bits.
  */
 #include <limits.h>

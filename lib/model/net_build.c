@@ -5,7 +5,8 @@
  * architecture's as they are taken, so this file and lib/yolo/yolo_arch_params.c
  * cannot silently disagree.  Constructors mirrored: Conv, DWConv,
  * Bottleneck, C2f, C3k2, C3k, SPPF, C2PSA, PSABlock, Attention, Detect
- * (ultralytics 8.4.190 nn/modules; reference/yolo.md 1.3-1.4).
+ * (ultralytics 8.4.190 nn/modules/conv.py, block.py, head.py; see
+ * docs/ultralytics-recipe.md).
  */
 #include <math.h>
 #include <stdarg.h>

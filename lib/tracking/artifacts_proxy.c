@@ -2,7 +2,7 @@
  * Artifacts behind an MLflow server's artifact proxy: the run's artifact URI
  * is mlflow-artifacts:/<path> (or mlflow-artifacts://host:port/<path>) and
  * the server serves it under /api/2.0/mlflow-artifacts/artifacts/<path>
- * (reference/mlflow.md section 3.6).
+ * (docs/mlflow-formats.md section 4).
  *
  * Same behaviour as artifacts_local.c, so a program cannot tell the stores
  * apart: a file or a folder lands under its own name below `artifact_dir`;

@@ -1,5 +1,5 @@
 /*
- * parse_model's rules (ultralytics 8.4.190, reference/yolo.md 1.2): depth and
+ * parse_model's rules (ultralytics 8.4.190 nn/tasks.py): depth and
  * width scaling, channel bookkeeping, per-module arguments.
  */
 #include <math.h>

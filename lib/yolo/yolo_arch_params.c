@@ -1,7 +1,8 @@
 /*
  * The parameters and buffers each module creates, in the order PyTorch
  * registers them (which is state_dict order).  Shapes follow the module
- * constructors described in reference/yolo.md 1.3-1.4.
+ * constructors of ultralytics 8.4.190 nn/modules/conv.py, block.py and
+ * head.py (see docs/ultralytics-recipe.md).
  */
 #include <stdarg.h>
 #include <stdlib.h>

@@ -1,8 +1,9 @@
 /*
  * NMS and letterbox geometry as Ultralytics 8.4.190 does them
- * (reference/yolo.md 5.1, 4.4).  Arithmetic is float32 where PyTorch's and
- * torchvision's is, and comparisons are done in the precision they use, so
- * that boxes sitting exactly on a threshold go the same way.
+ * (utils/nms.py non_max_suppression, data/augment.py LetterBox).  Arithmetic
+ * is float32 where PyTorch's and torchvision's is, and comparisons are done
+ * in the precision they use, so that boxes sitting exactly on a threshold go
+ * the same way.
  *
  * The suppression is torchvision.ops.nms (CPU kernel), not Ultralytics'
  * TorchNMS: YOLO.predict (AutoBackend.warmup) and the validator import

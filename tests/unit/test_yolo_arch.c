@@ -19,7 +19,8 @@
 #define ARCH SOURCE_DIR "/tests/fixtures/arch/"
 #define CKPT SOURCE_DIR "/tests/fixtures/ckpt/"
 
-/* Totals in the yaml comments (reference/yolo.md 1.1), nc=80. */
+/* Parameter totals printed in the comments of Ultralytics' yolov8.yaml and
+ * yolo11.yaml, nc=80. */
 static const struct { const char *family; char scale; int64_t params; } published[] = {
 	{ "yolov8", 'n', 3157200 }, { "yolov8", 's', 11166560 }, { "yolov8", 'm', 25902640 },
 	{ "yolov8", 'l', 43691520 }, { "yolov8", 'x', 68229648 }, { "yolo11", 'n', 2624080 },
@@ -116,7 +117,8 @@ static void test_checkpoint_11(void **state)
 	check_checkpoint(CKPT "yolo11-tiny-final.pt");
 }
 
-/* Output channels and repeats per layer, reference/yolo.md 1.2. */
+/* Output channels and repeats per layer as parse_model resolves them for
+ * yolov8n and yolo11x (the rules of lib/yolo/yolo_arch.c). */
 static void test_layers(void **state)
 {
 	(void)state;

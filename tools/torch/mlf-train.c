@@ -152,8 +152,10 @@ int main(int argc, char **argv)
 		json_decref(doc);
 		return wrc < 0 ? MLF_EX_IOERR : 0;
 	}
-	/* libtorch's CPU tensors come and go by the tens of MB each step; glibc
-	 * would mmap and unmap each one (reference/libtorch.md 3) */
+	/* libtorch's CPU tensors come and go by the tens of MB each step; above
+	 * its default mmap threshold glibc would mmap and unmap each one, and the
+	 * page faults and syscalls cost a large share of a step (see
+	 * mlf_yolo_model_set_channels_last in mlf/torch/model.h) */
 	mallopt(M_MMAP_THRESHOLD, 256 << 20);
 	mallopt(M_TRIM_THRESHOLD, 1 << 30);
 	/* a second signal ends it at once; last.pt of the last finished epoch

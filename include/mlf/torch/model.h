@@ -4,8 +4,8 @@
  * as Ultralytics initialises a fresh model, loaded from and exported to a
  * checkpoint (mlf/ckpt.h) by state_dict name, run forward in training
  * or eval mode, and used for inference on an image.  Behaviour follows
- * ultralytics 8.4.190 (nn/modules/conv.py, block.py, head.py, nn/tasks.py;
- * reference/yolo.md 1.3-1.5, 3.7).
+ * ultralytics 8.4.190 (nn/modules/conv.py, block.py, head.py, nn/tasks.py
+ * DetectionModel and BaseModel.load; see docs/ultralytics-recipe.md).
  *
  * Ownership: a `struct mlf_yolo_model` owns its architecture (a private copy
  * rebuilt from the description it was given) and one shim tensor per
@@ -131,8 +131,10 @@ void mlf_yolo_model_weights_changed(struct mlf_yolo_model *m);
  * on by default for CPU models: yolov8n at 640 on the CPU runs 15-20%
  * faster.  Programs running the model on the CPU should also raise glibc's
  * mmap and trim thresholds at startup (mallopt(M_MMAP_THRESHOLD, 32 << 20),
- * mallopt(M_TRIM_THRESHOLD, 1 << 30); reference/libtorch.md 3), which the
- * library cannot do for them. */
+ * mallopt(M_TRIM_THRESHOLD, 1 << 30)), which the library cannot do for them:
+ * with glibc's defaults every multi-MB activation tensor is a fresh mmap and
+ * munmap, so a CPU training step spends much of its time in the kernel
+ * (measured on a small CPU net: 40-50% more steps/s once raised). */
 void mlf_yolo_model_set_channels_last(struct mlf_yolo_model *m, int on);
 
 /* What a forward returns (bits of `what`). */
@@ -221,8 +223,8 @@ void mlf_yolo_detections_to_image(const struct mlf_letterbox *lb, struct mlf_det
  * The YOLO detection training loss (YOLOv8, YOLO11) in C over the libtorch
  * shim: Ultralytics 8.4.190's v8DetectionLoss (utils/loss.py) with its
  * TaskAlignedAssigner (utils/tal.py), CIoU (utils/metrics.py bbox_iou), DFL
- * and BCE classification loss; reference/yolo.md section 2, with the 8.4
- * changes listed below.
+ * and BCE classification loss, with the 8.4 changes to the assigner, as the
+ * rules below state.
  *
  * Usage, one training step (the model in training mode, grad mode on):
  *

@@ -1,6 +1,6 @@
 /*
  * What the files of the `file:` / plain-path backend share (internal to
- * lib/tracking/).  The layout is MLflow's file store (reference/mlflow.md
+ * lib/tracking/).  The layout is MLflow's file store (docs/mlflow-formats.md
  * section 1), written so the real MLflow 3.x reads it:
  *
  *   <root>/<exp_id>/meta.yaml, tags/<key>

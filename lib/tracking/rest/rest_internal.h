@@ -1,6 +1,6 @@
 /*
  * What the files of the REST backend share (internal to lib/tracking/): an
- * MLflow tracking server through /api/2.0/mlflow/ (reference/mlflow.md
+ * MLflow tracking server through /api/2.0/mlflow/ (docs/mlflow-formats.md
  * section 3).
  *
  *   rest_store.c     opening, ping, the ops table; building requests, calls,
