@@ -58,7 +58,8 @@ struct mlf_retrain_options {
 	volatile sig_atomic_t *stop;    /* set by a signal handler; may be NULL */
 };
 
-/* 0 on success; -1 with err filled (status per DESIGN.md, 130 when stopped). */
+/* 0 on success; -1 with err filled (a status of enum mlf_status, mlf/base.h;
+ * 130 when stopped). */
 int mlf_retrain(const struct mlf_retrain_options *o, json_t **doc, struct mlf_error *err);
 
 /*
