@@ -2,147 +2,117 @@
  * mlf-validate: is everything in place for a retraining to be recorded?
  * Prints one validation report (JSON) on stdout; see mlf-validate(1).
  */
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#include "mlf/cli.h"
-#include "mlf/config.h"
 #include "mlf/base.h"
 #include "mlf/check.h"
+#include "mlf/cli.h"
+#include "mlf/config.h"
 
-static const char usage_text[] =
-	"usage: mlf-validate [options]\n"
-	"\n"
-	"Check that a retraining can be recorded: tracking store, exact experiment,\n"
-	"artifact location, write permission, disk space, base model, corrections.\n"
-	"Prints a JSON report on stdout and a summary on stderr.\n"
-	"\n"
-	"  -C, --workspace DIR     the workspace (default: $MLF_WORKSPACE or the current folder)\n"
-	"  -c, --config FILE       configuration file (default: <workspace>/mlf.yaml)\n"
-	"  -u, --tracking-uri URI  override tracking_uri\n"
-	"  -e, --experiment-id ID  override experiment_id\n"
-	"  -s, --set KEY=VALUE     override any configuration key (repeatable)\n"
-	"      --init              create the experiment with the exact id and artifact\n"
-	"                          location (sqlite and file stores) and the workspace folders\n"
-	"      --probe             also create a run, log to it, read it back and remove it\n"
-	"      --skip CHECKS       comma-separated checks not to run (e.g. base_model,corrections)\n"
-	"  -f, --format FMT        json (default) or text: a table on stdout instead of JSON\n"
-	"  -q, --quiet             print nothing; only the exit status tells\n"
-	"  -h, --help              show this help\n"
-	"  -V, --version           show the version\n"
-	"\n"
-	"Exit status: 0 all checks passed, 1 a check failed, 64 usage error,\n"
-	"69 tracking store unreachable, 78 configuration error (incl. rejected credentials).\n";
+enum { OPT_INIT = MLF_OPT_LONG, OPT_PROBE, OPT_SKIP, OPT_SILENT };
 
-enum { OPT_INIT = 256, OPT_PROBE, OPT_SKIP };
+static const struct mlf_option options[] = {
+	MLF_OPT_WORKSPACE,
+	MLF_OPT_CONFIG,
+	MLF_OPT_TRACKING_URI,
+	MLF_OPT_EXPERIMENT_ID,
+	MLF_OPT_SET,
+	{ OPT_INIT, "init", NULL, NULL,
+	  "create the experiment with the exact id and artifact location (sqlite and file "
+	  "stores) and the workspace folders",
+	  "An MLflow server assigns experiment ids itself: there --init creates the experiment by "
+	  "name, reports the id the server chose, and exits 1 until that id is put in mlf.yaml.", 0 },
+	{ OPT_PROBE, "probe", NULL, NULL,
+	  "also create a run, log to it, read it back and remove it", NULL, 0 },
+	{ OPT_SKIP, "skip", "CHECKS", NULL,
+	  "comma-separated checks not to run (e.g. base_model,corrections)",
+	  "They are reported as skipped.", 0 },
+	MLF_OPT_FORMAT,
+	MLF_OPT_QUIET,
+	{ OPT_SILENT, "silent", NULL, NULL,
+	  "print nothing, neither report nor summary: only the exit status tells",
+	  "Before mlf 0.2 this was what -q did in mlf-validate; -q now means what it means in "
+	  "every mlf program.", 0 },
+	MLF_OPT_HELP,
+	MLF_OPT_VERSION,
+	MLF_OPT_END,
+};
 
-static const struct option long_options[] = {
-	{ "workspace", required_argument, NULL, 'C' },
-	{ "config", required_argument, NULL, 'c' },
-	{ "tracking-uri", required_argument, NULL, 'u' },
-	{ "experiment-id", required_argument, NULL, 'e' },
-	{ "set", required_argument, NULL, 's' },
-	{ "init", no_argument, NULL, OPT_INIT },
-	{ "probe", no_argument, NULL, OPT_PROBE },
-	{ "skip", required_argument, NULL, OPT_SKIP },
-	{ "format", required_argument, NULL, 'f' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+static const struct mlf_exit_doc exits[] = {
+	{ 0, "every check passed" },
+	{ 1, "a check failed (experiment missing or deleted, artifact location different, folder "
+	     "not writable, too little disk, base model or corrections missing, probe failed)" },
+	{ 64, "usage error" },
+	{ 69, "the tracking store is unavailable (server unreachable after the configured "
+	      "retries); the message names the URI" },
+	{ 70, "internal error (a bug: the message says where)" },
+	{ 74, "the report could not be written" },
+	{ 78, "configuration error: malformed or unknown keys in mlf.yaml, an incompatible SQLite "
+	      "database, or credentials the server rejected (401/403). When several checks fail, "
+	      "69 wins over 78, and 78 over 1" },
+	{ -1, NULL },
+};
+
+static const struct mlf_program program = {
+	.name = "mlf-validate",
+	.synopsis = "[options]",
+	.about = "Check that a retraining can be recorded: tracking store, exact experiment, "
+		 "artifact location, write permission, disk space, base model, corrections. "
+		 "Prints a JSON report on stdout and a summary on stderr.",
+	.options = options,
+	.exits = exits,
 };
 
 struct args {
-	struct mlf_cli_config config;
 	struct mlf_validate_options opts;
-	int quiet, text;
+	int silent;
 };
 
-static int check_skip_list(const char *list)
+static int option(void *ctx, int id, const char *arg)
 {
-	char *copy = strdup(list), *save = NULL;
-	int rc = 0;
-	for (char *name = strtok_r(copy, ",", &save); name && !rc; name = strtok_r(NULL, ",", &save)) {
-		int known = 0;
-		for (int i = 0; mlf_check_names[i]; i++)
-			known |= !strcmp(mlf_check_names[i], name);
-		if (!known)
-			rc = mlf_cli_usage_error("unknown check '%s' in --skip", name);
+	struct args *a = ctx;
+	struct mlf_error err = MLF_ERROR_INIT;
+	switch (id) {
+	case OPT_INIT: a->opts.init = 1; return 0;
+	case OPT_PROBE: a->opts.probe = 1; return 0;
+	case OPT_SKIP:
+		a->opts.skip = arg;
+		return mlf_validate_check_skip(arg, &err) ? mlf_cli_usage_error("%s", err.msg) : 0;
+	case OPT_SILENT: a->silent = 1; return 0;
 	}
-	free(copy);
-	return rc;
-}
-
-/* Returns -1 to go on, or an exit status. */
-static int parse_args(int argc, char **argv, struct args *a)
-{
-	int c;
-	while ((c = getopt_long(argc, argv, "C:c:u:e:s:f:qhV", long_options, NULL)) != -1) {
-		switch (c) {
-		case 'C': a->config.workspace = optarg; break;
-		case 'c': a->config.file = optarg; break;
-		case 'u': if (mlf_cli_override(&a->config, "tracking_uri", optarg)) return MLF_EX_USAGE; break;
-		case 'e': if (mlf_cli_override(&a->config, "experiment_id", optarg)) return MLF_EX_USAGE; break;
-		case 's': if (mlf_cli_override(&a->config, NULL, optarg)) return MLF_EX_USAGE; break;
-		case OPT_INIT: a->opts.init = 1; break;
-		case OPT_PROBE: a->opts.probe = 1; break;
-		case OPT_SKIP:
-			if (check_skip_list(optarg))
-				return MLF_EX_USAGE;
-			a->opts.skip = optarg;
-			break;
-		case 'f':
-			if (mlf_cli_parse_format(optarg, &a->text))
-				return MLF_EX_USAGE;
-			break;
-		case 'q': a->quiet = 1; break;
-		case 'h': fputs(usage_text, stdout); return mlf_cli_exit(0);
-		case 'V': mlf_cli_print_version(); return mlf_cli_exit(0);
-		default: fputs("Try 'mlf-validate --help'.\n", stderr); return MLF_EX_USAGE;
-		}
-	}
-	if (optind < argc)
-		return mlf_cli_usage_error("unexpected argument '%s'", argv[optind]);
-	return -1;
+	return MLF_EX_SOFTWARE;
 }
 
 int main(int argc, char **argv)
 {
+	struct mlf_cli cli;
 	struct args a = { 0 };
 	struct mlf_config cfg;
 	struct mlf_error err = MLF_ERROR_INIT;
 	struct mlf_report report;
 
 	mlf_cli_init(argv[0]);
-	int status = parse_args(argc, argv, &a);
+	int status = mlf_cli_parse(&program, argc, argv, &cli, option, &a);
 	if (status >= 0)
 		return status;
 
-	if (mlf_cli_load_config(&a.config, &cfg, &err))
-		goto config_error;
-
+	if (mlf_cli_load_config(&cli.config, &cfg, &err)) {
+		mlf_config_release(&cfg);
+		return a.silent ? err.status : mlf_cli_report(&err);
+	}
 	status = mlf_validate(&cfg, &a.opts, &report);
-	if (!a.quiet) {
-		if (a.text) {
-			mlf_report_print(&report, stdout, isatty(STDOUT_FILENO));
-		} else {
-			json_t *doc = mlf_report_json(&report, &cfg);
-			if (mlf_json_write_line(doc, stdout, &err))
-				status = mlf_cli_report(&err);
-			json_decref(doc);
+	if (!a.silent && cli.text) {
+		mlf_report_print(&report, stdout, isatty(STDOUT_FILENO));
+	} else if (!a.silent) {
+		json_t *doc = mlf_report_json(&report, &cfg);
+		if (mlf_json_write_line(doc, stdout, &err))
+			status = mlf_cli_report(&err);
+		json_decref(doc);
+		if (!cli.quiet)
 			mlf_report_print(&report, stderr, isatty(STDERR_FILENO));
-		}
 	}
 	mlf_report_release(&report);
 	mlf_config_release(&cfg);
 	return mlf_cli_exit(status);
-
-config_error:
-	mlf_config_release(&cfg);
-	if (a.quiet)
-		return err.status;
-	return mlf_cli_report(&err);
 }

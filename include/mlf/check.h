@@ -40,6 +40,8 @@ struct mlf_validate_options {
 
 /* Names of every check, in the order they run; NULL-terminated. */
 extern const char *const mlf_check_names[];
+/* A --skip list: 0 when every name in it is a check, else -1 with err (64). */
+int mlf_validate_check_skip(const char *list, struct mlf_error *err);
 
 /* Run the checks; returns the exit status: 0, 1, 69 or 78 (see mlf-validate(1)). */
 int mlf_validate(const struct mlf_config *cfg, const struct mlf_validate_options *opts,
@@ -91,6 +93,12 @@ struct mlf_verify_options {
  * document; -1 with err (status 65) naming what is wrong otherwise.
  */
 int mlf_verify_document_kind(const json_t *doc, struct mlf_error *err);
+/*
+ * Read all of `in` into `text` and parse it: 1 a skip document, 0 a run
+ * document (*doc a new reference either way), -1 with err: 74 unreadable, 65
+ * empty, not JSON, or not a document mlf-verify takes.
+ */
+int mlf_verify_read_input(FILE *in, struct mlf_buf *text, json_t **doc, struct mlf_error *err);
 
 /*
  * Verify one retraining, given by exactly one of doc, run_id and version.

@@ -14,8 +14,10 @@
 #define MLF_PREP_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "mlf/base.h"
+#include "mlf/config.h"
 
 enum mlf_base_mode {
 	MLF_BASE_REFERENCE = 0,  /* listed by absolute path in train.txt/val.txt (default) */
@@ -43,5 +45,18 @@ struct mlf_prep_options {
  */
 int mlf_prep_run(const struct mlf_prep_options *opts, json_t **doc,
 		 struct mlf_problems *problems, struct mlf_error *err);
+
+/*
+ * The options the configuration gives (paths.corrections, prep.base_data,
+ * paths.data, checks.min_corrections, prep.val_fraction, prep.seed,
+ * prep.base_mode); the rest stay zero.  Here the three paths are allocated,
+ * and mlf_prep_options_release() frees them.  -1 with err (78) for a bad
+ * prep.base_mode.
+ */
+int mlf_prep_options_from_config(struct mlf_prep_options *o, const struct mlf_config *cfg,
+				 struct mlf_error *err);
+void mlf_prep_options_release(struct mlf_prep_options *o);
+/* The summary of a dataset or skip document, for people. */
+void mlf_prep_summary(json_t *doc, FILE *out);
 
 #endif

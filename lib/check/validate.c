@@ -23,6 +23,21 @@ const char *const mlf_check_names[] = {
 	"workspace_writable", "disk_space", "base_model", "corrections", "probe", NULL,
 };
 
+int mlf_validate_check_skip(const char *list, struct mlf_error *err)
+{
+	while (*list) {
+		size_t len = strcspn(list, ",");
+		int known = 0;
+		for (int i = 0; mlf_check_names[i]; i++)
+			known |= strlen(mlf_check_names[i]) == len && !strncmp(mlf_check_names[i], list, len);
+		if (!known)
+			return mlf_fail(err, MLF_EX_USAGE, "unknown check '%.*s' in --skip", (int)len, list);
+		list += len;
+		list += *list == ',';
+	}
+	return 0;
+}
+
 struct validation {
 	const struct mlf_config *cfg;
 	const struct mlf_validate_options *opts;

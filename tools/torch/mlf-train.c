@@ -19,7 +19,6 @@
  */
 #include <getopt.h>
 #include <jansson.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include "mlf/cli.h"
 #include "mlf/base.h"
 #include "mlf/plot.h"
+#include "mlf/torch/torch.h"
 #include "mlf/torch/train.h"
 
 static void usage(FILE *f)
@@ -152,12 +152,7 @@ int main(int argc, char **argv)
 		json_decref(doc);
 		return wrc < 0 ? MLF_EX_IOERR : 0;
 	}
-	/* libtorch's CPU tensors come and go by the tens of MB each step; above
-	 * its default mmap threshold glibc would mmap and unmap each one, and the
-	 * page faults and syscalls cost a large share of a step (see
-	 * mlf_yolo_model_set_channels_last in mlf/torch/model.h) */
-	mallopt(M_MMAP_THRESHOLD, 256 << 20);
-	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	mlf_th_tune_malloc();
 	/* a second signal ends it at once; last.pt of the last finished epoch
 	 * is intact either way (it is written atomically) */
 	o.stop = mlf_cli_catch_stop_signals();

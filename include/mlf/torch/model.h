@@ -129,12 +129,11 @@ void mlf_yolo_model_set_fused(struct mlf_yolo_model *m, int on);
 void mlf_yolo_model_weights_changed(struct mlf_yolo_model *m);
 /* Eval forwards in channels-last memory format (input and folded weights);
  * on by default for CPU models: yolov8n at 640 on the CPU runs 15-20%
- * faster.  Programs running the model on the CPU should also raise glibc's
- * mmap and trim thresholds at startup (mallopt(M_MMAP_THRESHOLD, 32 << 20),
- * mallopt(M_TRIM_THRESHOLD, 1 << 30)), which the library cannot do for them:
- * with glibc's defaults every multi-MB activation tensor is a fresh mmap and
- * munmap, so a CPU training step spends much of its time in the kernel
- * (measured on a small CPU net: 40-50% more steps/s once raised). */
+ * faster.  Programs running the model on the CPU should also call
+ * mlf_th_tune_malloc() (mlf/torch/torch.h) at startup: with glibc's defaults
+ * every multi-MB activation tensor is a fresh mmap and munmap, so a CPU
+ * training step spends much of its time in the kernel (measured on a small
+ * CPU net: 40-50% more steps/s once tuned). */
 void mlf_yolo_model_set_channels_last(struct mlf_yolo_model *m, int on);
 
 /* What a forward returns (bits of `what`). */

@@ -35,6 +35,7 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdio.h>
 
 #include "mlf/config.h"
 #include "mlf/base.h"
@@ -93,5 +94,23 @@ long mlf_retrain_unfinished_previous(const struct mlf_config *cfg, const json_t 
 
 /* The highest N whose runs/train/retrain_vN/mlf_run.json is not FINISHED; 0 if none. */
 long mlf_retrain_latest_unfinished(const struct mlf_config *cfg);
+
+/* What retrain-run's command line asks for; at most one of the three is set. */
+struct mlf_retrain_request {
+	const char *dataset;    /* --dataset DIR: that version folder's document */
+	const char *resume;     /* --resume N|vN|latest ("latest": mlf_retrain_latest_unfinished) */
+	int sweep;              /* --sweep: mlf_retrain_sweep */
+	FILE *in;               /* none of them: the dataset document is read from here */
+};
+
+/*
+ * Do what `r` asks, with `o` for everything else (its dataset and resume
+ * are filled here).  A skip document is passed on as *doc, unless the
+ * version before it never finished (mlf_retrain_unfinished_previous): that
+ * one is trained or resumed instead.  Statuses as mlf_retrain; 64 when
+ * there is no document and `in` is a terminal.
+ */
+int mlf_retrain_request(const struct mlf_retrain_request *r, struct mlf_retrain_options *o,
+			json_t **doc, struct mlf_error *err);
 
 #endif

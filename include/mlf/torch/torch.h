@@ -54,6 +54,9 @@ typedef struct mlf_th mlf_th;
 
 const char *mlf_th_version(void);        /* libtorch's, e.g. "2.11.0" */
 int mlf_th_cuda_device_count(void);      /* 0 when built without CUDA or none present */
+/* Keep libtorch's large CPU blocks in the heap for reuse (glibc mallopt); call
+ * once, early, in a program that trains. */
+void mlf_th_tune_malloc(void);
 int mlf_th_set_threads(int n);           /* intra-op threads; -1 on error */
 int mlf_th_threads(void);
 /* Inter-op threads: only before any parallel work has started (and once);
