@@ -29,7 +29,7 @@ static const struct mlf_option options[] = {
 	{ OPT_SEED, "seed", "N", "prep.seed", "salt of the content hash that splits",
 	  "Default: 0.", 0 },
 	{ OPT_BASE_MODE, "base-mode", "MODE", "prep.base_mode",
-	  "reference, link or copy base images into the version", NULL, 0 },
+	  "how base images enter the version: reference, link or copy", NULL, 0 },
 	{ OPT_SKIP_BAD, "skip-bad", NULL, NULL,
 	  "leave bad corrections out (recorded) instead of stopping", NULL, 0 },
 	MLF_OPT_NO_WAIT,

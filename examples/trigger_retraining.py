@@ -130,7 +130,7 @@ def trigger():
     ap.add_argument("--no-validate", action="store_true", help="do not run mlf-validate first")
     ap.add_argument("--save", metavar="DIR", help="also write the documents to DIR as JSON files")
     ap.add_argument("retrain_args", nargs=argparse.REMAINDER,
-                    help="after --: extra retrain-run options, e.g. -- -e 10 --promote never")
+                    help="after --: extra retrain-run options, e.g. -- --epochs 10 --promote never")
     args = ap.parse_args()
     extra = args.retrain_args[1:] if args.retrain_args[:1] == ["--"] else args.retrain_args
     ws = os.path.abspath(args.workspace)

@@ -14,7 +14,7 @@
 #include "mlf/config.h"
 #include "mlf/base.h"
 
-#define MLF_VERSION "0.1.0"
+#define MLF_VERSION "0.2.0"
 
 /* Make sure fds 0-2 are open (so no file we open becomes "stdout"); set the program name. */
 void mlf_cli_init(const char *progname);
@@ -80,17 +80,20 @@ struct mlf_option {
  * Their ids are handled by mlf_cli_parse itself.
  */
 #define MLF_OPT_WORKSPACE { 'C', "workspace", "DIR", NULL, \
-	"the workspace (default: $MLF_WORKSPACE or the current folder)", NULL, 0 }
+	"the workspace (default: $MLF_WORKSPACE or the current folder)", \
+	"Relative paths in the configuration are relative to it.", 0 }
 #define MLF_OPT_CONFIG { 'c', "config", "FILE", NULL, \
-	"configuration file (default: <workspace>/mlf.yaml)", NULL, 0 }
+	"configuration file (default: $MLF_CONFIG, else <workspace>/mlf.yaml if it exists)", \
+	"A relative path is taken from the workspace.", 0 }
 #define MLF_OPT_SET { 's', "set", "KEY=VALUE", NULL, \
-	"override any configuration key (repeatable)", NULL, 0 }
+	"override any configuration key (repeatable)", \
+	"The keys, their defaults and their environment variables are in examples/mlf.yaml.", 0 }
 #define MLF_OPT_TRACKING_URI { 'u', "tracking-uri", "URI", "tracking_uri", \
 	"the MLflow tracking store", NULL, 0 }
 #define MLF_OPT_EXPERIMENT_ID { 'e', "experiment-id", "ID", "experiment_id", \
 	"the exact MLflow experiment id", NULL, 0 }
 #define MLF_OPT_FORMAT { 'f', "format", "FMT", NULL, \
-	"json (default) or text: a summary for people on stdout instead of JSON", NULL, 0 }
+	"output: json (default), or text: a summary for people on stdout instead of JSON", NULL, 0 }
 #define MLF_OPT_QUIET { 'q', "quiet", NULL, NULL, \
 	"no summary or step lines on stderr (errors and warnings still are)", NULL, 0 }
 #define MLF_OPT_NO_WAIT { MLF_OPT_LONG + 100, "no-wait", NULL, NULL, \
@@ -141,7 +144,7 @@ typedef int (*mlf_option_fn)(void *ctx, int id, const char *arg);
  */
 int mlf_cli_parse(const struct mlf_program *p, int argc, char **argv, struct mlf_cli *c,
 		  mlf_option_fn fn, void *ctx);
-/* The help text (what -h prints) and the man page's OPTIONS and EXIT STATUS sections. */
+/* The help text (what -h prints) and the man page's SYNOPSIS, OPTIONS and EXIT STATUS. */
 void mlf_cli_print_help(const struct mlf_program *p, FILE *out);
 void mlf_cli_print_man(const struct mlf_program *p, FILE *out);
 

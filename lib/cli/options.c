@@ -250,6 +250,19 @@ static void sentence(FILE *out, const char *s, const char *key)
 
 void mlf_cli_print_man(const struct mlf_program *p, FILE *out)
 {
+	fprintf(out, ".\\\" BEGIN SYNOPSIS: made by scripts/gen-man from %s's option table\n", p->name);
+	fputs(".SH SYNOPSIS\n", out);
+	for (const char *line = p->synopsis; *line;) {
+		size_t len = strcspn(line, "\n");
+		char *one = mlf_xstrndup(line, len);
+		fprintf(out, "%s.B %s\n", line == p->synopsis ? "" : ".br\n", p->name);
+		roff(out, one, 0);
+		fputc('\n', out);
+		free(one);
+		line += len;
+		line += *line == '\n';
+	}
+	fputs(".\\\" END SYNOPSIS\n", out);
 	fprintf(out, ".\\\" BEGIN OPTIONS: made by scripts/gen-man from %s's option table\n", p->name);
 	fputs(".SH OPTIONS\n", out);
 	for (const struct mlf_option *o = p->options; o->name; o++) {

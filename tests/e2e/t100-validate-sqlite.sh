@@ -45,10 +45,17 @@ py sqlite_validate_read.py "$DB" probe-removed "$run_id" >"$T/probe.txt" 2>&1
 check "MLflow sees the probe run deleted, FINISHED, param logged" test "$(tail -1 "$T/probe.txt")" = ok
 check "probe artifacts removed from disk" test ! -e "$W/runs/mlflow/1/$run_id"
 
-# -q prints nothing at all.
+# --silent prints nothing at all; -q (as in every program) only drops the summary.
+v --silent $SKIP >"$T/q.out" 2>"$T/q.err"
+check_eq "--silent exit 0" "$?" 0
+check "--silent prints nothing" test ! -s "$T/q.out" -a ! -s "$T/q.err"
 v -q $SKIP >"$T/q.out" 2>"$T/q.err"
 check_eq "-q exit 0" "$?" 0
-check "-q prints nothing" test ! -s "$T/q.out" -a ! -s "$T/q.err"
+check_eq "-q still prints the report" "$(json_get "$T/q.out" kind)" mlf.validation
+check "-q prints no summary" test ! -s "$T/q.err"
+v --silent -s experiment_id=77 $SKIP >"$T/q.out" 2>"$T/q.err"
+check_eq "--silent: a failed check still exits 1" "$?" 1
+check "--silent: ... and prints nothing" test ! -s "$T/q.out" -a ! -s "$T/q.err"
 
 # Output that cannot be written is an error, not a silent success.
 check_status 74 "stdout on /dev/full exits 74" v $SKIP >/dev/full 2>/dev/null

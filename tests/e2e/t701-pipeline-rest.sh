@@ -36,7 +36,7 @@ mlf-synth corrections data/corrections --count 6 --start 100 --size 160x120 --cl
 	--seed 5 2>/dev/null
 retrain-prep -q >"$T/ds2.json"
 port=${URL##*:}
-retrain-run -q -e 12 <"$T/ds2.json" >"$T/down.json" 2>"$T/down.err" &
+retrain-run -q --epochs 12 <"$T/ds2.json" >"$T/down.json" 2>"$T/down.err" &
 pid=$!
 for _ in $(seq 1200); do
 	[ -f runs/train/retrain_v2/results.csv ] && [ "$(wc -l <runs/train/retrain_v2/results.csv)" -ge 3 ] && break
