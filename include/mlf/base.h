@@ -1,4 +1,16 @@
 /*
+ * mlf/base.h: what every other part of the library stands on, and nothing
+ * here depends on another part.  Sections, in order: errors and exit
+ * statuses; growable buffers and checked allocation; the file system
+ * (crash-safe writes, locks, the directory walker); JSON helpers; problem
+ * lists; progress lines; facts about the machine and the time.
+ *
+ * The conventions the whole library follows are stated here once: a
+ * fallible function returns 0 or -1 with a struct mlf_error filled; a
+ * returned char * or struct is the caller's (freed with free() or the
+ * struct's _release()); a pointer argument is borrowed for the call.
+ */
+/*
  * Error reporting shared by the whole library.
  *
  * Every fallible function takes a `struct mlf_error *` owned by the caller,
@@ -16,6 +28,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
+
+/* The toolchain's version: --version, and the "tool" of every document it writes. */
+#define MLF_VERSION "0.2.0"
 
 /* sysexits.h statuses, plus two the toolchain adds: 1, a check that ran and
  * failed (not an error of the program), and 130, stopped by SIGINT/SIGTERM
@@ -66,6 +81,22 @@ int mlf_fail_errno(struct mlf_error *e, int status, const char *fmt, ...)
 int mlf_error_prefix(struct mlf_error *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void mlf_error_clear(struct mlf_error *e);
+
+/*
+ * Which exit status wins when one run meets several failures (mlf-validate,
+ * mlf-verify and model-locate report every problem, then exit once).  The
+ * rule: 69 (the tracking store could not be reached) over 78 (configuration
+ * or credentials wrong) over any other failure (1, a check that failed; 65,
+ * 66, ...) over 0; of two that rank alike, the one met first stays.
+ *
+ * Why: 1 says "the answer is no", 69 and 78 say "the answer is incomplete":
+ * some checks could not be made, so a caller told only 1 would believe it
+ * had seen every problem.  69 comes before 78 because nothing about the
+ * store, its credentials included, can be judged until it answers.
+ *
+ * mlf_status_worse() returns whichever of `held` and `found` wins.
+ */
+int mlf_status_worse(int held, int found);
 
 /*
  * A growable, always NUL-terminated byte buffer (git's strbuf, smaller).

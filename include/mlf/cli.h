@@ -14,8 +14,6 @@
 #include "mlf/config.h"
 #include "mlf/base.h"
 
-#define MLF_VERSION "0.2.0"
-
 /* Make sure fds 0-2 are open (so no file we open becomes "stdout"); set the program name. */
 void mlf_cli_init(const char *progname);
 const char *mlf_cli_progname(void);

@@ -1,4 +1,9 @@
 /*
+ * mlf/config.h: the workspace, as its configuration describes it: every
+ * key and where its value came from, then the model versions (retrained_vN)
+ * and the files each one has in the workspace.
+ */
+/*
  * Configuration: built-in defaults < mlf.yaml < environment < command line.
  *
  * Every key is declared once in lib/config/config_keys.c (name, type, environment

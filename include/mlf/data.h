@@ -1,4 +1,9 @@
 /*
+ * mlf/data.h: the images and labels a training reads.  Sections: JPEG/PNG
+ * images; data.yaml; detection datasets (scan, labels, cache); training
+ * augmentation; the batch loader that runs it on worker threads.
+ */
+/*
  * JPEG and PNG images through libjpeg-turbo and libpng.
  *
  * Decoding always reads the whole image, so a truncated or corrupt file is

@@ -1,4 +1,11 @@
 /*
+ * mlf/tracking.h: recording runs in MLflow.  Sections: tracking and artifact
+ * URIs; when an HTTP request is retried; the HTTP client; and the tracking
+ * interface itself, one set of calls over MLflow's three stores (its SQLite
+ * schema, its REST API, its file store), whose backends live in
+ * lib/tracking/sqlite/, rest/ and file/.
+ */
+/*
  * Tracking and artifact URIs, parsed the way MLflow reads them (see
  * docs/mlflow-formats.md section 5), with the traps turned into errors.
  *

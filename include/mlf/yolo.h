@@ -1,4 +1,9 @@
 /*
+ * mlf/yolo.h: YOLO detection without libtorch.  Sections: architectures
+ * (the model description resolved to layers and named parameters); and
+ * post-processing (NMS, letterbox geometry and pixels).
+ */
+/*
  * YOLO detection architectures (YOLOv8, YOLO11): from the Ultralytics model
  * description to the resolved layer list and every parameter and buffer the
  * model has, named and shaped as Ultralytics' state_dict() names them

@@ -1,4 +1,8 @@
 /*
+ * mlf/torch/model.h: the YOLO detection model over the libtorch shim, and
+ * its training loss.  Needs libmlf_torch.a.
+ */
+/*
  * The YOLO detection model (YOLOv8, YOLO11) in C over the libtorch shim:
  * instantiated from a resolved architecture (mlf/yolo.h), initialised
  * as Ultralytics initialises a fresh model, loaded from and exported to a

@@ -1,4 +1,10 @@
 /*
+ * mlf/torch/train.h: training a detector as Ultralytics 8.4.190 does.
+ * Sections: the recipe that does not touch data (arguments, optimizer,
+ * schedule, EMA); then the training itself (mlf_train).  Needs
+ * libmlf_torch.a.
+ */
+/*
  * The training recipe of Ultralytics 8.4.190 that does not touch data:
  * the training arguments (args.yaml), the optimizer and its parameter
  * groups, nominal batch size and gradient accumulation, the learning-rate
