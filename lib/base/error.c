@@ -81,3 +81,14 @@ void mlf_error_clear(struct mlf_error *e)
 		e->msg[0] = '\0';
 	}
 }
+
+/* The rank of a status in mlf_status_worse()'s rule (see mlf/base.h). */
+static int status_rank(int status)
+{
+	return status == MLF_EX_UNAVAILABLE ? 3 : status == MLF_EX_CONFIG ? 2 : status != 0;
+}
+
+int mlf_status_worse(int held, int found)
+{
+	return status_rank(found) > status_rank(held) ? found : held;
+}

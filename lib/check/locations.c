@@ -8,6 +8,7 @@
 #include "mlf/base.h"
 #include "mlf/check.h"
 #include "mlf/tracking.h"
+#include "check_internal.h"
 
 static const char *const kind_names[MLF_LOC_COUNT] = {
 	"models", "quick_access", "training", "safetensors", "mlflow_artifact",
@@ -218,27 +219,10 @@ static void find_run(struct mlf_locations *l)
 	json_decref(state);
 }
 
-/* The exit status a tracking failure implies. */
-static int tracking_status(const struct mlf_error *err)
-{
-	if (err->status == MLF_EX_UNAVAILABLE || err->kind == MLF_ERR_UNREACHABLE)
-		return MLF_EX_UNAVAILABLE;
-	if (err->status == MLF_EX_CONFIG || err->kind == MLF_ERR_AUTH)
-		return MLF_EX_CONFIG;
-	return MLF_EX_CHECK;
-}
-
-/* How much an exit status says: 69 over 78 (as mlf-validate), both over 1. */
-static int status_rank(int status)
-{
-	return status == MLF_EX_UNAVAILABLE ? 3 : status == MLF_EX_CONFIG ? 2 : status != 0;
-}
-
 static void raise_status(struct mlf_locations *l, int status)
 {
 	/* An incomplete answer matters more than a known mismatch. */
-	if (status_rank(status) > status_rank(l->status))
-		l->status = status;
+	l->status = mlf_status_worse(l->status, status);
 }
 
 static void confirm_aliases(struct mlf_locations *l, struct mlf_tracking *t,
@@ -287,7 +271,7 @@ static void locate_registry(struct mlf_locations *l, struct mlf_tracking *t,
 		} else {
 			l->reg_error = mlf_xstrdup(err.msg);
 			if (err.kind != MLF_ERR_NOT_FOUND)
-				raise_status(l, tracking_status(&err));
+				raise_status(l, check_tracking_status(&err));
 		}
 	} else if (mv.run_id && strcmp(mv.run_id, run->run_id)) {
 		l->reg_error = mlf_xasprintf("model version %s %s belongs to run %s, not to run %s",
@@ -328,7 +312,7 @@ static void locate_run(struct mlf_locations *l, const struct mlf_config *cfg)
 						     l->tracking_uri);
 		else
 			l->run_error = mlf_xstrdup(err.msg);
-		raise_status(l, tracking_status(&err));
+		raise_status(l, check_tracking_status(&err));
 		const char *root = json_str(l->metadata, "run", "artifact_uri");
 		art->kind = MLF_LOC_ARTIFACT;
 		art->where = root ? mlf_uri_append(root, path) : NULL;
@@ -341,7 +325,7 @@ static void locate_run(struct mlf_locations *l, const struct mlf_config *cfg)
 	l->experiment_id = mlf_xstrdup(run.experiment_id);
 	l->run_status = mlf_xstrdup(mlf_run_status_name(run.status));
 	if (mlf_location_probe_artifact(art, t, &run, path, &err))
-		raise_status(l, tracking_status(&err));
+		raise_status(l, check_tracking_status(&err));
 	locate_registry(l, t, &run);
 out:
 	mlf_run_release(&run);

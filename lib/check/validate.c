@@ -17,6 +17,7 @@
 #include "mlf/corrections.h"
 #include "mlf/data.h"
 #include "mlf/tracking.h"
+#include "check_internal.h"
 
 const char *const mlf_check_names[] = {
 	"config", "tracking_store", "experiment", "artifact_location", "artifact_writable",
@@ -104,16 +105,6 @@ static void skip(struct validation *v, const char *name)
 	v->report->checks[v->report->n - 1].skipped = 1;
 }
 
-/* The status a tracking error implies for the whole validation. */
-static int store_status(const struct mlf_error *err)
-{
-	if (err->status == MLF_EX_UNAVAILABLE || err->kind == MLF_ERR_UNREACHABLE)
-		return MLF_EX_UNAVAILABLE;
-	if (err->status == MLF_EX_CONFIG || err->kind == MLF_ERR_AUTH)
-		return MLF_EX_CONFIG;
-	return MLF_EX_CHECK;
-}
-
 /* Nearest existing ancestor of `path` (itself included), allocated. */
 static char *existing_ancestor(const char *path)
 {
@@ -157,7 +148,7 @@ static void check_store(struct validation *v)
 			err.status == MLF_EX_UNAVAILABLE ?
 			"start the MLflow server or fix tracking_uri (mlf.yaml) / MLFLOW_TRACKING_URI" :
 			"fix tracking_uri in mlf.yaml or MLFLOW_TRACKING_URI";
-		fail(v, "tracking_store", store_status(&err), hint, "%s", err.msg);
+		fail(v, "tracking_store", check_tracking_status(&err), hint, "%s", err.msg);
 		mlf_tracking_close(v->store);
 		v->store = NULL;
 	} else {
@@ -188,13 +179,13 @@ static int init_by_name(struct validation *v, const char *id, struct mlf_error *
 		return rc;
 	}
 	if (e2.kind != MLF_ERR_NOT_FOUND)
-		return mlf_fail(err, store_status(&e2), "%s", e2.msg);
+		return mlf_fail(err, check_tracking_status(&e2), "%s", e2.msg);
 	loc = mlf_config_expected_artifact_location(v->cfg);
 	if (mlf_tracking_create_experiment(v->store, name, NULL, loc, &new_id, &e2) == 0)
 		rc = mlf_fail(err, MLF_EX_CHECK, "%s, so --init created experiment '%s' with id %s",
 			      why, name, new_id);
 	else
-		rc = mlf_fail(err, store_status(&e2), "%s", e2.msg);
+		rc = mlf_fail(err, check_tracking_status(&e2), "%s", e2.msg);
 	free(new_id);
 	free(loc);
 	return rc;
@@ -242,7 +233,7 @@ static void check_experiment(struct validation *v)
 		if (init_experiment(v, id, &init_err)) {
 			const char *hint = !strcmp(mlf_tracking_backend(v->store), "rest") ?
 				"put the server's id in experiment_id (mlf.yaml) and run mlf-validate again" : NULL;
-			fail(v, "experiment", store_status(&init_err), hint, "%s", init_err.msg);
+			fail(v, "experiment", check_tracking_status(&init_err), hint, "%s", init_err.msg);
 			return;
 		}
 		mlf_error_clear(&err);
@@ -255,7 +246,7 @@ static void check_experiment(struct validation *v)
 			     "experiment %s not found at %s (experiment_id from %s)", id,
 			     mlf_tracking_uri(v->store), mlf_config_origin(v->cfg, "experiment_id"));
 		else
-			fail(v, "experiment", store_status(&err), NULL, "%s", err.msg);
+			fail(v, "experiment", check_tracking_status(&err), NULL, "%s", err.msg);
 		return;
 	}
 	v->have_exp = 1;
@@ -557,7 +548,7 @@ static void check_probe(struct validation *v)
 		free(dir);
 	}
 	if (rc)
-		fail(v, "probe", store_status(&err), NULL, "%s", err.msg);
+		fail(v, "probe", check_tracking_status(&err), NULL, "%s", err.msg);
 	else
 		pass(v, "probe", "run %s logged a param, a metric, a tag and an artifact, read them "
 		     "back, and was removed", run.run_id);
@@ -597,13 +588,9 @@ int mlf_validate(const struct mlf_config *cfg, const struct mlf_validate_options
 int mlf_report_status(const struct mlf_report *r)
 {
 	int status = 0;
-	/* The most specific cause wins: unreachable store, then configuration, then checks. */
-	for (size_t i = 0; i < r->n; i++) {
-		int s = r->checks[i].ok ? 0 : r->checks[i].status;
-		if (s == MLF_EX_UNAVAILABLE || (s == MLF_EX_CONFIG && status != MLF_EX_UNAVAILABLE) ||
-		    (s && !status))
-			status = s;
-	}
+	for (size_t i = 0; i < r->n; i++)
+		if (!r->checks[i].ok)
+			status = mlf_status_worse(status, r->checks[i].status);
 	return status;
 }
 

@@ -9,6 +9,7 @@
 #include "mlf/check.h"
 #include "mlf/tracking.h"
 #include "mlf/config.h"
+#include "check_internal.h"
 
 /* Everything one verification works with; verify_release() frees it. */
 struct verify {
@@ -46,8 +47,8 @@ static void vadd(struct verify *s, int ok, const char *name, const char *fmt, va
 	v->checks[v->n].ok = ok;
 	v->checks[v->n].detail = mlf_buf_detach(&detail);
 	v->n++;
-	if (!ok && v->status == 0)
-		v->status = MLF_EX_CHECK;
+	if (!ok)
+		v->status = mlf_status_worse(v->status, MLF_EX_CHECK);
 }
 
 static void add(struct verify *s, int ok, const char *name, const char *fmt, ...)
@@ -60,22 +61,10 @@ static void add(struct verify *s, int ok, const char *name, const char *fmt, ...
 	va_end(ap);
 }
 
-/* How much an exit status says: 69 over 78 (as mlf-validate), both over 1. */
-static int status_rank(int status)
-{
-	return status == MLF_EX_UNAVAILABLE ? 3 : status == MLF_EX_CONFIG ? 2 : status != 0;
-}
-
 /* The exit status a tracking failure implies; an incomplete answer outranks a failed check. */
 static void raise_for(struct verify *s, const struct mlf_error *err)
 {
-	int status = MLF_EX_CHECK;
-	if (err->status == MLF_EX_UNAVAILABLE || err->kind == MLF_ERR_UNREACHABLE)
-		status = MLF_EX_UNAVAILABLE;
-	else if (err->status == MLF_EX_CONFIG || err->kind == MLF_ERR_AUTH)
-		status = MLF_EX_CONFIG;
-	if (status_rank(status) > status_rank(s->v->status))
-		s->v->status = status;
+	s->v->status = mlf_status_worse(s->v->status, check_tracking_status(err));
 }
 
 /* A path as the operator knows it: relative to the workspace when inside it. */

@@ -169,10 +169,41 @@ static void test_failed_run_document(void **state)
 	mlf_config_release(&cfg);
 }
 
+/* One rule for which exit status wins, whichever program meets the failures. */
+static void test_status_ranking(void **state)
+{
+	(void)state;
+	assert_int_equal(mlf_status_worse(0, 0), 0);
+	assert_int_equal(mlf_status_worse(0, MLF_EX_CHECK), MLF_EX_CHECK);
+	assert_int_equal(mlf_status_worse(MLF_EX_CHECK, 0), MLF_EX_CHECK);
+	assert_int_equal(mlf_status_worse(MLF_EX_CHECK, MLF_EX_CONFIG), MLF_EX_CONFIG);
+	assert_int_equal(mlf_status_worse(MLF_EX_CONFIG, MLF_EX_UNAVAILABLE), MLF_EX_UNAVAILABLE);
+	assert_int_equal(mlf_status_worse(MLF_EX_UNAVAILABLE, MLF_EX_CONFIG), MLF_EX_UNAVAILABLE);
+	assert_int_equal(mlf_status_worse(MLF_EX_UNAVAILABLE, MLF_EX_CHECK), MLF_EX_UNAVAILABLE);
+	/* alike in rank: the first stays */
+	assert_int_equal(mlf_status_worse(MLF_EX_CHECK, MLF_EX_NOINPUT), MLF_EX_CHECK);
+	assert_int_equal(mlf_status_worse(MLF_EX_NOINPUT, MLF_EX_CHECK), MLF_EX_NOINPUT);
+
+	/* mlf-validate's report follows it; passed checks do not count */
+	struct mlf_check checks[] = {
+		{ .ok = 0, .status = MLF_EX_CHECK }, { .ok = 1, .status = MLF_EX_UNAVAILABLE },
+		{ .ok = 0, .status = MLF_EX_CONFIG }, { .ok = 0, .status = MLF_EX_CHECK },
+	};
+	struct mlf_report r = { checks, 4 };
+	assert_int_equal(mlf_report_status(&r), MLF_EX_CONFIG);
+	checks[1].ok = 0;
+	assert_int_equal(mlf_report_status(&r), MLF_EX_UNAVAILABLE);
+	r.n = 1;
+	assert_int_equal(mlf_report_status(&r), MLF_EX_CHECK);
+	r.n = 0;
+	assert_int_equal(mlf_report_status(&r), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_document_kinds),
+		cmocka_unit_test(test_status_ranking),
 		cmocka_unit_test_setup_teardown(test_no_experiment_is_a_config_error, workspace_setup, workspace_teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_version_is_66, workspace_setup, workspace_teardown),
 		cmocka_unit_test_setup_teardown(test_document_without_version_is_65, workspace_setup, workspace_teardown),
