@@ -345,7 +345,8 @@ static void walk(struct corr_ctx *ctx, const char *rel, int depth, size_t *cap)
 		names[n++] = mlf_xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), by_string);
+	if (n > 1)  /* an empty folder leaves names NULL, which qsort must not get */
+		qsort(names, n, sizeof(*names), by_string);
 	for (size_t i = 0; i < n; i++) {
 		char *child = mlf_path_join(dir, names[i]);
 		char *child_rel = *rel ? mlf_xasprintf("%s/%s", rel, names[i]) : mlf_xstrdup(names[i]);
@@ -467,7 +468,8 @@ int mlf_corrections_load(const char *root, const struct mlf_class_names *classes
 
 	size_t cap = 0;
 	walk(&ctx, "", 0, &cap);
-	qsort(ctx.files, ctx.nfiles, sizeof(*ctx.files), by_string);
+	if (ctx.nfiles > 1)  /* no file at all leaves ctx.files NULL */
+		qsort(ctx.files, ctx.nfiles, sizeof(*ctx.files), by_string);
 	for (size_t i = 0; i < ctx.nfiles; i++)
 		if (has_suffix(ctx.files[i], ".json"))
 			read_json(&ctx, ctx.files[i]);

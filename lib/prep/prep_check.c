@@ -108,7 +108,8 @@ static int by_box(const void *a, const void *b)
 static void correction_id(struct prep_item *it)
 {
 	struct mlf_buf b = MLF_BUF_INIT;
-	qsort(it->boxes, it->nboxes, sizeof(*it->boxes), by_box);
+	if (it->nboxes > 1)  /* an image without boxes may have none allocated */
+		qsort(it->boxes, it->nboxes, sizeof(*it->boxes), by_box);
 	mlf_buf_addf(&b, "mlf.correction.v1\n%s\n", it->image_sha);
 	for (size_t i = 0; i < it->nboxes; i++)
 		mlf_buf_addf(&b, "%d %.3f %.3f %.3f %.3f\n", it->boxes[i].class_id, it->boxes[i].x1,

@@ -224,7 +224,8 @@ static int write_base(struct writer *w, const struct prep_item *it, struct mlf_e
 static void dataset_digest(struct writer *w, const struct mlf_class_names *classes, char out[65])
 {
 	struct mlf_buf b = MLF_BUF_INIT;
-	qsort(w->digest_lines, w->ndigest, sizeof(char *), by_string);
+	if (w->ndigest > 1)
+		qsort(w->digest_lines, w->ndigest, sizeof(char *), by_string);
 	mlf_buf_adds(&b, "mlf.dataset.v1\nnames");
 	for (size_t i = 0; i < classes->n; i++)
 		mlf_buf_addf(&b, "\t%s", classes->names[i]);

@@ -672,6 +672,30 @@ static void test_many_bad_lines_are_capped(void **state)
 	mlf_problems_release(&p);
 }
 
+/* Empty folders (the root, or sub-folders beside nothing) hold no correction and no
+ * problem; sorting their empty listings must not hand qsort a NULL array (UBSan). */
+static void test_empty_folders(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		fresh_root();
+		if (round == 1) {
+			char *a = mlf_path_join(root, "a"), *bc = mlf_path_join(root, "b/c");
+			assert_int_equal(mlf_mkdir_p(a, 0755, NULL), 0);
+			assert_int_equal(mlf_mkdir_p(bc, 0755, NULL), 0);
+			free(a);
+			free(bc);
+		}
+		struct mlf_correction_set set;
+		struct mlf_problems p = MLF_PROBLEMS_INIT;
+		load(&set, &p);
+		assert_int_equal(set.n, 0);
+		assert_int_equal(p.n, 0);
+		mlf_correction_set_release(&set);
+		mlf_problems_release(&p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +708,7 @@ int main(void)
 		cmocka_unit_test(test_class_names),
 		cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_many_bad_lines_are_capped),
+		cmocka_unit_test(test_empty_folders),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
