@@ -130,6 +130,8 @@ char *mlf_buf_detach(struct mlf_buf *b);
 
 /* Lowercase hex of `n` bytes into `hex`, which holds 2n+1 characters. */
 void mlf_hex_encode(const unsigned char *bytes, size_t n, char *hex);
+/* Is `s` a SHA-256 digest as this library writes it: 64 lowercase hex digits?  0 for NULL. */
+int mlf_is_sha256_hex(const char *s);
 
 /* Checked allocation helpers; they abort on out-of-memory like mlf_buf. */
 void *mlf_xmalloc(size_t n);
@@ -194,6 +196,8 @@ int mlf_copy_file_new(const char *src, const char *dst, char sha256_hex[65],
 /* Flush everything written to the file system holding `path` (syncfs(2)). */
 int mlf_sync_fs(const char *path, struct mlf_error *err);
 int mlf_sha256_file(const char *path, char hex[65], uint64_t *size, struct mlf_error *err);
+/* The 64-hex SHA-256 of `len` bytes in memory. */
+void mlf_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /*
  * Walk the folder `dir` depth-first, in readdir order.  `on_dir` (may be
@@ -243,6 +247,13 @@ int mlf_json_to_double(const json_t *j, double *out);
 int mlf_json_to_int64(const json_t *j, int64_t *out);
 /* A string, or json null for NULL. */
 json_t *mlf_json_string_or_null(const char *s);
+/*
+ * The member `key` of `obj` when it is a string, else `fallback` (NULL, "",
+ * a default): `obj` may be NULL or not an object.  For a member of a member,
+ * mlf_json_str(json_object_get(doc, "run"), "run_id", NULL).  The string
+ * belongs to `obj`.
+ */
+const char *mlf_json_str(const json_t *obj, const char *key, const char *fallback);
 
 /*
  * Write `doc` as one line to `out` and flush; fails with status 74 when the

@@ -151,3 +151,8 @@ void mlf_hex_encode(const unsigned char *bytes, size_t n, char *hex)
 	}
 	hex[2 * n] = '\0';
 }
+
+int mlf_is_sha256_hex(const char *s)
+{
+	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}

@@ -301,6 +301,14 @@ int mlf_sha256_file(const char *path, char hex[65], uint64_t *size, struct mlf_e
 	return stream_file(path, -1, NULL, hex, size, err);
 }
 
+void mlf_sha256_hex(const void *data, size_t len, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	mlf_hex_encode(md, n, hex);
+}
+
 int mlf_copy_file_atomic(const char *src, const char *dst, char sha256_hex[65],
 			 struct mlf_error *err)
 {

@@ -71,6 +71,12 @@ json_t *mlf_json_string_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+const char *mlf_json_str(const json_t *obj, const char *key, const char *fallback)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : fallback;
+}
+
 int mlf_json_write_line(json_t *doc, FILE *out, struct mlf_error *err)
 {
 	if (json_dumpf(doc, out, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17)) != 0 ||

@@ -167,19 +167,6 @@ void mlf_alias_list_parse(const char *text, struct mlf_kvs *out)
 
 /* ---- one version, every location ---------------------------------------- */
 
-static const char *json_str(const json_t *o, const char *a, const char *b)
-{
-	const json_t *v = json_object_get(o, a);
-	if (b)
-		v = json_object_get(v, b);
-	return json_string_value(v);
-}
-
-static int is_sha256(const char *s)
-{
-	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
-}
-
 static void read_metadata(struct mlf_locations *l)
 {
 	const char *path = l->paths.metadata;
@@ -189,30 +176,30 @@ static void read_metadata(struct mlf_locations *l)
 		return;
 	}
 	l->metadata = json_load_file(path, 0, &je);
-	const char *format = json_str(l->metadata, "format", NULL);
+	const char *format = mlf_json_str(l->metadata, "format", NULL);
 	if (!l->metadata) {
 		l->metadata_error = mlf_xasprintf("%s is not valid JSON (line %d: %s)", path, je.line,
 						  je.text);
 	} else if (!format || strcmp(format, "mlf.model")) {
 		l->metadata_error = mlf_xasprintf("%s is not model metadata (no \"format\": "
 						  "\"mlf.model\")", path);
-	} else if (!is_sha256(json_str(l->metadata, "sha256", NULL))) {
+	} else if (!mlf_is_sha256_hex(mlf_json_str(l->metadata, "sha256", NULL))) {
 		l->metadata_error = mlf_xasprintf("%s has no valid \"sha256\"", path);
 	} else {
-		l->metadata_sha256 = json_str(l->metadata, "sha256", NULL);
+		l->metadata_sha256 = mlf_json_str(l->metadata, "sha256", NULL);
 	}
 }
 
 /* The run the version belongs to: the metadata's, else the training folder's state file. */
 static void find_run(struct mlf_locations *l)
 {
-	const char *id = json_str(l->metadata, "run", "run_id");
-	const char *exp = json_str(l->metadata, "run", "experiment_id");
+	const char *id = mlf_json_str(json_object_get(l->metadata, "run"), "run_id", NULL);
+	const char *exp = mlf_json_str(json_object_get(l->metadata, "run"), "experiment_id", NULL);
 	json_t *state = NULL;
 	if (!id && mlf_is_file(l->paths.state)) {
 		state = json_load_file(l->paths.state, 0, NULL);
-		id = json_str(state, "run_id", NULL);
-		exp = json_str(state, "experiment_id", NULL);
+		id = mlf_json_str(state, "run_id", NULL);
+		exp = mlf_json_str(state, "experiment_id", NULL);
 	}
 	l->run_id = mlf_xstrdup(id);
 	l->experiment_id = mlf_xstrdup(exp);
@@ -287,7 +274,7 @@ static void locate_registry(struct mlf_locations *l, struct mlf_tracking *t,
 
 static char *artifact_path_of(const struct mlf_locations *l)
 {
-	const char *p = json_str(l->metadata, "run", "artifact_path");
+	const char *p = mlf_json_str(json_object_get(l->metadata, "run"), "artifact_path", NULL);
 	return p ? mlf_xstrdup(p) : mlf_xasprintf("model/%s.pt", l->paths.name);
 }
 
@@ -313,7 +300,7 @@ static void locate_run(struct mlf_locations *l, const struct mlf_config *cfg)
 		else
 			l->run_error = mlf_xstrdup(err.msg);
 		raise_status(l, check_tracking_status(&err));
-		const char *root = json_str(l->metadata, "run", "artifact_uri");
+		const char *root = mlf_json_str(json_object_get(l->metadata, "run"), "artifact_uri", NULL);
 		art->kind = MLF_LOC_ARTIFACT;
 		art->where = root ? mlf_uri_append(root, path) : NULL;
 		art->exists = -1;

@@ -77,22 +77,11 @@ static const char *shown(const struct verify *s, const char *path)
 	return path;
 }
 
-static const char *jstr(const json_t *o, const char *a, const char *b)
-{
-	const json_t *j = json_object_get(o, a);
-	return json_string_value(b ? json_object_get(j, b) : j);
-}
-
-static int is_sha256(const char *s)
-{
-	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
-}
-
 /* ---- finding what to verify --------------------------------------------- */
 
 int mlf_verify_document_kind(const json_t *doc, struct mlf_error *err)
 {
-	const char *kind = jstr(doc, "kind", NULL);
+	const char *kind = mlf_json_str(doc, "kind", NULL);
 	if (!json_is_object(doc))
 		return mlf_fail(err, MLF_EX_DATAERR, "the input is not a JSON object; expected the run "
 				"document retrain-run prints");
@@ -130,9 +119,9 @@ static void set_version(struct verify *s, long n)
 static int from_document(struct verify *s, struct mlf_error *err)
 {
 	const json_t *doc = s->o->doc;
-	const char *version = jstr(doc, "new_version", NULL);
-	const char *run_id = jstr(doc, "run_id", NULL);
-	const char *exp = jstr(doc, "experiment_id", NULL);
+	const char *version = mlf_json_str(doc, "new_version", NULL);
+	const char *run_id = mlf_json_str(doc, "run_id", NULL);
+	const char *exp = mlf_json_str(doc, "experiment_id", NULL);
 	long n;
 
 	if (!version || mlf_version_parse(version, &n, NULL))
@@ -146,8 +135,8 @@ static int from_document(struct verify *s, struct mlf_error *err)
 		    s->p.name, run_id ? run_id : "(none)");
 		return 0;
 	}
-	const char *why = jstr(doc, "error", NULL), *status = jstr(doc, "status", NULL);
-	const char *resume = jstr(doc, "resume", NULL);
+	const char *why = mlf_json_str(doc, "error", NULL), *status = mlf_json_str(doc, "status", NULL);
+	const char *resume = mlf_json_str(doc, "resume", NULL);
 	if (!run_id)
 		add(s, 0, "run_document", "the run did not finish: %s (no MLflow run was started)",
 		    why ? why : "no reason given");
@@ -198,12 +187,12 @@ static int from_version(struct verify *s, struct mlf_error *err)
 	set_version(s, s->o->version);
 	json_t *meta = json_load_file(s->p.metadata, 0, NULL);
 	json_t *state = json_load_file(s->p.state, 0, NULL);
-	const char *id = jstr(meta, "run", "run_id");
+	const char *id = mlf_json_str(json_object_get(meta, "run"), "run_id", NULL);
 	int known = meta || state || mlf_is_file(s->p.model_pt) || mlf_is_dir(s->p.train_dir);
 
 	/* Without metadata (the file check reports it) the training folder still names the run. */
 	if (!id)
-		id = jstr(state, "run_id", NULL);
+		id = mlf_json_str(state, "run_id", NULL);
 	s->v->run_id = mlf_xstrdup(id);
 	json_decref(meta);
 	json_decref(state);
@@ -276,7 +265,7 @@ static void check_metadata(struct verify *s)
 	if (!mlf_is_file(path))
 		return;  /* its file check said so */
 	s->metadata = json_load_file(path, 0, &je);
-	const char *format = jstr(s->metadata, "format", NULL);
+	const char *format = mlf_json_str(s->metadata, "format", NULL);
 	if (!s->metadata || !format || strcmp(format, "mlf.model")) {
 		if (s->metadata)
 			add(s, 0, "metadata", "%s is not model metadata (no \"format\": \"mlf.model\"); "
@@ -288,9 +277,9 @@ static void check_metadata(struct verify *s)
 		s->metadata = NULL;
 		return;
 	}
-	const char *version = jstr(s->metadata, "version", NULL);
-	const char *run_id = jstr(s->metadata, "run", "run_id");
-	const char *exp = jstr(s->metadata, "run", "experiment_id");
+	const char *version = mlf_json_str(s->metadata, "version", NULL);
+	const char *run_id = mlf_json_str(json_object_get(s->metadata, "run"), "run_id", NULL);
+	const char *exp = mlf_json_str(json_object_get(s->metadata, "run"), "experiment_id", NULL);
 	if (!version || strcmp(version, s->v->version))
 		mlf_buf_addf(&problems, "; its version is '%s', not '%s'", version ? version : "",
 			     s->v->version);
@@ -301,7 +290,7 @@ static void check_metadata(struct verify *s)
 	if (!exp || strcmp(exp, s->want_exp))
 		mlf_buf_addf(&problems, "; it names experiment %s, not the configured %s",
 			     exp ? exp : "(none)", s->want_exp);
-	if (!is_sha256(jstr(s->metadata, "sha256", NULL)))
+	if (!mlf_is_sha256_hex(mlf_json_str(s->metadata, "sha256", NULL)))
 		mlf_buf_adds(&problems, "; its sha256 is missing or malformed");
 	if (problems.len)
 		add(s, 0, "metadata", "%s does not match the run%s", shown(s, path), problems.data);
@@ -363,7 +352,7 @@ static void check_run(struct verify *s)
 static void check_experiment(struct verify *s)
 {
 	const char *exp = s->run.experiment_id ? s->run.experiment_id : "";
-	const char *doc_exp = jstr(s->o->doc, "experiment_id", NULL);
+	const char *doc_exp = mlf_json_str(s->o->doc, "experiment_id", NULL);
 	const char *origin = mlf_config_origin(s->cfg, "experiment_id");
 	if (strcmp(exp, s->want_exp))
 		add(s, 0, "experiment", "wrong experiment: run %s is in experiment %s, but the "
@@ -380,7 +369,7 @@ static void check_experiment(struct verify *s)
 /* Without the run, the document alone can still be in the wrong experiment. */
 static void check_document_experiment(struct verify *s)
 {
-	const char *doc_exp = jstr(s->o->doc, "experiment_id", NULL);
+	const char *doc_exp = mlf_json_str(s->o->doc, "experiment_id", NULL);
 	const char *origin = mlf_config_origin(s->cfg, "experiment_id");
 	if (doc_exp && strcmp(doc_exp, s->want_exp))
 		add(s, 0, "experiment", "wrong experiment: the run document says experiment %s, but "
@@ -409,13 +398,13 @@ static void check_status(struct verify *s)
 /* ---- tags, params, metrics, artifacts ----------------------------------- */
 
 /* The expected value of a field, from the run document, else the metadata. */
-static const char *expected(const struct verify *s, const char *a, const char *b,
+static const char *expected(const struct verify *s, const char *section, const char *key,
 			    const char **from)
 {
-	const char *v = jstr(s->o->doc, a, b);
+	const char *v = mlf_json_str(json_object_get(s->o->doc, section), key, NULL);
 	*from = "from the run document";
 	if (!v) {
-		v = jstr(s->metadata, a, b);
+		v = mlf_json_str(json_object_get(s->metadata, section), key, NULL);
 		*from = "from the metadata";
 	}
 	return v;
@@ -443,7 +432,7 @@ static void check_tags(struct verify *s)
 	check_tag(s, "type", "retraining", "required of every retraining");
 	check_tag(s, "version", s->v->version, "the version being verified");
 	check_tag(s, "experiment_id", s->want_exp, "the configured experiment_id");
-	const char *model_type = jstr(s->metadata, "model_type", NULL);
+	const char *model_type = mlf_json_str(s->metadata, "model_type", NULL);
 	check_tag(s, "model_type", model_type, "from the metadata");
 	check_tag(s, "training_type", NULL, NULL);
 	const char *digest = expected(s, "dataset", "digest", &from);
@@ -577,12 +566,12 @@ static void check_copy(struct verify *s, const struct mlf_location *c, const cha
 
 static void check_checksums(struct verify *s)
 {
-	const char *meta_sha = jstr(s->metadata, "sha256", NULL);
-	const char *doc_sha = jstr(s->o->doc, "model", "sha256");
+	const char *meta_sha = mlf_json_str(s->metadata, "sha256", NULL);
+	const char *doc_sha = mlf_json_str(json_object_get(s->o->doc, "model"), "sha256", NULL);
 	const char *ref = NULL, *ref_from = NULL;
 	struct mlf_error err = MLF_ERROR_INIT;
 
-	if (is_sha256(meta_sha)) {
+	if (mlf_is_sha256_hex(meta_sha)) {
 		ref = meta_sha;
 		ref_from = "the metadata";
 	} else if (doc_sha) {
@@ -693,10 +682,10 @@ static void check_model_version(struct verify *s, const char *name, const char *
 static void check_registry(struct verify *s)
 {
 	const json_t *reg = json_object_get(s->o->doc, "registry");
-	const char *skipped = jstr(reg, "skipped", NULL);
+	const char *skipped = mlf_json_str(reg, "skipped", NULL);
 	const char *name = mlf_kvs_get(&s->run.tags, "registered_model");
 	const char *version = mlf_kvs_get(&s->run.tags, "registry_version");
-	const char *doc_version = jstr(reg, "version", NULL);
+	const char *doc_version = mlf_json_str(reg, "version", NULL);
 
 	if (skipped) {
 		add(s, 1, "registry", "skipped: %s", skipped);

@@ -8,7 +8,6 @@
  * result is the same whatever the number of threads and their timing.
  */
 #include <math.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -21,14 +20,6 @@
 
 /* Past this, more threads mostly wait on the disk. */
 #define MAX_WORKERS 16
-
-static void sha256_text(const char *text, size_t len, char hex[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-	EVP_Digest(text, len, md, &n, EVP_sha256(), NULL);
-	mlf_hex_encode(md, n, hex);
-}
 
 /*
  * A box overshooting the image by a little is a slip of the mouse: clip it.
@@ -114,7 +105,7 @@ static void correction_id(struct prep_item *it)
 	for (size_t i = 0; i < it->nboxes; i++)
 		mlf_buf_addf(&b, "%d %.3f %.3f %.3f %.3f\n", it->boxes[i].class_id, it->boxes[i].x1,
 			     it->boxes[i].y1, it->boxes[i].x2, it->boxes[i].y2);
-	sha256_text(b.data, b.len, it->correction_id);
+	mlf_sha256_hex(b.data, b.len, it->correction_id);
 	mlf_buf_release(&b);
 }
 

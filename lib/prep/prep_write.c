@@ -1,6 +1,5 @@
 /* Writing a dataset version: files, lists, data.yaml, metadata and the digest. */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +48,6 @@ static char *label_text(const struct prep_item *it)
 			     (x->x2 - x->x1) / it->width, (x->y2 - x->y1) / it->height);
 	}
 	return mlf_buf_detach(&b);
-}
-
-static void sha256_buf(const void *data, size_t len, char hex[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	mlf_hex_encode(md, n, hex);
 }
 
 /* Hard link, falling back to a copy (other file system, no permission). */
@@ -158,7 +149,7 @@ static int write_correction(struct writer *w, const struct prep_item *it, struct
 		rc = write_text(w->dir, label, text, err);
 	if (!rc) {
 		char label_sha[65];
-		sha256_buf(text, strlen(text), label_sha);
+		mlf_sha256_hex(text, strlen(text), label_sha);
 		digest_add(w, dest, it->image_sha);
 		digest_add(w, label, label_sha);
 		mlf_buf_addf(&w->lists[it->split], "./%s\n", dest);
@@ -234,7 +225,7 @@ static void dataset_digest(struct writer *w, const struct mlf_class_names *class
 		mlf_buf_adds(&b, w->digest_lines[i]);
 		mlf_buf_addc(&b, '\n');
 	}
-	sha256_buf(b.data, b.len, out);
+	mlf_sha256_hex(b.data, b.len, out);
 	mlf_buf_release(&b);
 }
 

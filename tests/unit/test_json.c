@@ -1,4 +1,5 @@
-/* JSON helpers: MLflow's non-finite encoding, int64 as strings, checked output. */
+/* JSON helpers: MLflow's non-finite encoding, int64 as strings, string members, checked output;
+ * the SHA-256 hex helpers. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,12 +84,54 @@ static void test_write_failure_is_reported(void **state)
 	json_decref(doc);
 }
 
+static void test_string_members(void **state)
+{
+	(void)state;
+	json_t *doc = json_loads("{\"kind\": \"mlf.run\", \"n\": 3, \"run\": {\"run_id\": \"abc\"}}",
+				 0, NULL);
+	assert_non_null(doc);
+	assert_string_equal(mlf_json_str(doc, "kind", NULL), "mlf.run");
+	assert_null(mlf_json_str(doc, "n", NULL));                /* not a string */
+	assert_null(mlf_json_str(doc, "missing", NULL));
+	assert_string_equal(mlf_json_str(doc, "missing", ""), "");
+	assert_string_equal(mlf_json_str(doc, "n", "active"), "active");
+	assert_string_equal(mlf_json_str(json_object_get(doc, "run"), "run_id", NULL), "abc");
+	assert_null(mlf_json_str(json_object_get(doc, "none"), "run_id", NULL));
+	assert_null(mlf_json_str(json_object_get(doc, "kind"), "run_id", NULL));  /* not an object */
+	assert_null(mlf_json_str(NULL, "kind", NULL));
+	json_decref(doc);
+}
+
+static void test_sha256_hex(void **state)
+{
+	(void)state;
+	char hex[65];
+	mlf_sha256_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_true(mlf_is_sha256_hex(hex));
+	mlf_sha256_hex("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_false(mlf_is_sha256_hex(NULL));
+	assert_false(mlf_is_sha256_hex(""));
+	assert_false(mlf_is_sha256_hex("ba7816bf"));
+	hex[10] = 'A';   /* uppercase is not how the library writes it */
+	assert_false(mlf_is_sha256_hex(hex));
+	hex[10] = 'g';
+	assert_false(mlf_is_sha256_hex(hex));
+	char longer[66];
+	memset(longer, 'a', 65);
+	longer[65] = '\0';
+	assert_false(mlf_is_sha256_hex(longer));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_non_finite_as_strings),
 		cmocka_unit_test(test_int64_forms),
 		cmocka_unit_test(test_write_failure_is_reported),
+		cmocka_unit_test(test_string_members),
+		cmocka_unit_test(test_sha256_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

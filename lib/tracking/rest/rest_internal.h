@@ -19,7 +19,7 @@
  * Ownership: struct rest_store owns its HTTP client and strings, made by
  * mlf_rest_store_open and freed by the ops table's close.  Helpers borrow
  * the store and their arguments; strings they return are the caller's to
- * free (mlf_rest_jget_str's point into the JSON it reads), and JSON answers
+ * free (mlf_json_str's point into the JSON it reads), and JSON answers
  * are the caller's to json_decref.  The mlf_rest_* ops follow backend.h.
  */
 #ifndef MLF_TRACKING_REST_INTERNAL_H
@@ -76,7 +76,6 @@ int mlf_rest_api_get(struct rest_store *s, const char *endpoint, struct mlf_buf 
 
 /* ---- reading answers (rest_store.c) ------------------------------------ */
 
-const char *mlf_rest_jget_str(const json_t *obj, const char *key);
 /* A string or integer member as a new string; "" when missing. */
 char *mlf_rest_jdup_str(const json_t *obj, const char *key);
 /* An int64 member (number or numeric string); 0 when missing or not one. */

@@ -19,7 +19,7 @@
 
 static int read_metric(const json_t *m, struct mlf_metric *out)
 {
-	const char *k = mlf_rest_jget_str(m, "key");
+	const char *k = mlf_json_str(m, "key", NULL);
 	double v;
 	if (mlf_json_to_double(json_object_get(m, "value"), &v))
 		return -1;
@@ -63,16 +63,15 @@ static int read_run(const json_t *run, struct mlf_run *out, struct mlf_error *er
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(info) ||
-	    !(mlf_rest_jget_str(info, "run_id") || mlf_rest_jget_str(info, "run_uuid")))
+	    !(mlf_json_str(info, "run_id", NULL) || mlf_json_str(info, "run_uuid", NULL)))
 		return mlf_fail(err, MLF_REST_EX_BAD_ANSWER, "the server's run has no run_id");
-	const char *run_id = mlf_rest_jget_str(info, "run_id");
-	out->run_id = mlf_xstrdup(run_id ? run_id : mlf_rest_jget_str(info, "run_uuid"));
+	const char *run_id = mlf_json_str(info, "run_id", NULL);
+	out->run_id = mlf_xstrdup(run_id ? run_id : mlf_json_str(info, "run_uuid", NULL));
 	out->experiment_id = mlf_rest_jdup_str(info, "experiment_id");
 	out->run_name = mlf_rest_jdup_str(info, "run_name");
 	out->user_id = mlf_rest_jdup_str(info, "user_id");
 	out->artifact_uri = mlf_rest_jdup_str(info, "artifact_uri");
-	out->lifecycle_stage = mlf_xstrdup(mlf_rest_jget_str(info, "lifecycle_stage")
-					   ? mlf_rest_jget_str(info, "lifecycle_stage") : "active");
+	out->lifecycle_stage = mlf_xstrdup(mlf_json_str(info, "lifecycle_stage", "active"));
 	out->status = read_status(info);
 	out->start_time = mlf_rest_jget_i64(info, "start_time");
 	out->end_time = mlf_rest_jget_i64(info, "end_time");
@@ -160,7 +159,7 @@ static int search_all(struct rest_store *s, const char *experiment_id, const cha
 			}
 			mlf_run_list_add(out, &r);
 		}
-		const char *next = mlf_rest_jget_str(resp, "next_page_token");
+		const char *next = mlf_json_str(resp, "next_page_token", NULL);
 		int more = next && *next && (limit <= 0) && (!token || strcmp(token, next));
 		free(token);
 		token = more ? mlf_xstrdup(next) : NULL;
@@ -355,7 +354,7 @@ int mlf_rest_get_metric_history(void *impl, const char *run_id, const char *key,
 		memcpy(all + nall, got, ngot * sizeof(*got));
 		nall += ngot;
 		free(got);
-		const char *next = mlf_rest_jget_str(resp, "next_page_token");
+		const char *next = mlf_json_str(resp, "next_page_token", NULL);
 		int more = next && *next && (!token || strcmp(token, next)) && ngot > 0;
 		free(token);
 		token = more ? mlf_xstrdup(next) : NULL;

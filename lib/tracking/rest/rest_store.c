@@ -86,15 +86,9 @@ int mlf_rest_api_get(struct rest_store *s, const char *endpoint, struct mlf_buf 
 
 /* ---- JSON reading ------------------------------------------------------ */
 
-const char *mlf_rest_jget_str(const json_t *obj, const char *key)
-{
-	const json_t *j = json_object_get(obj, key);
-	return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
 char *mlf_rest_jdup_str(const json_t *obj, const char *key)
 {
-	const char *s = mlf_rest_jget_str(obj, key);
+	const char *s = mlf_json_str(obj, key, NULL);
 	/* Ids may come back as numbers from some gateways. */
 	const json_t *j = json_object_get(obj, key);
 	if (!s && json_is_integer(j))
@@ -116,9 +110,9 @@ void mlf_rest_read_kvs(const json_t *arr, struct mlf_kvs *out)
 	size_t i;
 	json_t *it;
 	json_array_foreach(arr, i, it) {
-		const char *k = mlf_rest_jget_str(it, "key");
+		const char *k = mlf_json_str(it, "key", NULL);
 		if (k)
-			mlf_kvs_add(out, k, mlf_rest_jget_str(it, "value"));
+			mlf_kvs_add(out, k, mlf_json_str(it, "value", NULL));
 	}
 }
 
@@ -128,8 +122,7 @@ static void read_experiment(const json_t *e, struct mlf_experiment *out)
 	out->experiment_id = mlf_rest_jdup_str(e, "experiment_id");
 	out->name = mlf_rest_jdup_str(e, "name");
 	out->artifact_location = mlf_rest_jdup_str(e, "artifact_location");
-	out->lifecycle_stage = mlf_xstrdup(mlf_rest_jget_str(e, "lifecycle_stage")
-					   ? mlf_rest_jget_str(e, "lifecycle_stage") : "active");
+	out->lifecycle_stage = mlf_xstrdup(mlf_json_str(e, "lifecycle_stage", "active"));
 	out->creation_time = mlf_rest_jget_i64(e, "creation_time");
 	out->last_update_time = mlf_rest_jget_i64(e, "last_update_time");
 	mlf_rest_read_kvs(json_object_get(e, "tags"), &out->tags);
@@ -291,7 +284,7 @@ static int rest_create_experiment(void *impl, const char *name, const char *id,
 			mlf_error_prefix(err, "experiment '%s' already exists at %s", name, s->shown_url);
 		return -1;
 	}
-	const char *got = mlf_rest_jget_str(resp, "experiment_id");
+	const char *got = mlf_json_str(resp, "experiment_id", NULL);
 	if (!got) {
 		json_decref(resp);
 		return mlf_fail(err, MLF_REST_EX_BAD_ANSWER,
