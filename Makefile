@@ -2,6 +2,7 @@
 #
 #   make                 build everything into $(BUILD)
 #   make test            unit tests, then end-to-end tests against a real MLflow
+#   make unit            the unit tests only (those over libtorch only when it is there)
 #   make asan            the same tests under AddressSanitizer + UBSan
 #   make install PREFIX=/usr/local
 #   make bootstrap       install system packages, the pinned MLflow and libtorch (scripts/bootstrap)
@@ -75,6 +76,11 @@ UNITS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 DEVTOOLS := $(DEVTOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 MANPAGES := $(wildcard man/man1/*.1)
+# Every unit test program is linked with tests/unit/case_filter.c, which wraps
+# cmocka's group runner so that MLF_TEST_CASE runs only some cases
+# (tests/run unit PROGRAM CASE); no test's main() has to know.
+UNIT_MAIN := $(BUILD)/obj/tests/unit/case_filter.o
+UNIT_LDFLAGS = -Wl,--wrap=_cmocka_run_group_tests
 
 .PHONY: all test unit e2e asan install uninstall clean bootstrap demo bench need-libtorch
 # Keep object files of tests and tools between runs (make deletes intermediates).
@@ -113,9 +119,9 @@ $(BUILD)/libmlf_torch.a: $(TORCH_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/torch/%.o $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/torch/%.o $(UNIT_MAIN) $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a $(LIBS) $(TORCH_LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(UNIT_LDFLAGS) -o $@ $< $(UNIT_MAIN) $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a $(LIBS) $(TORCH_LIBS) -lcmocka
 
 $(BUILD)/tools/%: $(BUILD)/obj/tools/torch/%.o $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
@@ -130,9 +136,9 @@ $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf.a $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libmlf.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_MAIN) $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf.a $(LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(UNIT_LDFLAGS) -o $@ $< $(UNIT_MAIN) $(BUILD)/libmlf.a $(LIBS) -lcmocka
 
 # Developer tools (not installed): the synthetic data generator.
 $(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(BUILD)/libmlf.a
@@ -146,8 +152,10 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libmlf.a
 test: need-libtorch all $(UNITS) $(TORCH_UNITS) $(TOOLS)
 	BUILD=$(BUILD) tests/run
 
-unit: need-libtorch all $(UNITS) $(TORCH_UNITS)
-	BUILD=$(BUILD) tests/run unit
+# Without libtorch (none found, or LIBTORCH=) this builds libmlf.a and the unit tests
+# of tests/unit/ only, and runs those.
+unit: $(if $(LIBTORCH),need-libtorch) $(BUILD)/libmlf.a $(UNITS) $(if $(LIBTORCH),$(TORCH_UNITS))
+	BUILD=$(BUILD) tests/run $(if $(LIBTORCH),,--no-torch) unit
 
 e2e: all $(TOOLS)
 	BUILD=$(BUILD) tests/run e2e
@@ -178,7 +186,7 @@ uninstall:
 clean:
 	rm -rf build build-*
 
--include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/obj/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
+-include $(LIB_OBJ:.o=.d) $(UNIT_MAIN:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/obj/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
 	$(TOOL_SRC:tests/tools/%.c=$(BUILD)/obj/tests/tools/%.d) $(DEVTOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.d) \
 	$(TORCH_LIB_OBJ:.o=.d) $(TORCH_UNIT_SRC:tests/unit/torch/%.c=$(BUILD)/obj/tests/unit/torch/%.d) \
 	$(TORCH_TOOL_SRC:tools/torch/%.c=$(BUILD)/obj/tools/torch/%.d) \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Two pipelines at once in one workspace: distinct dataset and model versions,
 # the second retrain-run waits for the first; --no-wait exits 75 instead.
+# needs: libtorch (trains a model)
 . "$(dirname "$0")/lib.sh"
 WS=$T/ws
 make_workspace "$WS" "sqlite:///runs/mlflow/mlflow.db"

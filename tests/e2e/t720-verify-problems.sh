@@ -4,6 +4,7 @@
 # the run looked for in the wrong experiment; and model-locate must see the
 # tampered copy disagree.  retrain-run must refuse an experiment id that does
 # not exist, creating nothing.
+# needs: libtorch (trains a model)
 . "$(dirname "$0")/lib.sh"
 set -o pipefail
 WS=$T/ws
