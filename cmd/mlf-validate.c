@@ -13,11 +13,7 @@
 enum { OPT_INIT = MLF_OPT_LONG, OPT_PROBE, OPT_SKIP, OPT_SILENT };
 
 static const struct mlf_option options[] = {
-	MLF_OPT_WORKSPACE,
-	MLF_OPT_CONFIG,
-	MLF_OPT_TRACKING_URI,
-	MLF_OPT_EXPERIMENT_ID,
-	MLF_OPT_SET,
+	MLF_OPTS_TRACKING,
 	{ OPT_INIT, "init", NULL, NULL,
 	  "create the experiment with the exact id and artifact location (sqlite and file "
 	  "stores) and the workspace folders",
@@ -42,16 +38,14 @@ static const struct mlf_option options[] = {
 static const struct mlf_exit_doc exits[] = {
 	{ 0, "every check passed" },
 	{ 1, "a check failed (experiment missing or deleted, artifact location different, folder "
-	     "not writable, too little disk, base model or corrections missing, probe failed)" },
-	{ 64, "usage error" },
-	{ 69, "the tracking store is unavailable (server unreachable after the configured "
-	      "retries); the message names the URI" },
-	{ 70, "internal error (a bug: the message says where)" },
+	     "not writable, too little disk, base model or corrections missing, probe failed); "
+	     "when several fail, 69 wins over 78, and 78 over 1" },
+	MLF_EXIT_USAGE,
+	MLF_EXIT_UNAVAILABLE,
+	MLF_EXIT_SOFTWARE,
 	{ 74, "the report could not be written" },
-	{ 78, "configuration error: malformed or unknown keys in mlf.yaml, an incompatible SQLite "
-	      "database, or credentials the server rejected (401/403). When several checks fail, "
-	      "69 wins over 78, and 78 over 1" },
-	{ -1, NULL },
+	MLF_EXIT_CONFIG,
+	MLF_EXIT_END,
 };
 
 static const struct mlf_program program = {

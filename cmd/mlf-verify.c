@@ -12,11 +12,7 @@
 #include "mlf/config.h"
 
 static const struct mlf_option options[] = {
-	MLF_OPT_WORKSPACE,
-	MLF_OPT_CONFIG,
-	MLF_OPT_TRACKING_URI,
-	MLF_OPT_EXPERIMENT_ID,
-	MLF_OPT_SET,
+	MLF_OPTS_TRACKING,
 	{ 'r', "run-id", "ID", NULL,
 	  "verify this MLflow run (its version tag names the files) instead of reading a document",
 	  NULL, 0 },
@@ -34,14 +30,14 @@ static const struct mlf_option options[] = {
 static const struct mlf_exit_doc exits[] = {
 	{ 0, "every check passed, or a skip document was passed on" },
 	{ 1, "a check failed: every problem is in the report" },
-	{ 64, "usage error" },
+	MLF_EXIT_USAGE,
 	{ 65, "the input is not a run document" },
 	{ 66, "the version or the run was not found" },
-	{ 69, "the tracking store is unavailable" },
-	{ 70, "internal error (a bug: the message says where)" },
+	MLF_EXIT_UNAVAILABLE,
+	MLF_EXIT_SOFTWARE,
 	{ 74, "the report could not be written, or standard input could not be read" },
-	{ 78, "configuration error" },
-	{ -1, NULL },
+	MLF_EXIT_CONFIG,
+	MLF_EXIT_END,
 };
 
 static const struct mlf_program program = {

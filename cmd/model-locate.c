@@ -10,11 +10,7 @@
 #include "mlf/config.h"
 
 static const struct mlf_option options[] = {
-	MLF_OPT_WORKSPACE,
-	MLF_OPT_CONFIG,
-	MLF_OPT_TRACKING_URI,
-	MLF_OPT_EXPERIMENT_ID,
-	MLF_OPT_SET,
+	MLF_OPTS_TRACKING,
 	MLF_OPT_FORMAT,
 	MLF_OPT_QUIET,
 	MLF_OPT_HELP,
@@ -25,13 +21,13 @@ static const struct mlf_option options[] = {
 static const struct mlf_exit_doc exits[] = {
 	{ 0, "found, and every .pt copy matches the sha256 in the version's metadata" },
 	{ 1, "a copy is missing or differs" },
-	{ 64, "usage error" },
+	MLF_EXIT_USAGE,
 	{ 66, "no such version" },
 	{ 69, "the tracking store is unavailable (the local locations are still listed)" },
-	{ 70, "internal error (a bug: the message says where)" },
+	MLF_EXIT_SOFTWARE,
 	{ 74, "the document could not be written" },
-	{ 78, "configuration error" },
-	{ -1, NULL },
+	MLF_EXIT_CONFIG,
+	MLF_EXIT_END,
 };
 
 static const struct mlf_program program = {

@@ -12,9 +12,7 @@
 enum { OPT_VAL = MLF_OPT_LONG, OPT_HOLDOUT, OPT_SEED, OPT_BASE_MODE, OPT_SKIP_BAD };
 
 static const struct mlf_option options[] = {
-	MLF_OPT_WORKSPACE,
-	MLF_OPT_CONFIG,
-	MLF_OPT_SET,
+	MLF_OPTS_CONFIG,
 	{ 'i', "corrections", "DIR", "paths.corrections", "the corrections folder",
 	  "Default: data/corrections.", 0 },
 	{ 'b', "base-data", "FILE", "prep.base_data", "the base dataset's data.yaml",
@@ -42,16 +40,16 @@ static const struct mlf_option options[] = {
 
 static const struct mlf_exit_doc exits[] = {
 	{ 0, "a version was created, or there was nothing to do (skip document)" },
-	{ 64, "usage error" },
+	MLF_EXIT_USAGE,
 	{ 65, "bad corrections or base data: every problem is listed on standard error and "
 	      "nothing was written" },
 	{ 66, "the corrections folder or the base dataset is missing" },
-	{ 70, "internal error (a bug: the message says where)" },
+	MLF_EXIT_SOFTWARE,
 	{ 73, "the version could not be created" },
 	{ 74, "the document could not be written, or a file could not be read or written" },
 	{ 75, "another retrain-prep holds the lock (--no-wait)" },
-	{ 78, "configuration error" },
-	{ -1, NULL },
+	MLF_EXIT_CONFIG,
+	MLF_EXIT_END,
 };
 
 static const struct mlf_program program = {

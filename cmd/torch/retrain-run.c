@@ -18,11 +18,7 @@ enum { OPT_EPOCHS = MLF_OPT_LONG, OPT_IMGSZ, OPT_BATCH, OPT_DEVICE, OPT_ARGS, OP
        OPT_PROMOTE, OPT_RESUME, OPT_RESTART, OPT_SWEEP };
 
 static const struct mlf_option options[] = {
-	MLF_OPT_WORKSPACE,
-	MLF_OPT_CONFIG,
-	MLF_OPT_TRACKING_URI,
-	MLF_OPT_EXPERIMENT_ID,
-	MLF_OPT_SET,
+	MLF_OPTS_TRACKING,
 	{ 'd', "dataset", "DIR", NULL, "train on this version folder instead of reading stdin",
 	  "The dataset document is rebuilt from the files in data/retrain_vN. --dataset, "
 	  "--resume and --sweep exclude each other.", 0 },
@@ -67,18 +63,18 @@ static const struct mlf_option options[] = {
 
 static const struct mlf_exit_doc exits[] = {
 	{ 0, "the run finished, or a skip document was passed on" },
-	{ 64, "usage error" },
+	MLF_EXIT_USAGE,
 	{ 65, "bad input document or data" },
 	{ 66, "input missing" },
-	{ 69, "the tracking store is unavailable" },
+	MLF_EXIT_UNAVAILABLE,
 	{ 70, "training failed (or an internal error: the message says where)" },
 	{ 73, "the version is taken, or its files cannot be written" },
 	{ 74, "I/O error (artifacts, the run document)" },
 	{ 75, "the workspace is busy (--no-wait)" },
 	{ 77, "permission denied by the tracking store or the artifact location" },
-	{ 78, "configuration error" },
+	MLF_EXIT_CONFIG,
 	{ 130, "interrupted: the run is KILLED and resumable" },
-	{ -1, NULL },
+	MLF_EXIT_END,
 };
 
 static const struct mlf_program program = {

@@ -99,12 +99,26 @@ struct mlf_option {
 #define MLF_OPT_HELP { 'h', "help", NULL, NULL, "show this help", NULL, 0 }
 #define MLF_OPT_VERSION { 'V', "version", NULL, NULL, "show the version", NULL, 0 }
 #define MLF_OPT_END { 0, NULL, NULL, NULL, NULL, NULL, 0 }
+/* Where the configuration comes from: every program's first options. */
+#define MLF_OPTS_CONFIG MLF_OPT_WORKSPACE, MLF_OPT_CONFIG, MLF_OPT_SET
+/* The same, for programs that talk to the tracking store. */
+#define MLF_OPTS_TRACKING MLF_OPT_WORKSPACE, MLF_OPT_CONFIG, MLF_OPT_TRACKING_URI, \
+	MLF_OPT_EXPERIMENT_ID, MLF_OPT_SET
 
-/* An exit status and what it means for this program; lists end with { -1, NULL }. */
+/* An exit status and what it means for this program; lists end with MLF_EXIT_END. */
 struct mlf_exit_doc {
 	int status;
 	const char *text;
 };
+/* The statuses that mean the same in every program. */
+#define MLF_EXIT_USAGE { MLF_EX_USAGE, "usage error" }
+#define MLF_EXIT_SOFTWARE { MLF_EX_SOFTWARE, "internal error (a bug: the message says where)" }
+#define MLF_EXIT_UNAVAILABLE { MLF_EX_UNAVAILABLE, "the tracking store is unavailable (unreachable " \
+	"after the configured retries); the message names the URI" }
+#define MLF_EXIT_CONFIG { MLF_EX_CONFIG, "configuration error: a malformed or unknown key, a " \
+	"missing workspace or file, an incompatible SQLite database, or credentials the server " \
+	"rejected (401/403)" }
+#define MLF_EXIT_END { -1, NULL }
 
 /* A program's whole command line. */
 struct mlf_program {
