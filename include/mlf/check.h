@@ -1,4 +1,11 @@
 /*
+ * mlf/check.h: the checks the programs report on.  Sections: mlf-validate's
+ * checks before a retraining; mlf-verify's proof of what a retraining left
+ * behind; model-locate's list of every copy of a model version.  Their
+ * reports share one rule for which exit status wins (mlf_status_worse in
+ * mlf/base.h).
+ */
+/*
  * The checks mlf-validate runs, as a library so other programs can run them
  * before starting work.  Each check is one entry of a report: a name, ok or
  * not, a detail saying what was found, and a hint saying what to do.
