@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "mlf/base.h"
-#include "mlf/cli.h"
 #include "prep_internal.h"
 
 static const char *base_name(const char *path)

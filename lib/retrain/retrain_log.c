@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mlf/cli.h"
 #include "mlf/base.h"
 #include "mlf/torch/torch.h"
 #include "retrain_internal.h"

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "mlf/ckpt.h"
-#include "mlf/cli.h"
 #include "mlf/base.h"
 #include "retrain_internal.h"
 
