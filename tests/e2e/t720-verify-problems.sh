@@ -7,12 +7,22 @@
 # needs: libtorch (trains a model)
 . "$(dirname "$0")/lib.sh"
 set -o pipefail
+# What a verification report found, from its exact fields (not a grep of the whole
+# report: a clean one names every copy and artifact too).
+# problems FILE: its "problems" list, one a line; failed FILE: the names of its failed checks
+problems() { "$PY" -c 'import json,sys; [print(p) for p in json.load(open(sys.argv[1]))["problems"]]' "$1"; }
+failed() {
+	"$PY" -c 'import json,sys
+print(" ".join(c["name"] for c in json.load(open(sys.argv[1]))["checks"] if not c["ok"]))' "$1"
+}
 WS=$T/ws
 make_workspace "$WS" "sqlite:///runs/mlflow/mlflow.db"
 cd "$WS"
 mlf-validate --init -q
 retrain-prep -q | retrain-run -q >"$T/run.json"
-check_status 0 "the untouched run verifies" mlf-verify -q <"$T/run.json"
+mlf-verify -q <"$T/run.json" >"$T/clean.json"
+check_eq "the untouched run verifies: exit 0" "$?" "0"
+check_eq "the untouched run's report lists no problem" "$(problems "$T/clean.json")" ""
 run=$(json_get "$T/run.json" run_id)
 
 # a tampered copy (same size, one byte changed)
@@ -20,7 +30,11 @@ cp runs/train/retrained_v1.pt "$T/saved.pt"
 printf 'X' | dd of=runs/train/retrained_v1.pt bs=1 seek=100 conv=notrunc 2>/dev/null
 mlf-verify -q <"$T/run.json" >"$T/tampered.json"
 check_eq "tampered copy: exit 1" "$?" "1"
-check_grep "the problem names the tampered copy" "runs/train/retrained_v1.pt" "$T/tampered.json"
+check_eq "tampered copy: the one failed check is that copy's sha256" "$(failed "$T/tampered.json")" \
+	"sha256:runs/train/retrained_v1.pt"
+check_eq "tampered copy: the one problem names that copy" \
+	"$(problems "$T/tampered.json" | sed 's/ has sha256 [0-9a-f]*\.\.\., but the metadata says .*//')" \
+	"runs/train/retrained_v1.pt"
 model-locate 1 >"$T/locate.json"
 check_eq "model-locate: copies disagree (exit 1)" "$?" "1"
 check_eq "model-locate says they do not agree" "$(json_get "$T/locate.json" agree)" "false"
@@ -32,7 +46,11 @@ art=runs/mlflow/1/$run/artifacts
 mv "$art/training/results.csv" "$T/results.csv"
 mlf-verify -q --run-id "$run" >"$T/missing.json"
 check_eq "missing artifact: exit 1" "$?" "1"
-check_grep "the problem names the missing artifact" "training/results.csv" "$T/missing.json"
+check_eq "missing artifact: the one failed check is that artifact" "$(failed "$T/missing.json")" \
+	"artifact:training/results.csv"
+check_eq "missing artifact: the one problem names it" \
+	"$(problems "$T/missing.json" | sed 's/ (artifact root .*)$//')" \
+	"run $run has no artifact training/results.csv"
 mv "$T/results.csv" "$art/training/results.csv"
 
 # the wrong experiment: another experiment configured than the one the run is in
@@ -40,7 +58,11 @@ mv "$T/results.csv" "$art/training/results.csv"
 MlflowClient(sys.argv[1]).create_experiment("other")' "sqlite:///$WS/runs/mlflow/mlflow.db" >/dev/null 2>&1
 mlf-verify -q -s experiment_id=2 <"$T/run.json" >"$T/wrong.json"
 check_eq "wrong experiment: exit 1" "$?" "1"
-check_grep "the problem says the run is in another experiment" "is in experiment 1, but the configured experiment_id is 2" "$T/wrong.json"
+check_eq "wrong experiment: the failed checks" "$(failed "$T/wrong.json")" \
+	"metadata experiment tag:experiment_id"
+check_eq "a problem says the run is in another experiment" \
+	"$(problems "$T/wrong.json" | grep '^wrong experiment: ' | sed 's/ (--set); .*//')" \
+	"wrong experiment: run $run is in experiment 1, but the configured experiment_id is 2"
 check_eq "report is not ok" "$(json_get "$T/wrong.json" ok)" "false"
 
 # an experiment id that does not exist: refused, nothing created, no fallback
