@@ -35,6 +35,7 @@ static const struct mlf_exit_doc exits[] = {
 	{ 66, "the version or the run was not found" },
 	MLF_EXIT_UNAVAILABLE,
 	MLF_EXIT_SOFTWARE,
+	{ 73, "no temporary folder to download the MLflow artifact into (set TMPDIR)" },
 	{ 74, "the report could not be written, or standard input could not be read" },
 	MLF_EXIT_CONFIG,
 	MLF_EXIT_END,

@@ -25,6 +25,7 @@ static const struct mlf_exit_doc exits[] = {
 	{ 66, "no such version" },
 	{ 69, "the tracking store is unavailable (the local locations are still listed)" },
 	MLF_EXIT_SOFTWARE,
+	{ 73, "no temporary folder to download the MLflow artifact into (set TMPDIR)" },
 	{ 74, "the document could not be written" },
 	MLF_EXIT_CONFIG,
 	MLF_EXIT_END,
