@@ -200,22 +200,59 @@ int mlf_sha256_file(const char *path, char hex[65], uint64_t *size, struct mlf_e
 void mlf_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /*
- * Walk the folder `dir` depth-first, in readdir order.  `on_dir` (may be
- * NULL) sees `dir` itself (rel "") and then each folder below it before
- * its contents; `on_file` sees each regular file.  `path` is `dir` joined
- * with `rel`, the entry's '/'-separated path below `dir`.  Symlinks are
- * followed; sockets, fifos and devices are skipped.  A folder more than
- * MLF_WALK_MAX_DEPTH levels down fails with status 65 (a symlink loop?);
- * a folder or entry that cannot be read fails with status 66.  A callback's
- * nonzero return stops the walk and is returned.
+ * The one folder walker: every walk of a tree in the library goes through
+ * it, so there is one answer to links, depth, order and errors.
+ *
+ * mlf_walk_tree() walks `dir` depth-first, each folder's entries in strcmp
+ * order of their names (the same order on every file system and every run).
+ * The callbacks of `w`, each of which may be NULL, get `path`, `dir` joined
+ * with `rel`, and `rel`, the entry's '/'-separated path below `dir` ("" for
+ * `dir` itself):
+ *   on_dir      each folder, `dir` first, before its entries;
+ *   on_file     each file;
+ *   on_dir_end  each folder after its entries (to remove it, say);
+ *   on_error    each failure, when the walk may go on past it (below).
+ * A callback's nonzero return stops the walk and is returned.
+ *
+ * The rule:
+ * - A symbolic link to a file is followed: on_file sees it as the file
+ *   (lstat(path) tells the two apart).
+ * - A symbolic link to a folder is not descended, so a walk neither loops
+ *   nor leaves `dir` (`dir` itself may be a link).  MLF_WALK_FOLLOW_DIRS
+ *   descends it too; a loop then fails (too many links, or too deep).
+ * - Sockets, FIFOs, devices and links to nothing are passed over.
+ * - MLF_WALK_NO_HIDDEN passes over names starting with '.', folders with
+ *   all they hold.
+ * - MLF_WALK_PHYSICAL follows no link: every entry that is not itself a
+ *   folder (a link of any kind, a socket, ...) goes to on_file as it is.
+ *   Such a walk cannot loop, so it has no depth limit.  For removing a tree.
+ * - A folder more than MLF_WALK_MAX_DEPTH levels below `dir` fails with
+ *   status 65 (a loop, or a tree no program of ours makes).  A folder that
+ *   cannot be listed, or an entry that cannot be inspected or a link
+ *   followed, fails as mlf_read_file does: 66 when it is gone, else 74.
+ *
+ * Errors: without on_error the first failure stops the walk: -1, err
+ * filled.  With it, on_error sees each failure (err filled, errno as the
+ * failing call left it; `path` the folder or entry) and returns 0 to pass
+ * over that folder or entry and go on, nonzero to stop the walk.
  */
 #define MLF_WALK_MAX_DEPTH 64
+#define MLF_WALK_FOLLOW_DIRS 1u
+#define MLF_WALK_NO_HIDDEN 2u
+#define MLF_WALK_PHYSICAL 4u
 typedef int (*mlf_walk_fn)(const char *path, const char *rel, void *ctx,
 			   struct mlf_error *err);
-int mlf_walk_tree(const char *dir, mlf_walk_fn on_dir, mlf_walk_fn on_file, void *ctx,
-		  struct mlf_error *err);
+struct mlf_walk {
+	unsigned flags;           /* MLF_WALK_* */
+	mlf_walk_fn on_dir, on_file, on_dir_end, on_error;
+	void *ctx;                /* handed to each callback */
+};
+int mlf_walk_tree(const char *dir, const struct mlf_walk *w, struct mlf_error *err);
 
-/* Remove a file or a whole tree; a missing path is not an error. */
+/*
+ * Remove a file or a whole tree; a missing path is not an error.  Links are
+ * removed, never followed (the walker's MLF_WALK_PHYSICAL).
+ */
 int mlf_remove_tree(const char *path, struct mlf_error *err);
 
 /* Bytes available to an unprivileged user on the file system holding `path`. */

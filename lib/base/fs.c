@@ -326,45 +326,113 @@ int mlf_copy_file_atomic(const char *src, const char *dst, char sha256_hex[65],
 	return 0;
 }
 
-static int walk(const char *path, const char *rel, int depth, mlf_walk_fn on_dir,
-		mlf_walk_fn on_file, void *ctx, struct mlf_error *err)
+/* A failure at `path`: stop, or let on_error pass over it (errno kept for it). */
+static int walk_failed(const struct mlf_walk *w, const char *path, const char *rel,
+		       struct mlf_error *err)
 {
-	if (depth > MLF_WALK_MAX_DEPTH)
-		return mlf_fail(err, MLF_EX_DATAERR, "'%s' is nested too deep (a symlink loop?)", path);
-	if (on_dir) {
-		int rc = on_dir(path, rel, ctx, err);
-		if (rc)
-			return rc;
-	}
-	DIR *d = opendir(path);
-	if (!d)
-		return mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot open folder '%s'", path);
-	struct dirent *de;
-	int rc = 0;
-	while (!rc && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char *child = mlf_path_join(path, de->d_name);
-		char *child_rel = *rel ? mlf_xasprintf("%s/%s", rel, de->d_name)
-				       : mlf_xstrdup(de->d_name);
-		struct stat st;
-		if (stat(child, &st) != 0)
-			rc = mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot read '%s'", child);
-		else if (S_ISDIR(st.st_mode))
-			rc = walk(child, child_rel, depth + 1, on_dir, on_file, ctx, err);
-		else if (S_ISREG(st.st_mode))
-			rc = on_file(child, child_rel, ctx, err);
-		free(child);
-		free(child_rel);
-	}
-	closedir(d);
+	if (!w->on_error)
+		return -1;
+	int rc = w->on_error(path, rel, w->ctx, err);
+	if (!rc)
+		mlf_error_clear(err);
 	return rc;
 }
 
-int mlf_walk_tree(const char *dir, mlf_walk_fn on_dir, mlf_walk_fn on_file, void *ctx,
-		  struct mlf_error *err)
+static int by_name(const void *a, const void *b)
 {
-	return walk(dir, "", 0, on_dir, on_file, ctx, err);
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in folder `path` that the walk visits, sorted; -1 with errno set. */
+static int list_names(const char *path, unsigned flags, char ***names, size_t *n)
+{
+	size_t cap = 0;
+	*names = NULL;
+	*n = 0;
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, "..") ||
+		    (name[0] == '.' && (flags & MLF_WALK_NO_HIDDEN)))
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*names = mlf_xrealloc(*names, cap * sizeof(**names));
+		}
+		(*names)[(*n)++] = mlf_xstrdup(name);
+	}
+	closedir(d);
+	if (*n > 1)  /* an empty folder leaves *names NULL, which qsort must not get */
+		qsort(*names, *n, sizeof(**names), by_name);
+	return 0;
+}
+
+static int walk_dir(const struct mlf_walk *w, const char *path, const char *rel, int depth,
+		    struct mlf_error *err);
+
+static int walk_entry(const struct mlf_walk *w, const char *dir, const char *rel,
+		      const char *name, int depth, struct mlf_error *err)
+{
+	char *path = mlf_path_join(dir, name);
+	char *child_rel = *rel ? mlf_xasprintf("%s/%s", rel, name) : mlf_xstrdup(name);
+	int physical = (w->flags & MLF_WALK_PHYSICAL) != 0, rc = 0;
+	struct stat st;
+	if (lstat(path, &st) != 0) {
+		mlf_fail_errno(err, errno == ENOENT ? MLF_EX_NOINPUT : MLF_EX_IOERR,
+			       "cannot read '%s'", path);
+		rc = walk_failed(w, path, child_rel, err);
+	} else if (S_ISDIR(st.st_mode)) {
+		rc = walk_dir(w, path, child_rel, depth + 1, err);
+	} else if (physical) {
+		rc = w->on_file ? w->on_file(path, child_rel, w->ctx, err) : 0;
+	} else if (S_ISLNK(st.st_mode) && stat(path, &st) != 0) {
+		if (errno != ENOENT) {  /* ENOENT: a link that leads nowhere, passed over */
+			mlf_fail_errno(err, MLF_EX_IOERR, "cannot follow '%s'", path);
+			rc = walk_failed(w, path, child_rel, err);
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		rc = w->on_file ? w->on_file(path, child_rel, w->ctx, err) : 0;
+	} else if (S_ISDIR(st.st_mode) && (w->flags & MLF_WALK_FOLLOW_DIRS)) {
+		rc = walk_dir(w, path, child_rel, depth + 1, err);
+	}
+	free(path);
+	free(child_rel);
+	return rc;
+}
+
+static int walk_dir(const struct mlf_walk *w, const char *path, const char *rel, int depth,
+		    struct mlf_error *err)
+{
+	if (depth > MLF_WALK_MAX_DEPTH && !(w->flags & MLF_WALK_PHYSICAL)) {
+		mlf_fail(err, MLF_EX_DATAERR, "'%s' is nested more than %d folders deep (a symlink "
+			 "loop?)", path, MLF_WALK_MAX_DEPTH);
+		return walk_failed(w, path, rel, err);
+	}
+	char **names;
+	size_t n;
+	if (list_names(path, w->flags, &names, &n) != 0) {
+		mlf_fail_errno(err, errno == ENOENT ? MLF_EX_NOINPUT : MLF_EX_IOERR,
+			       "cannot open folder '%s'", path);
+		return walk_failed(w, path, rel, err);
+	}
+	int rc = w->on_dir ? w->on_dir(path, rel, w->ctx, err) : 0;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = walk_entry(w, path, rel, names[i], depth, err);
+	if (!rc && w->on_dir_end)
+		rc = w->on_dir_end(path, rel, w->ctx, err);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+int mlf_walk_tree(const char *dir, const struct mlf_walk *w, struct mlf_error *err)
+{
+	struct mlf_error own = MLF_ERROR_INIT;  /* on_error reads failures even when err is NULL */
+	return walk_dir(w, dir, "", 0, err ? err : &own);
 }
 
 int mlf_copy_file_new(const char *src, const char *dst, char sha256_hex[65],
@@ -391,34 +459,35 @@ int mlf_sync_fs(const char *path, struct mlf_error *err)
 	return rc;
 }
 
+static int remove_entry(const char *path, const char *rel, void *ctx, struct mlf_error *err)
+{
+	(void)rel;
+	(void)ctx;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot remove '%s'", path);
+	return 0;
+}
+
+static int remove_dir(const char *path, const char *rel, void *ctx, struct mlf_error *err)
+{
+	(void)rel;
+	(void)ctx;
+	if (rmdir(path) != 0)
+		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot remove folder '%s'", path);
+	return 0;
+}
+
 int mlf_remove_tree(const char *path, struct mlf_error *err)
 {
 	struct stat st;
 	if (lstat(path, &st) != 0)
 		return errno == ENOENT ? 0 : mlf_fail_errno(err, MLF_EX_IOERR, "cannot inspect '%s'", path);
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		if (!d)
-			return mlf_fail_errno(err, MLF_EX_IOERR, "cannot open folder '%s'", path);
-		struct dirent *de;
-		int rc = 0;
-		while (!rc && (de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			char *child = mlf_path_join(path, de->d_name);
-			rc = mlf_remove_tree(child, err);
-			free(child);
-		}
-		closedir(d);
-		if (rc)
-			return rc;
-		if (rmdir(path) != 0)
-			return mlf_fail_errno(err, MLF_EX_IOERR, "cannot remove folder '%s'", path);
-		return 0;
-	}
-	if (unlink(path) != 0 && errno != ENOENT)
-		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot remove '%s'", path);
-	return 0;
+	if (!S_ISDIR(st.st_mode))
+		return remove_entry(path, "", NULL, err);
+	/* Links are removed, never followed: nothing outside `path` is touched. */
+	struct mlf_walk w = { .flags = MLF_WALK_PHYSICAL, .on_file = remove_entry,
+			      .on_dir_end = remove_dir };
+	return mlf_walk_tree(path, &w, err);
 }
 
 int mlf_free_bytes(const char *path, uint64_t *bytes, struct mlf_error *err)

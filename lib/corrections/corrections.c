@@ -1,7 +1,6 @@
 /* The corrections folder: the walk, format detection, the set and the checks all formats share. */
 #include "mlf/corrections.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -13,8 +12,6 @@
 #include "corrections_internal.h"
 #include "mlf/base.h"
 
-/* Deeper than any real corrections folder; symlinked folders are not followed, so no loops. */
-#define MAX_DEPTH 64
 #define MAX_LISTED_CLASSES 12
 
 void mlf_class_names_release(struct mlf_class_names *c)
@@ -294,15 +291,6 @@ int corr_is_utf8(const char *s, size_t len)
 	return 1;
 }
 
-static void add_file(struct corr_ctx *ctx, size_t *cap, char *moved)
-{
-	if (ctx->nfiles == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		ctx->files = mlf_xrealloc(ctx->files, *cap * sizeof(*ctx->files));
-	}
-	ctx->files[ctx->nfiles++] = moved;
-}
-
 static int is_interesting(const char *name)
 {
 	const char *dot = strrchr(name, '.');
@@ -311,73 +299,57 @@ static int is_interesting(const char *name)
 }
 
 /*
- * Collect every regular file below `rel`.  Entries are visited in name
- * order so that problems come out in the same order on every run.
- * Symlinked folders are skipped (a loop, or a folder outside, would
- * otherwise be read); a symlinked file is read when it resolves inside.
+ * Collecting every file below the root, with mlf_walk_tree: entries in name
+ * order, so that problems come out in the same order on every run; hidden
+ * names skipped; symlinked folders not descended (a loop, or a folder
+ * outside, would otherwise be read).  A symlinked file is read when it
+ * resolves inside.  What cannot be read is a problem, and the walk goes on.
  */
-static void walk(struct corr_ctx *ctx, const char *rel, int depth, size_t *cap)
+struct collect {
+	struct corr_ctx *ctx;
+	size_t cap;
+};
+
+static int collect_file(const char *path, const char *rel, void *vc, struct mlf_error *err)
 {
-	char *dir = mlf_path_join(ctx->root, rel);
-	if (depth > MAX_DEPTH) {
-		mlf_problems_add(ctx->problems, rel, NULL, "folder nested more than %d levels deep; "
-				 "not read", MAX_DEPTH);
-		free(dir);
-		return;
+	struct collect *c = vc;
+	struct corr_ctx *ctx = c->ctx;
+	struct stat st;
+	(void)err;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		const char *slash = strrchr(rel, '/');
+		if (!is_interesting(slash ? slash + 1 : rel))
+			return 0;
+		char *real = realpath(path, NULL);
+		int inside = real && is_under(real, ctx->root_real);
+		if (!inside)
+			mlf_problems_add(ctx->problems, rel, NULL, "symbolic link leads outside the "
+					 "corrections folder (to '%s'); not read", real ? real : "?");
+		free(real);
+		if (!inside)
+			return 0;
 	}
-	DIR *d = opendir(dir);
-	if (!d) {
-		mlf_problems_add(ctx->problems, *rel ? rel : ".", NULL, "cannot read folder: %s",
-				 strerror(errno));
-		free(dir);
-		return;
+	if (ctx->nfiles == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		ctx->files = mlf_xrealloc(ctx->files, c->cap * sizeof(*ctx->files));
 	}
-	char **names = NULL;
-	size_t n = 0, ncap = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (n == ncap) {
-			ncap = ncap ? ncap * 2 : 32;
-			names = mlf_xrealloc(names, ncap * sizeof(*names));
-		}
-		names[n++] = mlf_xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (n > 1)  /* an empty folder leaves names NULL, which qsort must not get */
-		qsort(names, n, sizeof(*names), by_string);
-	for (size_t i = 0; i < n; i++) {
-		char *child = mlf_path_join(dir, names[i]);
-		char *child_rel = *rel ? mlf_xasprintf("%s/%s", rel, names[i]) : mlf_xstrdup(names[i]);
-		struct stat st;
-		if (lstat(child, &st) != 0) {
-			mlf_problems_add(ctx->problems, child_rel, NULL, "cannot read: %s",
-					 strerror(errno));
-		} else if (S_ISDIR(st.st_mode)) {
-			walk(ctx, child_rel, depth + 1, cap);
-		} else if (S_ISREG(st.st_mode)) {
-			add_file(ctx, cap, child_rel);
-			child_rel = NULL;
-		} else if (S_ISLNK(st.st_mode) && is_interesting(names[i]) &&
-			   stat(child, &st) == 0 && S_ISREG(st.st_mode)) {
-			char *real = realpath(child, NULL);
-			if (real && is_under(real, ctx->root_real)) {
-				add_file(ctx, cap, child_rel);
-				child_rel = NULL;
-			} else {
-				mlf_problems_add(ctx->problems, child_rel, NULL, "symbolic link leads "
-						 "outside the corrections folder (to '%s'); not read",
-						 real ? real : "?");
-			}
-			free(real);
-		}
-		free(child);
-		free(child_rel);
-		free(names[i]);
-	}
-	free(names);
-	free(dir);
+	ctx->files[ctx->nfiles++] = mlf_xstrdup(rel);
+	return 0;
+}
+
+static int collect_failed(const char *path, const char *rel, void *vc, struct mlf_error *err)
+{
+	struct collect *c = vc;
+	int e = errno;
+	if (err->status == MLF_EX_DATAERR)
+		mlf_problems_add(c->ctx->problems, rel, NULL, "folder nested more than %d levels "
+				 "deep; not read", MLF_WALK_MAX_DEPTH);
+	else if (mlf_is_dir(path))
+		mlf_problems_add(c->ctx->problems, *rel ? rel : ".", NULL, "cannot read folder: %s",
+				 strerror(e));
+	else
+		mlf_problems_add(c->ctx->problems, rel, NULL, "cannot read: %s", strerror(e));
+	return 0;
 }
 
 static int has_suffix(const char *s, const char *suffix)
@@ -466,8 +438,10 @@ int mlf_corrections_load(const char *root, const struct mlf_class_names *classes
 				      "'%s'", root);
 	ctx.root_abs = mlf_path_absolute(NULL, root);
 
-	size_t cap = 0;
-	walk(&ctx, "", 0, &cap);
+	struct collect c = { &ctx, 0 };
+	struct mlf_walk w = { .flags = MLF_WALK_NO_HIDDEN, .on_file = collect_file,
+			      .on_error = collect_failed, .ctx = &c };
+	mlf_walk_tree(root, &w, NULL);
 	if (ctx.nfiles > 1)  /* no file at all leaves ctx.files NULL */
 		qsort(ctx.files, ctx.nfiles, sizeof(*ctx.files), by_string);
 	for (size_t i = 0; i < ctx.nfiles; i++)

@@ -1,14 +1,11 @@
 #include "mlf/data.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <yaml.h>
 
 #include "mlf/base.h"
-
-#define MAX_DEPTH 32
 
 int mlf_is_image_name(const char *name)
 {
@@ -55,30 +52,14 @@ static int by_string(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int scan_dir(const char *dir, int depth, struct mlf_image_list *l, struct mlf_error *err)
+/* mlf_walk_tree callback: an image file of a train/val folder. */
+static int add_image(const char *path, const char *rel, void *l, struct mlf_error *err)
 {
-	if (depth > MAX_DEPTH)
-		return mlf_fail(err, MLF_EX_DATAERR, "'%s' is nested too deep", dir);
-	DIR *d = opendir(dir);
-	if (!d)
-		return mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot open image folder '%s'", dir);
-	struct dirent *de;
-	int rc = 0;
-	while (!rc && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char *p = mlf_path_join(dir, de->d_name);
-		if (mlf_is_dir(p)) {
-			rc = scan_dir(p, depth + 1, l, err);
-			free(p);
-		} else if (mlf_is_image_name(de->d_name) && mlf_is_file(p)) {
-			list_add(l, p);
-		} else {
-			free(p);
-		}
-	}
-	closedir(d);
-	return rc;
+	(void)err;
+	const char *slash = strrchr(rel, '/');
+	if (mlf_is_image_name(slash ? slash + 1 : rel))
+		list_add(l, mlf_xstrdup(path));
+	return 0;
 }
 
 static int read_list_file(const char *txt, struct mlf_image_list *l, struct mlf_error *err)
@@ -107,9 +88,12 @@ static int add_source(const char *root, const char *value, struct mlf_image_list
 		      const char *yaml, const char *key, struct mlf_error *err)
 {
 	char *p = mlf_path_absolute(root, value);
+	/* Hidden names skipped; linked folders descended (an image folder may be made of links). */
+	struct mlf_walk images = { .flags = MLF_WALK_NO_HIDDEN | MLF_WALK_FOLLOW_DIRS,
+				   .on_file = add_image, .ctx = l };
 	int rc;
 	if (mlf_is_dir(p))
-		rc = scan_dir(p, 0, l, err);
+		rc = mlf_walk_tree(p, &images, err);
 	else if (mlf_is_file(p) && strlen(p) > 4 && !strcmp(p + strlen(p) - 4, ".txt"))
 		rc = read_list_file(p, l, err);
 	else

@@ -7,7 +7,6 @@
  * Copies go through a temporary file and a rename (mlf_copy_file_atomic),
  * so a crash never leaves a half-written artifact under its real name.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +66,9 @@ int mlf_local_artifacts_log(const char *artifact_root, const char *workspace,
 	free(abs);
 	if (S_ISDIR(st.st_mode)) {
 		/* A folder is copied whole, empty folders in it too. */
-		rc = mlf_walk_tree(local_path, copy_dir, copy_file, dst, err);
+		struct mlf_walk w = { .flags = MLF_WALK_FOLLOW_DIRS, .on_dir = copy_dir,
+				      .on_file = copy_file, .ctx = dst };
+		rc = mlf_walk_tree(local_path, &w, err);
 	} else if (S_ISREG(st.st_mode)) {
 		rc = mlf_mkdir_p(dir, 0777, err);
 		if (!rc && mlf_is_dir(dst))
@@ -85,35 +86,35 @@ out:
 	return rc;
 }
 
-static int list_tree(const char *dir, const char *rel, struct mlf_artifact_list *out, int depth,
-		     struct mlf_error *err)
+/* mlf_walk_tree callbacks listing a folder of the store below the artifact path `top`. */
+struct list_ctx {
+	const char *top;
+	struct mlf_artifact_list *out;
+};
+
+static int list_dir(const char *path, const char *rel, void *vctx, struct mlf_error *err)
 {
-	if (depth > MLF_WALK_MAX_DEPTH)
-		return mlf_fail(err, MLF_EX_DATAERR, "'%s' is nested too deep (a symlink loop?)", dir);
-	DIR *d = opendir(dir);
-	if (!d)
-		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot open artifact folder '%s'", dir);
-	struct dirent *de;
-	int rc = 0;
-	while (!rc && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char *path = mlf_path_join(dir, de->d_name);
-		char *name = mlf_artifact_path_join(rel, de->d_name);
-		struct stat st;
-		if (stat(path, &st) != 0) {
-			rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot read '%s'", path);
-		} else if (S_ISDIR(st.st_mode)) {
-			mlf_artifact_list_add(out, name, 1, -1);
-			rc = list_tree(path, name, out, depth + 1, err);
-		} else {
-			mlf_artifact_list_add(out, name, 0, (int64_t)st.st_size);
-		}
-		free(path);
+	struct list_ctx *ctx = vctx;
+	(void)path;
+	(void)err;
+	if (*rel) {
+		char *name = mlf_artifact_path_join(ctx->top, rel);
+		mlf_artifact_list_add(ctx->out, name, 1, -1);
 		free(name);
 	}
-	closedir(d);
-	return rc;
+	return 0;
+}
+
+static int list_file(const char *path, const char *rel, void *vctx, struct mlf_error *err)
+{
+	struct list_ctx *ctx = vctx;
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot read '%s'", path);
+	char *name = mlf_artifact_path_join(ctx->top, rel);
+	mlf_artifact_list_add(ctx->out, name, 0, (int64_t)st.st_size);
+	free(name);
+	return 0;
 }
 
 int mlf_local_artifacts_list(const char *artifact_root, const char *workspace,
@@ -130,10 +131,12 @@ int mlf_local_artifacts_list(const char *artifact_root, const char *workspace,
 	rel = mlf_artifact_path_clean(path);
 	dir = mlf_path_join(root, rel);
 	/* Like MLflow: nothing logged yet, or a file named, lists as empty. */
+	struct list_ctx ctx = { rel, out };
+	struct mlf_walk w = { .on_dir = list_dir, .on_file = list_file, .ctx = &ctx };
 	if (!mlf_is_dir(dir))
 		rc = 0;
 	else
-		rc = list_tree(dir, rel, out, 0, err);
+		rc = mlf_walk_tree(dir, &w, err);
 	if (rc)
 		mlf_artifact_list_release(out);
 	else

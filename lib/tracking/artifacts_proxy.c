@@ -136,7 +136,8 @@ int mlf_proxy_artifacts_log(struct mlf_http *http, const char *artifact_uri,
 	if (S_ISDIR(st.st_mode)) {
 		/* Files only: the proxy's API has no way to make an empty folder. */
 		struct put_tree_ctx ctx = { http, &r, dst };
-		rc = mlf_walk_tree(local_path, NULL, put_tree_file, &ctx, err);
+		struct mlf_walk w = { .flags = MLF_WALK_FOLLOW_DIRS, .on_file = put_tree_file, .ctx = &ctx };
+		rc = mlf_walk_tree(local_path, &w, err);
 	} else if (S_ISREG(st.st_mode)) {
 		rc = put_one(http, &r, dst, local_path, err);
 	} else {

@@ -696,6 +696,37 @@ static void test_empty_folders(void **state)
 	}
 }
 
+/* The walk: linked folders are not read, linked files only inside, too deep a folder is a problem. */
+static void test_walk_rules(void **state)
+{
+	(void)state;
+	fresh_root();
+	put("esc.jpg", "@link:../outside.jpg");
+	put("linkdir", "@link:../outdir");
+	put("notes.md", "@link:nowhere");
+	struct mlf_buf deep = MLF_BUF_INIT;
+	mlf_buf_adds(&deep, "d");
+	for (int i = 0; i < MLF_WALK_MAX_DEPTH; i++)
+		mlf_buf_adds(&deep, "/d");
+	char *deep_dir = mlf_xstrdup(deep.data);
+	mlf_buf_adds(&deep, "/bad.json");
+	put(deep.data, "{");
+
+	struct mlf_correction_set set;
+	struct mlf_problems p = MLF_PROBLEMS_INIT;
+	load(&set, &p);
+	assert_int_equal(set.n, 0);
+	if (p.n != 2)
+		print_problems(&p);
+	assert_int_equal(p.n, 2);
+	assert_true(has_problem(&p, deep_dir, NULL, "folder nested more than 64 levels deep; not read"));
+	assert_true(has_problem(&p, "esc.jpg", NULL, "symbolic link leads outside the corrections folder"));
+	mlf_correction_set_release(&set);
+	mlf_problems_release(&p);
+	mlf_buf_release(&deep);
+	free(deep_dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -709,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_many_bad_lines_are_capped),
 		cmocka_unit_test(test_empty_folders),
+		cmocka_unit_test(test_walk_rules),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,7 +4,6 @@
  * key making sub-folders.  A metric file holds one line per logged value,
  * in the text Python writes and reads (see file_store_internal.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <locale.h>
@@ -12,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mlf/base.h"
 #include "file_store_internal.h"
@@ -38,52 +38,51 @@ static int by_kv_key(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+struct keys_ctx {
+	int values;
+	struct mlf_kvs *out;
+};
+
+/* mlf_walk_tree callback: the file at `rel` is the key `rel`, with its content when asked. */
+static int add_key(const char *path, const char *rel, void *vctx, struct mlf_error *err)
+{
+	struct keys_ctx *ctx = vctx;
+	const char *slash = strrchr(rel, '/');
+	if (is_temp_name(slash ? slash + 1 : rel))
+		return 0;
+	if (!ctx->values) {
+		mlf_kvs_add(ctx->out, rel, NULL);
+		return 0;
+	}
+	char *value = NULL;
+	int rc = mlf_read_file(path, &value, NULL, err);
+	if (!rc)
+		mlf_kvs_add(ctx->out, rel, value);
+	free(value);
+	return rc;
+}
+
 /*
  * Every file below `dir` is one key, its path below the top folder
  * ('/'-joined); with `values` each comes with the file's content, else with
- * a NULL value.  The top call sorts the keys.
+ * a NULL value.  Sorted by key; no folder at all is no keys.
  */
-static int walk_keys(const char *dir, const char *prefix, int values, struct mlf_kvs *out,
-		     int depth, struct mlf_error *err)
+static int walk_keys(const char *dir, int values, struct mlf_kvs *out, struct mlf_error *err)
 {
-	DIR *d = opendir(dir);
-	int rc = 0;
-	if (!d)
-		return errno == ENOENT ? 0 : mlf_fail_errno(err, MLF_EX_IOERR, "cannot open folder '%s'", dir);
-	struct dirent *de;
-	while (!rc && (de = readdir(d))) {
-		if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
-			continue;
-		if (is_temp_name(de->d_name))
-			continue;
-		char *path = mlf_path_join(dir, de->d_name);
-		char *key = *prefix ? mlf_xasprintf("%s/%s", prefix, de->d_name) : mlf_xstrdup(de->d_name);
-		if (mlf_is_dir(path)) {
-			if (depth > 64)
-				rc = mlf_fail(err, MLF_EX_DATAERR, "'%s' is nested too deep", path);
-			else
-				rc = walk_keys(path, key, values, out, depth + 1, err);
-		} else if (!values) {
-			mlf_kvs_add(out, key, NULL);
-		} else {
-			char *value = NULL;
-			rc = mlf_read_file(path, &value, NULL, err);
-			if (!rc)
-				mlf_kvs_add(out, key, value);
-			free(value);
-		}
-		free(path);
-		free(key);
-	}
-	closedir(d);
-	if (!rc && depth == 0 && out->n > 1)
+	struct keys_ctx ctx = { values, out };
+	struct mlf_walk w = { .on_file = add_key, .ctx = &ctx };
+	struct stat st;
+	if (stat(dir, &st) != 0 && errno == ENOENT)
+		return 0;
+	int rc = mlf_walk_tree(dir, &w, err);
+	if (!rc && out->n > 1)
 		qsort(out->items, out->n, sizeof(*out->items), by_kv_key);
 	return rc;
 }
 
 int mlf_fst_read_kv_tree(const char *dir, struct mlf_kvs *out, struct mlf_error *err)
 {
-	return walk_keys(dir, "", 1, out, 0, err);
+	return walk_keys(dir, 1, out, err);
 }
 
 /* The folders the file at `path` (a '/' key below its folder) needs. */
@@ -300,7 +299,7 @@ int mlf_fst_latest_metrics(const char *run_dir, struct mlf_run *out, struct mlf_
 {
 	struct mlf_kvs keys = MLF_KVS_INIT;
 	char *dir = mlf_path_join(run_dir, "metrics");
-	int rc = walk_keys(dir, "", 0, &keys, 0, err);
+	int rc = walk_keys(dir, 0, &keys, err);
 
 	if (!rc && keys.n)
 		out->metrics = mlf_xcalloc(keys.n, sizeof(*out->metrics));
