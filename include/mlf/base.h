@@ -133,7 +133,20 @@ void mlf_hex_encode(const unsigned char *bytes, size_t n, char *hex);
 /* Is `s` a SHA-256 digest as this library writes it: 64 lowercase hex digits?  0 for NULL. */
 int mlf_is_sha256_hex(const char *s);
 
-/* Checked allocation helpers; they abort on out-of-memory like mlf_buf. */
+/*
+ * Checked allocation helpers; they abort with a message on out-of-memory,
+ * like mlf_buf.
+ *
+ * The library's allocation policy: memory is taken through these (or
+ * mlf_buf), never with a bare malloc/calloc/realloc/strdup/strndup/
+ * asprintf whose NULL would go unchecked.  No caller could do better than
+ * stop, and call sites stay free of dead error paths.  The one exception:
+ * a block whose size comes from the input (an image's pixels, a tensor's
+ * bytes, a checkpoint record, boxes or detections to sort) may use malloc
+ * and friends directly when its NULL is handled on the spot, by an error
+ * naming that input (status 70) or a fallback (a slower path, a detail
+ * left out), so that an absurd size in a file is reported, not fatal.
+ */
 void *mlf_xmalloc(size_t n);
 void *mlf_xcalloc(size_t n, size_t size);
 void *mlf_xrealloc(void *p, size_t n);

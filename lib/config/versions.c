@@ -82,8 +82,8 @@ long mlf_version_latest(const struct mlf_config *cfg)
 		long n;
 		if (len < 4 || strcmp(e->d_name + len - 3, ".pt") || strncmp(e->d_name, "retrained_v", 11))
 			continue;
-		char *num = strndup(e->d_name + 11, len - 11 - 3);
-		if (num && !parse_number(num, &n) && n > best)
+		char *num = mlf_xstrndup(e->d_name + 11, len - 11 - 3);
+		if (!parse_number(num, &n) && n > best)
 			best = n;
 		free(num);
 	}

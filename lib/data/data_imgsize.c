@@ -115,8 +115,8 @@ static int jpeg_size(FILE *f, const char *path, int *w, int *h, int *orientation
 		if (len < 2)
 			return mlf_fail(err, MLF_EX_DATAERR, "'%s' is not a valid JPEG image: bad segment", path);
 		if (m == 0xE1 && len > 8) {   /* APP1: "Exif\0\0" then the TIFF data */
-			unsigned char *seg = malloc(len - 2);
-			if (!seg || fread(seg, 1, len - 2, f) != len - 2) {
+			unsigned char *seg = mlf_xmalloc(len - 2);   /* under 64 KiB */
+			if (fread(seg, 1, len - 2, f) != len - 2) {
 				free(seg);
 				break;
 			}

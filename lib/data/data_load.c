@@ -126,9 +126,7 @@ static int ar_cmp(const void *a, const void *b)
 void mlf_rect_shapes(const int *w, const int *h, size_t n, int batch, int imgsz, int stride, double pad,
 		     size_t *order, int (*shapes)[2])
 {
-	struct ar *a = malloc((n ? n : 1) * sizeof(*a));
-	if (!a)
-		abort();
+	struct ar *a = mlf_xmalloc(n * sizeof(*a));
 	for (size_t i = 0; i < n; i++)
 		a[i] = (struct ar){ (double)h[i] / w[i], i };
 	qsort(a, n, sizeof(*a), ar_cmp);

@@ -129,13 +129,12 @@ static int work_alloc(struct work *w, size_t ndet)
 	w->order = malloc(n * sizeof(*w->order));
 	w->idx = malloc(n * sizeof(*w->idx));
 	w->negconf = malloc(n * sizeof(*w->negconf));
-	w->negx = malloc(NCURVE * sizeof(*w->negx));
+	w->negx = mlf_xmalloc(NCURVE * sizeof(*w->negx));
 	w->recall = malloc(n * NIOU * sizeof(*w->recall));
 	w->precision = malloc(n * NIOU * sizeof(*w->precision));
 	w->mrec = malloc((n + 3) * sizeof(*w->mrec));
 	w->mpre = malloc((n + 3) * sizeof(*w->mpre));
-	if (!w->order || !w->idx || !w->negconf || !w->negx || !w->recall || !w->precision || !w->mrec ||
-	    !w->mpre) {
+	if (!w->order || !w->idx || !w->negconf || !w->recall || !w->precision || !w->mrec || !w->mpre) {
 		work_free(w);
 		return -1;
 	}
@@ -191,12 +190,9 @@ static int summarize(const struct mlf_det_metrics *m, struct mlf_det_metrics_res
 {
 	size_t nk = r->nclasses;
 	double *tmp = malloc((nk * NIOU + NCURVE) * sizeof(*tmp));
-	double *sm = malloc((NCURVE + 1) * sizeof(*sm));
-	if (!tmp || !sm) {
-		free(tmp);
-		free(sm);
+	if (!tmp)
 		return -1;
-	}
+	double *sm = mlf_xmalloc((NCURVE + 1) * sizeof(*sm));
 	for (size_t i = 0; i < nk * NCURVE; i++) {
 		double p = r->p_curve[i], rc = r->r_curve[i];
 		r->f1_curve[i] = 2.0 * p * rc / (p + rc + 1e-16);
@@ -262,12 +258,12 @@ int mlf_det_metrics_compute(const struct mlf_det_metrics *m, struct mlf_det_metr
 	struct work w;
 	r->cls = calloc(rows, sizeof(*r->cls));
 	r->maps = calloc((size_t)m->nc, sizeof(*r->maps));
-	r->px = malloc(NCURVE * sizeof(*r->px));
+	r->px = mlf_xmalloc(NCURVE * sizeof(*r->px));
 	r->prec = calloc(rows * NCURVE, sizeof(*r->prec));
 	r->p_curve = calloc(rows * NCURVE, sizeof(*r->p_curve));
 	r->r_curve = calloc(rows * NCURVE, sizeof(*r->r_curve));
 	r->f1_curve = calloc(rows * NCURVE, sizeof(*r->f1_curve));
-	if (!r->cls || !r->maps || !r->px || !r->prec || !r->p_curve || !r->r_curve || !r->f1_curve) {
+	if (!r->cls || !r->maps || !r->prec || !r->p_curve || !r->r_curve || !r->f1_curve) {
 		mlf_det_metrics_result_release(r);
 		return mlf_fail(err, MLF_EX_SOFTWARE, "metrics: out of memory for %zu classes", nk);
 	}

@@ -41,7 +41,7 @@ static const char *const audit_tags[] = {
 static int add_extra_tags(struct mlf_kvs *tags, const char *text, const char *origin,
 			  struct mlf_error *err)
 {
-	char *copy = strdup(text), *save = NULL;
+	char *copy = mlf_xstrdup(text), *save = NULL;
 	int rc = 0;
 	for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(item, '=');
@@ -154,7 +154,7 @@ int retrain_start_run(struct retrain *r, struct mlf_error *err)
 static char *param_text(const json_t *v)
 {
 	if (json_is_string(v))
-		return strdup(json_string_value(v));
+		return mlf_xstrdup(json_string_value(v));
 	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
@@ -273,12 +273,10 @@ int retrain_flush_pending(struct retrain *r, struct mlf_error *err)
 	size_t n = json_array_size(r->pending);
 	if (!n)
 		return 0;
-	struct mlf_metric *m = calloc(n, sizeof(*m));
-	if (!m)
-		return mlf_fail(err, MLF_EX_SOFTWARE, "out of memory");
+	struct mlf_metric *m = mlf_xcalloc(n, sizeof(*m));
 	for (size_t i = 0; i < n; i++) {
 		json_t *p = json_array_get(r->pending, i);
-		m[i].key = strdup(json_string_value(json_object_get(p, "key")));
+		m[i].key = mlf_xstrdup(mlf_json_str(p, "key", NULL));
 		mlf_json_to_double(json_object_get(p, "value"), &m[i].value);
 		mlf_json_to_int64(json_object_get(p, "timestamp"), &m[i].timestamp);
 		mlf_json_to_int64(json_object_get(p, "step"), &m[i].step);
@@ -313,7 +311,7 @@ int retrain_on_epoch(const struct mlf_train_epoch *e, void *ctx, struct mlf_erro
 	size_t n = 0;
 	int64_t now = mlf_now_ms();
 	for (size_t i = 0; i < NFIG; i++)
-		m[n++] = (struct mlf_metric){ strdup(figures[i].key), figures[i].value, now, e->epoch };
+		m[n++] = (struct mlf_metric){ mlf_xstrdup(figures[i].key), figures[i].value, now, e->epoch };
 	for (int g = 0; g < e->ngroups && g < MLF_NGROUPS; g++)
 		m[n++] = (struct mlf_metric){ mlf_xasprintf("lr/pg%d", g), e->lr[g], now, e->epoch };
 	struct mlf_error e2 = MLF_ERROR_INIT;
@@ -352,11 +350,11 @@ int retrain_log_final(struct retrain *r, struct mlf_error *err)
 	struct mlf_metric m[12];
 	size_t n = val_metrics(m, r->post, "val_", r->result.epochs_done);
 	int64_t now = mlf_now_ms();
-	m[n++] = (struct mlf_metric){ strdup("retraining_dataset_samples"),
+	m[n++] = (struct mlf_metric){ mlf_xstrdup("retraining_dataset_samples"),
 				      (double)dataset_images(r->dataset), now, 0 };
-	m[n++] = (struct mlf_metric){ strdup("best_epoch"), r->result.best_epoch, now, 0 };
-	m[n++] = (struct mlf_metric){ strdup("epochs_done"), r->result.epochs_done, now, 0 };
-	m[n++] = (struct mlf_metric){ strdup("train_seconds"), r->train_seconds, now, 0 };
+	m[n++] = (struct mlf_metric){ mlf_xstrdup("best_epoch"), r->result.best_epoch, now, 0 };
+	m[n++] = (struct mlf_metric){ mlf_xstrdup("epochs_done"), r->result.epochs_done, now, 0 };
+	m[n++] = (struct mlf_metric){ mlf_xstrdup("train_seconds"), r->train_seconds, now, 0 };
 	int rc = mlf_tracking_log_batch(r->t, r->run.run_id, m, n, NULL, NULL, err);
 	release_keys(m, n);
 	double map50 = 0, pre_map50 = NAN;

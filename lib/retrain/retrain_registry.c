@@ -35,11 +35,11 @@ static int decide(struct retrain *r, const char *name, enum mlf_promote rule, ch
 		  struct mlf_error *err)
 {
 	if (rule == MLF_PROMOTE_ALWAYS) {
-		*reason = strdup("registry.promote is always");
+		*reason = mlf_xstrdup("registry.promote is always");
 		return 1;
 	}
 	if (rule == MLF_PROMOTE_NEVER) {
-		*reason = strdup("registry.promote is never");
+		*reason = mlf_xstrdup("registry.promote is never");
 		return 0;
 	}
 	const char *metric = mlf_config_get(r->cfg, "registry.metric");
@@ -50,7 +50,7 @@ static int decide(struct retrain *r, const char *name, enum mlf_promote rule, ch
 		if (err->kind != MLF_ERR_NOT_FOUND)
 			return -1;
 		mlf_error_clear(err);
-		*reason = strdup("no champion yet");
+		*reason = mlf_xstrdup("no champion yet");
 		return 1;
 	}
 	if (mlf_tracking_get_run(r->t, r->run.run_id, &ours, err) ||

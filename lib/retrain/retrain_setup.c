@@ -151,7 +151,7 @@ static char *model_type(const json_t *meta)
 	const char *file = json_string_value(json_object_get(yaml, "yaml_file"));
 	const char *scale = json_string_value(json_object_get(yaml, "scale"));
 	if (!file)
-		return strdup("unknown");
+		return mlf_xstrdup("unknown");
 	const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
 	size_t len = strlen(base);
 	if (len > 5 && !strcmp(base + len - 5, ".yaml"))
@@ -165,7 +165,7 @@ static char *model_type(const json_t *meta)
 static int base_model(struct retrain *r, struct mlf_error *err)
 {
 	const char *saved = json_string_value(json_object_get(r->state, "base_model"));
-	r->base_model = saved ? strdup(saved) : mlf_config_path(r->cfg, "paths.base_model");
+	r->base_model = saved ? mlf_xstrdup(saved) : mlf_config_path(r->cfg, "paths.base_model");
 	if (!mlf_is_file(r->base_model))
 		return mlf_fail(err, MLF_EX_NOINPUT, "base model %s not found; copy the detector to retrain "
 				"there or set paths.base_model", r->base_model);
@@ -291,12 +291,12 @@ int retrain_setup(struct retrain *r, struct mlf_error *err)
 	if (!id || !*id)
 		return mlf_fail(err, MLF_EX_CONFIG, "experiment_id is not set: put the exact experiment id "
 				"in mlf.yaml or MLFLOW_EXPERIMENT_ID");
-	r->experiment_id = strdup(id);
+	r->experiment_id = mlf_xstrdup(id);
 	if (r->o->resume > 0 ? dataset_from_state(r, err) : dataset_from_document(r, err))
 		return -1;
 	long n = r->p.n;
 	mlf_version_paths_init(&r->p, r->cfg, n);
-	r->data_yaml = strdup(json_string_value(json_object_get(r->dataset, "data_yaml")));
+	r->data_yaml = mlf_xstrdup(mlf_json_str(r->dataset, "data_yaml", NULL));
 	if (mlf_mkdir_p(r->p.train_root, 0777, err))
 		return -1;
 	if (take_lock(r, err))

@@ -150,17 +150,17 @@ int retrain_check_artifacts(struct retrain *r, struct mlf_error *err)
 	snprintf(meta, sizeof(meta), "model/%s_metadata.json", r->p.name);
 	snprintf(st, sizeof(st), "model/%s.safetensors", r->p.name);
 	struct expected want[] = {
-		{ model, strdup(r->p.quick_pt) },
-		{ meta, strdup(r->p.quick_metadata) },
-		{ st, strdup(r->st_path) },
+		{ model, mlf_xstrdup(r->p.quick_pt) },
+		{ meta, mlf_xstrdup(r->p.quick_metadata) },
+		{ st, mlf_xstrdup(r->st_path) },
 		{ "training/args.yaml", mlf_path_join(r->p.train_dir, "args.yaml") },
 		{ "training/results.csv", mlf_path_join(r->p.train_dir, "results.csv") },
 		{ "plots/results.png", mlf_path_join(r->p.train_dir, "results.png") },
-		{ "retraining_dataset/data.yaml", strdup(json_string_value(json_object_get(r->dataset, "data_yaml"))) },
+		{ "retraining_dataset/data.yaml", mlf_xstrdup(mlf_json_str(r->dataset, "data_yaml", NULL)) },
 		{ "retraining_dataset/corrections_applied.json",
-		  strdup(json_string_value(json_object_get(r->dataset, "corrections_applied"))) },
+		  mlf_xstrdup(mlf_json_str(r->dataset, "corrections_applied", NULL)) },
 		{ "retraining_dataset/retraining_dataset_metadata.json",
-		  strdup(json_string_value(json_object_get(r->dataset, "metadata"))) },
+		  mlf_xstrdup(mlf_json_str(r->dataset, "metadata", NULL)) },
 	};
 	size_t nwant = sizeof(want) / sizeof(want[0]);
 	int rc = 0;

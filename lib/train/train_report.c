@@ -101,9 +101,7 @@ void train_history_add(struct train_history *h, const struct mlf_train_epoch *e)
 {
 	if (h->n == h->cap) {
 		h->cap = h->cap ? 2 * h->cap : 16;
-		h->rows = realloc(h->rows, h->cap * sizeof(*h->rows));
-		if (!h->rows)
-			abort();
+		h->rows = mlf_xrealloc(h->rows, h->cap * sizeof(*h->rows));
 	}
 	h->rows[h->n++] = *e;
 }

@@ -155,9 +155,7 @@ int train_val_run(struct train_val *v, struct mlf_yolo_model *m, const struct ml
 			break;
 		}
 		if (b->n > ndets) {
-			dets = realloc(dets, (size_t)b->n * sizeof(*dets));
-			if (!dets)
-				abort();
+			dets = mlf_xrealloc(dets, (size_t)b->n * sizeof(*dets));
 			for (int i = ndets; i < b->n; i++)
 				mlf_detections_init(&dets[i]);
 			ndets = b->n;
