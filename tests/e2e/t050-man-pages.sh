@@ -2,7 +2,7 @@
 # Each program's --help and its man page come from one option table: the
 # committed pages are what scripts/gen-man makes of the built programs, and
 # the options and exit statuses of --help are exactly those of the page.
-# needs: libtorch (retrain-run --help: retrain-run links it)
+# needs: libtorch
 . "$(dirname "$0")/lib.sh"
 
 MLF_BIN=$MLF_BIN scripts/gen-man --check >"$T/diff" 2>&1

@@ -4,7 +4,7 @@
 # above what the untrained model scores), leaves Ultralytics' files, its
 # best.pt reloads and scores what the training reported, and a training
 # stopped by SIGTERM resumes to exactly the uninterrupted run's results.
-# needs: libtorch (trains a model)
+# needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 
 BASE=$ROOT/tests/fixtures/ckpt/yolov8-tiny-train.pt   # architecture and class names only

@@ -3,7 +3,7 @@
 # the real MLflow client: two retrainings (champion promotion, challenger moving
 # on), every local copy agreeing, model-locate, and a skip document flowing
 # through the whole pipeline with exit 0; a failed night retried by the next one.
-# needs: libtorch (trains a model)
+# needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 set -o pipefail
 WS=$T/ws

@@ -4,7 +4,7 @@
 # training (metrics kept, run recorded FAILED locally, --resume finishes it once
 # the server is back); an artifact upload the server cannot store (run FAILED,
 # not FINISHED, nothing published).
-# needs: libtorch (trains a model)
+# needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 set -o pipefail
 start_mlflow_server "$T/server" || { not_ok "mlflow server starts"; finish; }

@@ -2,7 +2,7 @@
 # The pipeline on MLflow's legacy file store, read back with the real MLflow
 # client (MLFLOW_ALLOW_FILE_STORE=true); the registry step is recorded as
 # skipped, which mlf-verify accepts.
-# needs: libtorch (trains a model)
+# needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 set -o pipefail
 WS=$T/ws

@@ -2,7 +2,7 @@
 # Interruptions: SIGTERM during training (run KILLED, nothing under models/,
 # last.pt kept) and --resume finishing the same MLflow run; kill -9 (run left
 # RUNNING) and --sweep closing it FAILED, then --resume finishing it.
-# needs: libtorch (trains a model)
+# needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 WS=$T/ws
 RETRAIN_EPOCHS=12 make_workspace "$WS" "sqlite:///runs/mlflow/mlflow.db"

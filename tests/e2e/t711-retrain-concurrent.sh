@@ -2,7 +2,7 @@
 # Two pipelines at once in one workspace: distinct dataset and model versions,
 # the second retrain-run waits for the first (it says so before its first step,
 # and its run starts only after the first run ended); --no-wait exits 75 instead.
-# needs: libtorch (trains a model)
+# needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 WS=$T/ws
 make_workspace "$WS" "sqlite:///runs/mlflow/mlflow.db"

@@ -4,7 +4,7 @@
 # the run looked for in the wrong experiment; and model-locate must see the
 # tampered copy disagree.  retrain-run must refuse an experiment id that does
 # not exist, creating nothing.
-# needs: libtorch (trains a model)
+# needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 set -o pipefail
 # What a verification report found, from its exact fields (not a grep of the whole
