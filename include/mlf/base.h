@@ -295,6 +295,12 @@ json_t *mlf_json_double(double v);
 int mlf_json_to_double(const json_t *j, double *out);
 /* Read an integer given as a number or a decimal string (MLflow's int64s); -1 if neither. */
 int mlf_json_to_int64(const json_t *j, int64_t *out);
+/*
+ * A whole decimal integer (strtoll's syntax, nothing after it, in range)
+ * from text; -1 if `s` is not one.  The one reading of an int64 from text:
+ * MLflow's int64 strings, file-store metric lines and YAML, mlf.yaml.
+ */
+int mlf_parse_int64(const char *s, int64_t *out);
 /* A string, or json null for NULL. */
 json_t *mlf_json_string_or_null(const char *s);
 /*

@@ -54,9 +54,11 @@ int mlf_json_to_int64(const json_t *j, int64_t *out)
 		*out = (int64_t)json_real_value(j);
 		return 0;
 	}
-	if (!json_is_string(j))
-		return -1;
-	const char *s = json_string_value(j);
+	return json_is_string(j) ? mlf_parse_int64(json_string_value(j), out) : -1;
+}
+
+int mlf_parse_int64(const char *s, int64_t *out)
+{
 	char *end;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);

@@ -52,14 +52,13 @@ static int check_value(const struct mlf_config_key *k, const char *text, const c
 	char *end;
 	switch (k->type) {
 	case MLF_CFG_INT: {
-		errno = 0;
-		long long v = strtoll(text, &end, 10);
-		if (errno || end == text || *end)
+		int64_t v;
+		if (mlf_parse_int64(text, &v))
 			return mlf_fail(err, MLF_EX_CONFIG, "%s: %s must be a whole number, not '%s'",
 					where, k->name, text);
 		if (k->min != k->max && (v < k->min || v > k->max))
 			return mlf_fail(err, MLF_EX_CONFIG, "%s: %s must be between %g and %g, not %lld",
-					where, k->name, k->min, k->max, v);
+					where, k->name, k->min, k->max, (long long)v);
 		return 0;
 	}
 	case MLF_CFG_FLOAT: {

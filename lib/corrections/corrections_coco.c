@@ -168,6 +168,26 @@ static void add_box(struct coco_image *im, const struct mlf_box *b)
 	im->boxes[im->nboxes++] = *b;
 }
 
+/* The entry of `ix` that annotation i's `key` names; NULL, with the problem added, when none. */
+static const struct id_index *annotation_ref(struct corr_ctx *ctx, const char *rel, size_t i,
+					     const json_t *a, const char *key, const char *what,
+					     const struct id_index *ix, size_t n)
+{
+	const json_t *id = json_object_get(a, key);
+	const struct id_index *hit = json_is_integer(id) ? find_id(ix, n, json_integer_value(id)) : NULL;
+	if (!hit) {
+		char field[64];
+		snprintf(field, sizeof(field), "annotations[%zu].%s", i, key);
+		if (json_is_integer(id))
+			mlf_problems_add(ctx->problems, rel, field, "no %s with id %" JSON_INTEGER_FORMAT,
+					 what, json_integer_value(id));
+		else
+			mlf_problems_add(ctx->problems, rel, field, "%s", id ? "must be an integer" :
+					 "missing");
+	}
+	return hit;
+}
+
 static void read_annotations(struct corr_ctx *ctx, const char *rel, const json_t *anns,
 			     struct coco_image *im, const struct id_index *imix, size_t nimages,
 			     const struct id_index *catix, const int *class_of, size_t ncats)
@@ -184,38 +204,18 @@ static void read_annotations(struct corr_ctx *ctx, const char *rel, const json_t
 		const json_t *crowd = json_object_get(a, "iscrowd");
 		if (json_is_integer(crowd) && json_integer_value(crowd) == 1)
 			continue;
-		const json_t *img_id = json_object_get(a, "image_id");
-		const struct id_index *hit = json_is_integer(img_id)
-			? find_id(imix, nimages, json_integer_value(img_id)) : NULL;
-		if (!hit) {
-			snprintf(field, sizeof(field), "annotations[%zu].image_id", i);
-			if (json_is_integer(img_id))
-				mlf_problems_add(ctx->problems, rel, field, "no image with id %"
-						 JSON_INTEGER_FORMAT, json_integer_value(img_id));
-			else
-				mlf_problems_add(ctx->problems, rel, field, "%s", img_id ? "must be an "
-						 "integer" : "missing");
+		const struct id_index *hit = annotation_ref(ctx, rel, i, a, "image_id", "image", imix,
+							    nimages);
+		if (!hit)
 			continue;
-		}
 		struct coco_image *target = &im[hit->pos];
 		struct mlf_box b = { .class_id = -1 };
-		const json_t *cat_id = json_object_get(a, "category_id");
-		const struct id_index *cat = json_is_integer(cat_id)
-			? find_id(catix, ncats, json_integer_value(cat_id)) : NULL;
-		if (!cat) {
-			snprintf(field, sizeof(field), "annotations[%zu].category_id", i);
-			if (json_is_integer(cat_id))
-				mlf_problems_add(ctx->problems, rel, field, "no category with id %"
-						 JSON_INTEGER_FORMAT, json_integer_value(cat_id));
-			else
-				mlf_problems_add(ctx->problems, rel, field, "%s", cat_id ? "must be an "
-						 "integer" : "missing");
-			target->ok = 0;
-		} else if (class_of[cat->pos] < 0) {
-			target->ok = 0;  /* the category's own problem says why */
-		} else {
+		const struct id_index *cat = annotation_ref(ctx, rel, i, a, "category_id", "category",
+							    catix, ncats);
+		if (!cat || class_of[cat->pos] < 0)
+			target->ok = 0;  /* a problem says why: the reference's, or the category's own */
+		else
 			b.class_id = class_of[cat->pos];
-		}
 		const json_t *bbox = json_object_get(a, "bbox");
 		double v[4];
 		snprintf(field, sizeof(field), "annotations[%zu].bbox", i);

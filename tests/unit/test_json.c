@@ -84,6 +84,24 @@ static void test_write_failure_is_reported(void **state)
 	json_decref(doc);
 }
 
+static void test_parse_int64(void **state)
+{
+	(void)state;
+	int64_t v = 7;
+	assert_int_equal(mlf_parse_int64("1700000000123", &v), 0);
+	assert_int_equal(v, 1700000000123LL);
+	assert_int_equal(mlf_parse_int64("-42", &v), 0);
+	assert_int_equal(v, -42);
+	assert_int_equal(mlf_parse_int64("9223372036854775807", &v), 0);
+	assert_int_equal(v, INT64_MAX);
+	v = 7;
+	assert_int_equal(mlf_parse_int64("", &v), -1);
+	assert_int_equal(mlf_parse_int64("12x", &v), -1);
+	assert_int_equal(mlf_parse_int64("1.5", &v), -1);
+	assert_int_equal(mlf_parse_int64("9223372036854775808", &v), -1);
+	assert_int_equal(v, 7);  /* untouched on failure */
+}
+
 static void test_string_members(void **state)
 {
 	(void)state;
@@ -130,6 +148,7 @@ int main(void)
 		cmocka_unit_test(test_non_finite_as_strings),
 		cmocka_unit_test(test_int64_forms),
 		cmocka_unit_test(test_write_failure_is_reported),
+		cmocka_unit_test(test_parse_int64),
 		cmocka_unit_test(test_string_members),
 		cmocka_unit_test(test_sha256_hex),
 	};

@@ -188,17 +188,6 @@ static void format_double(char *out, size_t n, double v)
 	}
 }
 
-static int parse_i64(const char *s, int64_t *v)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(s, &end, 10);
-	if (errno || end == s || *end)
-		return -1;
-	*v = x;
-	return 0;
-}
-
 /* Python's float() accepts more spellings; these are the ones Python and C write. */
 static int parse_double(const char *s, double *v)
 {
@@ -231,11 +220,11 @@ static int parse_metric_line(char *line, struct mlf_metric *m)
 	}
 	if (n != 2 && n != 3 && n != 5)
 		return -1;
-	if (parse_i64(fields[0], &m->timestamp) || parse_double(fields[1], &m->value))
+	if (mlf_parse_int64(fields[0], &m->timestamp) || parse_double(fields[1], &m->value))
 		return -1;
 	m->step = 0;
 	/* MLflow reads the step only from 3-field lines. */
-	if (n == 3 && parse_i64(fields[2], &m->step))
+	if (n == 3 && mlf_parse_int64(fields[2], &m->step))
 		return -1;
 	return 0;
 }

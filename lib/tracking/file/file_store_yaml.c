@@ -1,7 +1,6 @@
 /* YAML reading and writing for the file store (see file_store_yaml.h). */
 #include "file_store_internal.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,18 +207,15 @@ int mlf_fsyaml_get_str(struct mlf_fsyaml_doc *d, const char *path, const char *k
 int mlf_fsyaml_get_int(struct mlf_fsyaml_doc *d, const char *path, const char *key,
 		       int64_t *out, struct mlf_error *err)
 {
-	char *s = NULL, *end = NULL;
+	char *s = NULL;
 	int rc = mlf_fsyaml_get_str(d, path, key, &s, err);
 	if (rc <= 0)
 		return rc;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end) {
+	if (mlf_parse_int64(s, out)) {
 		mlf_fail(err, MLF_EX_DATAERR, "'%s': '%s' is '%s', not an integer", path, key, s);
 		free(s);
 		return -1;
 	}
 	free(s);
-	*out = v;
 	return 1;
 }
