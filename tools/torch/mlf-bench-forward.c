@@ -22,7 +22,6 @@
  */
 #include <getopt.h>
 #include <jansson.h>
-#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,12 +200,8 @@ int main(int argc, char **argv)
 		return mlf_cli_exit(0);
 	if (rc)
 		return rc;
-	if (o.mallopt) {
-		/* libtorch.md 3: without these, glibc mmaps and unmaps every large
-		 * activation buffer on every pass (sys time dominates). */
-		mallopt(M_MMAP_THRESHOLD, 32 << 20);
-		mallopt(M_TRIM_THRESHOLD, 1 << 30);
-	}
+	if (o.mallopt)
+		mlf_th_tune_malloc();  /* what retrain-run does; --no-mallopt measures without */
 	struct mlf_error err = MLF_ERROR_INIT;
 	return run(&o, &err) < 0 ? mlf_cli_report(&err) : mlf_cli_exit(0);
 }
