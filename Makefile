@@ -164,9 +164,10 @@ e2e: all $(TOOLS)
 # make asan: everything built with AddressSanitizer + UBSan into $(ASAN_BUILD) (the
 # shim and our model and training code too; libtorch itself is not instrumented),
 # then every unit test (the torch ones take about 20 s under ASan) and the
-# end-to-end tests that do not train (tests/run --no-training).  The scripts that
-# train are left out: under ASan they take over twice as long (t720: 56 s, not
-# 24 s), some 12 minutes more, mostly inside libtorch, which ASan does not see.
+# end-to-end tests that do not train (tests/run --no-training): about 5 minutes
+# from an empty folder on a 2-core machine.  The scripts that train are left out:
+# under ASan they take over twice as long (t720: 56 s, not 24 s), several minutes
+# more, mostly spent inside libtorch, which ASan does not see.
 # Without libtorch: no torch side, and tests/run --no-torch.
 ASAN_BUILD ?= $(BUILD)-asan
 asan:
