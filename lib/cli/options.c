@@ -31,6 +31,16 @@ static const struct mlf_option *find(const struct mlf_program *p, int id)
 	return NULL;
 }
 
+/* "name=value" where name is a flag of the table (getopt calls that an unknown option). */
+static int takes_no_argument(const struct mlf_program *p, const char *word)
+{
+	size_t len = strcspn(word, "=");
+	for (const struct mlf_option *o = p->options; o->name; o++)
+		if (!o->arg && o->id != 'h' && strlen(o->name) == len && !strncmp(o->name, word, len))
+			return 1;
+	return 0;
+}
+
 /* getopt_long's tables, made from ours: "C:c:qhV" and the struct option list. */
 static void getopt_tables(const struct mlf_program *p, char *shorts, struct option *longs)
 {
@@ -101,6 +111,9 @@ int mlf_cli_parse(const struct mlf_program *p, int argc, char **argv, struct mlf
 			if (optopt && optopt < MLF_OPT_LONG && (word[0] != '-' || word[1] != '-'))
 				status = mlf_cli_usage_error(id == ':' ? "option -%c needs an argument"
 								: "unknown option -%c", optopt);
+			else if (id == '?' && strchr(word, '=') && takes_no_argument(p, word + 2))
+				status = mlf_cli_usage_error("option %.*s takes no argument",
+							     (int)strcspn(word, "="), word);
 			else
 				status = mlf_cli_usage_error(id == ':' ? "option %s needs an argument"
 								: "unknown option %s", word);
