@@ -95,6 +95,7 @@ int main(int argc, char **argv)
 		mlf_config_release(&cfg);
 		return a.silent ? err.status : mlf_cli_report(&err);
 	}
+	a.opts.quiet = cli.quiet || a.silent;
 	status = mlf_validate(&cfg, &a.opts, &report);
 	if (!a.silent && cli.text) {
 		mlf_report_print(&report, stdout, isatty(STDOUT_FILENO));

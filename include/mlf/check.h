@@ -43,6 +43,7 @@ struct mlf_validate_options {
 	int init;           /* create the experiment (exact id) and workspace folders */
 	int probe;          /* create, read back and remove a probe run */
 	const char *skip;   /* comma-separated check names not to run */
+	int quiet;          /* no notes on stderr ("created experiment ...") */
 };
 
 /* Names of every check, in the order they run; NULL-terminated. */

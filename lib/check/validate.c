@@ -200,7 +200,7 @@ static int init_experiment(struct validation *v, const char *id, struct mlf_erro
 	char *loc = mlf_config_expected_artifact_location(v->cfg);
 	int rc = mlf_tracking_create_experiment(v->store, name, id, loc, NULL, err);
 	free(loc);
-	if (rc == 0)
+	if (rc == 0 && !v->opts->quiet)
 		fprintf(stderr, "mlf-validate: created experiment %s '%s'\n", id, name);
 	return rc;
 }
