@@ -1,10 +1,7 @@
 /*
  * mlf-bench-data: how fast the data pipeline makes batches.  A developer
  * tool; not installed (scripts/bench-data runs it on generated data).
- *
- *   mlf-bench-data DATA.yaml [--split train|val] [--imgsz N] [--batch N]
- *                  [--workers N] [--epochs N] [--no-mosaic] [--cache]
- *                  [--stages N]
+ * Options: --help.
  *
  * Scans the split, then consumes --epochs epochs of batches as fast as the
  * loader makes them (the consumer does nothing else) and prints images per
@@ -12,14 +9,16 @@
  * thread over N samples (decode+resize, mosaic, affine warp, HSV, flip and
  * CHW copy).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "mlf/data.h"
 #include "mlf/base.h"
+#include "mlf/cli.h"
+#include "mlf/data.h"
+
+#include "bench_stats.h"
 
 static double now(void)
 {
@@ -28,10 +27,71 @@ static double now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static void usage(FILE *out)
+enum { OPT_SPLIT = MLF_OPT_LONG, OPT_WORKERS, OPT_EPOCHS, OPT_NO_MOSAIC, OPT_CACHE, OPT_STAGES };
+
+static const struct mlf_option options[] = {
+	{ OPT_SPLIT, "split", "SPLIT", NULL, "the split to read: train or val (default: train)",
+	  NULL, 0 },
+	BENCH_OPT_IMGSZ("640"),
+	BENCH_OPT_BATCH("16"),
+	{ OPT_WORKERS, "workers", "N", NULL, "loader threads, 0 to 1024 (0: on the consumer's "
+	  "thread; default: 2)", NULL, 0 },
+	{ OPT_EPOCHS, "epochs", "N", NULL, "epochs to consume, 1 to 100000 (default: 2)", NULL, 0 },
+	{ OPT_NO_MOSAIC, "no-mosaic", NULL, NULL, "training samples without mosaic", NULL, 0 },
+	{ OPT_CACHE, "cache", NULL, NULL, "decode every image into RAM first (cache=ram)", NULL, 0 },
+	{ OPT_STAGES, "stages", "N", NULL, "also time each step of a training sample on one "
+	  "thread over N samples, 0 to 100000 (default: 0: not at all)", NULL, 0 },
+	MLF_OPT_HELP,
+	MLF_OPT_VERSION,
+	MLF_OPT_END,
+};
+
+static const struct mlf_exit_doc exits[] = {
+	{ 0, "done" },
+	MLF_EXIT_USAGE,
+	{ 65, "bad data: DATA.yaml or a label file" },
+	{ 66, "DATA.yaml or the split's images are missing" },
+	MLF_EXIT_SOFTWARE,
+	{ 74, "a file could not be read, or standard output written" },
+	MLF_EXIT_END,
+};
+
+static const struct mlf_program program = {
+	.name = "mlf-bench-data",
+	.synopsis = "DATA.yaml [options]",
+	.about = "How fast the data pipeline makes batches: scans the split, then consumes "
+		 "--epochs epochs of batches as fast as the loader makes them and prints images "
+		 "per second.",
+	.max_operands = 1,
+	.options = options,
+	.exits = exits,
+};
+
+struct opts {
+	struct bench_common b;
+	const char *split;
+	int workers, epochs, mosaic, cache, nstages;
+};
+
+static int option(void *ctx, int id, const char *arg)
 {
-	fprintf(out, "usage: mlf-bench-data DATA.yaml [--split train|val] [--imgsz N] [--batch N] [--workers N]\n"
-		     "                      [--epochs N] [--no-mosaic] [--cache] [--stages N]\n");
+	struct opts *o = ctx;
+	int rc = bench_option(&o->b, id, arg);
+	if (rc >= 0)
+		return rc;
+	switch (id) {
+	case OPT_SPLIT:
+		if (strcmp(arg, "train") && strcmp(arg, "val"))
+			return mlf_cli_usage_error("--split is train or val, not '%s'", arg);
+		o->split = arg;
+		return 0;
+	case OPT_WORKERS: return bench_parse_int(arg, 0, 1024, "--workers", &o->workers);
+	case OPT_EPOCHS: return bench_parse_int(arg, 1, 100000, "--epochs", &o->epochs);
+	case OPT_NO_MOSAIC: o->mosaic = 0; return 0;
+	case OPT_CACHE: o->cache = 1; return 0;
+	case OPT_STAGES: return bench_parse_int(arg, 0, 100000, "--stages", &o->nstages);
+	}
+	return MLF_EX_SOFTWARE;
 }
 
 /* One thread, step by step, over n training samples with mosaic. */
@@ -108,92 +168,70 @@ static int stages(const struct mlf_dataset *ds, int imgsz, int n, struct mlf_err
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "split", required_argument, NULL, 's' }, { "imgsz", required_argument, NULL, 'i' },
-		{ "batch", required_argument, NULL, 'b' }, { "workers", required_argument, NULL, 'w' },
-		{ "epochs", required_argument, NULL, 'e' }, { "no-mosaic", no_argument, NULL, 'm' },
-		{ "cache", no_argument, NULL, 'c' }, { "stages", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
-	const char *split = "train";
-	int imgsz = 640, batch = 16, workers = 2, epochs = 2, mosaic = 1, cache = 0, nstages = 0, opt;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 's': split = optarg; break;
-		case 'i': imgsz = atoi(optarg); break;
-		case 'b': batch = atoi(optarg); break;
-		case 'w': workers = atoi(optarg); break;
-		case 'e': epochs = atoi(optarg); break;
-		case 'm': mosaic = 0; break;
-		case 'c': cache = 1; break;
-		case 'S': nstages = atoi(optarg); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 64;
-		}
-	}
-	if (optind + 1 != argc || (strcmp(split, "train") && strcmp(split, "val")) || epochs < 1) {
-		usage(stderr);
-		return 64;
-	}
+	struct mlf_cli cli;
+	struct opts a = { .b = { .imgsz = 640, .batch = 16 }, .split = "train", .workers = 2, .epochs = 2,
+			  .mosaic = 1 };
+	mlf_cli_init(program.name);
+	int status = mlf_cli_parse(&program, argc, argv, &cli, option, &a);
+	if (status >= 0)
+		return status;
+	if (cli.nargs != 1)
+		return mlf_cli_usage_error("missing DATA.yaml");
+	status = 0;
 	struct mlf_error err = MLF_ERROR_INIT;
 	struct mlf_data_yaml y;
-	if (mlf_data_yaml_load(argv[optind], &y, &err)) {
-		fprintf(stderr, "mlf-bench-data: %s\n", err.msg);
-		return err.status;
-	}
-	int val = !strcmp(split, "val");
+	if (mlf_data_yaml_load(cli.args[0], &y, &err))
+		return mlf_cli_report(&err);
+	int val = !strcmp(a.split, "val");
 	struct mlf_dataset ds;
 	struct mlf_dataset_options dopt = { .nc = (int)y.classes.n };
 	double t0 = now();
 	if (mlf_dataset_open(&ds, val ? &y.val : &y.train, &dopt, NULL, &err)) {
-		fprintf(stderr, "mlf-bench-data: %s\n", err.msg);
 		mlf_data_yaml_release(&y);
-		return err.status;
+		return mlf_cli_report(&err);
 	}
 	double scan = now() - t0;
-	printf("%s: %zu images, %zu boxes, scanned in %.3f s\n", split, ds.n, ds.nobjects, scan);
-	if (nstages > 0 && stages(&ds, imgsz, nstages, &err)) {
-		fprintf(stderr, "mlf-bench-data: %s\n", err.msg);
-		return err.status;
-	}
+	printf("%s: %zu images, %zu boxes, scanned in %.3f s\n", a.split, ds.n, ds.nobjects, scan);
+	if (a.nstages > 0 && stages(&ds, a.b.imgsz, a.nstages, &err))
+		return mlf_cli_report(&err);
 
 	struct mlf_loader_options o;
 	mlf_loader_options_defaults(&o, val ? MLF_LOADER_VAL : MLF_LOADER_TRAIN);
-	o.imgsz = imgsz;
-	o.batch = batch;
-	o.workers = workers;
-	o.cache_ram = cache;
-	if (!mosaic)
+	o.imgsz = a.b.imgsz;
+	o.batch = a.b.batch;
+	o.workers = a.workers;
+	o.cache_ram = a.cache;
+	if (!a.mosaic)
 		o.hyp.mosaic = 0;
 	struct mlf_loader *l;
 	t0 = now();
-	if (mlf_loader_open(&l, &ds, &o, &err)) {
-		fprintf(stderr, "mlf-bench-data: %s\n", err.msg);
-		return err.status;
-	}
-	if (cache)
+	if (mlf_loader_open(&l, &ds, &o, &err))
+		return mlf_cli_report(&err);
+	if (a.cache)
 		printf("cached %zu images in RAM in %.2f s\n", ds.n, now() - t0);
-	for (int e = 0; e < epochs; e++) {
+	for (int e = 0; e < a.epochs && !status; e++) {
 		double te = now();
 		size_t images = 0;
 		const struct mlf_batch *b;
 		int rc;
-		if (mlf_loader_start_epoch(l, e, &err))
+		if (mlf_loader_start_epoch(l, e, &err)) {
+			status = mlf_cli_report(&err);
 			break;
+		}
 		while ((rc = mlf_loader_next(l, &b, &err)) != 0) {
 			if (rc < 0) {
-				fprintf(stderr, "mlf-bench-data: %s\n", err.msg);
+				mlf_cli_report(&err);  /* a bad sample failed its batch: go on with the next */
 				continue;
 			}
 			images += (size_t)b->n;
 		}
 		double dt = now() - te;
 		printf("epoch %d: %zu images in %.2f s: %.1f images/s (%s, imgsz %d, batch %d, %d workers%s)\n", e,
-		       images, dt, (double)images / dt, val ? "validation" : mosaic ? "train, mosaic" : "train, no mosaic",
-		       imgsz, batch, workers, cache ? ", cache=ram" : "");
+		       images, dt, (double)images / dt, val ? "validation" : a.mosaic ? "train, mosaic" : "train, no mosaic",
+		       a.b.imgsz, a.b.batch, a.workers, a.cache ? ", cache=ram" : "");
 	}
 	mlf_loader_close(l);
 	mlf_dataset_release(&ds);
 	mlf_data_yaml_release(&y);
-	return 0;
+	return mlf_cli_exit(status);
 }

@@ -1,11 +1,7 @@
 /*
  * mlf-bench-forward: time the C model's eval forward pass (and the whole
  * predict path) on the CPU, to compare with scripts/bench-forward-ultralytics
- * on the same weights.  A developer tool; not installed.
- *
- *   mlf-bench-forward --model PATH [--imgsz 640] [--threads N] [--iters K]
- *                     [--warmup 3] [--batch 1] [--no-fuse] [--no-channels-last]
- *                     [--no-mallopt] [--no-predict]
+ * on the same weights.  A developer tool; not installed.  Options: --help.
  *
  * Loads PATH (an Ultralytics .pt) with meta["yaml"] as the architecture,
  * eval mode, BatchNorm folded (as predict's fuse()) unless --no-fuse,
@@ -20,7 +16,6 @@
  * mean), predict_ms_median/mean, fused, channels_last, mallopt, torch,
  * load_s.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,74 +31,83 @@
 
 #include "../bench_stats.h"
 
-struct opts {
-	const char *model;
-	int imgsz, threads, iters, warmup, batch;
-	int fuse, channels_last, mallopt, predict;
+enum { OPT_MODEL = MLF_OPT_LONG, OPT_NO_FUSE, OPT_NO_CHANNELS_LAST, OPT_NO_PREDICT };
+
+static const struct mlf_option options[] = {
+	{ OPT_MODEL, "model", "PATH", NULL, "the weights: an Ultralytics .pt (required)", NULL, 0 },
+	BENCH_OPT_IMGSZ("640"),
+	BENCH_OPT_THREADS,
+	BENCH_OPT_ITERS("10"),
+	BENCH_OPT_WARMUP("3"),
+	BENCH_OPT_BATCH("1"),
+	{ OPT_NO_FUSE, "no-fuse", NULL, NULL, "keep BatchNorm apart (predict folds it)", NULL, 0 },
+	{ OPT_NO_CHANNELS_LAST, "no-channels-last", NULL, NULL,
+	  "contiguous NCHW tensors instead of the CPU default, channels-last", NULL, 0 },
+	BENCH_OPT_NO_MALLOPT,
+	{ OPT_NO_PREDICT, "no-predict", NULL, NULL, "time the forward pass only", NULL, 0 },
+	MLF_OPT_HELP,
+	MLF_OPT_VERSION,
+	MLF_OPT_END,
 };
 
-static void usage(FILE *f)
-{
-	fputs("usage: mlf-bench-forward --model PATH [--imgsz 640] [--threads N] [--iters K]\n"
-	      "                         [--warmup 3] [--batch 1] [--no-fuse] [--no-channels-last]\n"
-	      "                         [--no-mallopt] [--no-predict]\n"
-	      "Times the C model's eval forward pass and predict path on the CPU; prints JSON.\n", f);
-}
+static const struct mlf_exit_doc exits[] = {
+	BENCH_EXIT_DONE,
+	MLF_EXIT_USAGE,
+	{ 65, "the weights are not a model mlf can build" },
+	{ 66, "the weights file is missing" },
+	BENCH_EXIT_TORCH,
+	{ 74, "the weights or standard output could not be read or written" },
+	MLF_EXIT_END,
+};
 
-static int parse_args(int argc, char **argv, struct opts *o)
+static const struct mlf_program program = {
+	.name = "mlf-bench-forward",
+	.synopsis = "--model PATH [options]",
+	.about = "Time the C model's eval forward pass and the whole predict path on the CPU "
+		 "on noise inputs, to compare with scripts/bench-forward-ultralytics on the same "
+		 "weights. Prints one JSON object.",
+	.options = options,
+	.exits = exits,
+};
+
+struct opts {
+	struct bench_common b;
+	const char *model;
+	int fuse, channels_last, predict;
+};
+
+static int option(void *ctx, int id, const char *arg)
 {
-	static const struct option longs[] = {
-		{ "model", required_argument, NULL, 'm' }, { "imgsz", required_argument, NULL, 's' },
-		{ "threads", required_argument, NULL, 't' }, { "iters", required_argument, NULL, 'k' },
-		{ "warmup", required_argument, NULL, 'w' }, { "batch", required_argument, NULL, 'b' },
-		{ "no-fuse", no_argument, NULL, 'F' }, { "no-channels-last", no_argument, NULL, 'L' },
-		{ "no-mallopt", no_argument, NULL, 'M' }, { "no-predict", no_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
-	int c;
-	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
-		int rc = 0;
-		switch (c) {
-		case 'm': o->model = optarg; break;
-		case 's': rc = bench_parse_int(optarg, 32, 8192, "--imgsz", &o->imgsz); break;
-		case 't': rc = bench_parse_int(optarg, 1, 1024, "--threads", &o->threads); break;
-		case 'k': rc = bench_parse_int(optarg, 1, 100000, "--iters", &o->iters); break;
-		case 'w': rc = bench_parse_int(optarg, 0, 100000, "--warmup", &o->warmup); break;
-		case 'b': rc = bench_parse_int(optarg, 1, 1024, "--batch", &o->batch); break;
-		case 'F': o->fuse = 0; break;
-		case 'L': o->channels_last = 0; break;
-		case 'M': o->mallopt = 0; break;
-		case 'P': o->predict = 0; break;
-		case 'h': usage(stdout); return -2;
-		default: return mlf_cli_usage_error("unknown option");
-		}
-		if (rc)
-			return rc;
+	struct opts *o = ctx;
+	int rc = bench_option(&o->b, id, arg);
+	if (rc >= 0)
+		return rc;
+	switch (id) {
+	case OPT_MODEL: o->model = arg; return 0;
+	case OPT_NO_FUSE: o->fuse = 0; return 0;
+	case OPT_NO_CHANNELS_LAST: o->channels_last = 0; return 0;
+	case OPT_NO_PREDICT: o->predict = 0; return 0;
 	}
-	if (optind != argc)
-		return mlf_cli_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!o->model)
-		return mlf_cli_usage_error("--model PATH is required");
-	return 0;
+	return MLF_EX_SOFTWARE;
 }
 
 /* Timed forward calls; fills t[0..iters-1] with ms per image. */
 static int time_forward(struct mlf_yolo_model *m, const struct opts *o, double *t, struct mlf_error *err)
 {
-	int64_t shape[4] = { o->batch, 3, o->imgsz, o->imgsz };
+	int64_t shape[4] = { o->b.batch, 3, o->b.imgsz, o->b.imgsz };
 	mlf_th_manual_seed(0);
 	mlf_th *x = mlf_th_rand(4, shape, 0, 1, MLF_DTYPE_F32, MLF_TH_CPU);
 	if (!x)
 		return mlf_fail(err, 70, "making the input: %s", mlf_th_error());
 	int rc = 0;
-	for (int i = 0; i < o->warmup + o->iters && !rc; i++) {
+	for (int i = 0; i < o->b.warmup + o->b.iters && !rc; i++) {
 		struct mlf_yolo_output out;
 		double t0 = bench_now_ms();
 		rc = mlf_yolo_forward(m, x, MLF_YOLO_OUT_DECODED, &out, err);
 		double t1 = bench_now_ms();
 		mlf_yolo_output_release(&out);
-		if (i >= o->warmup)
-			t[i - o->warmup] = (t1 - t0) / o->batch;
+		if (i >= o->b.warmup)
+			t[i - o->b.warmup] = (t1 - t0) / o->b.batch;
 	}
 	mlf_th_free(x);
 	return rc;
@@ -111,7 +115,7 @@ static int time_forward(struct mlf_yolo_model *m, const struct opts *o, double *
 
 static int time_predict(struct mlf_yolo_model *m, const struct opts *o, double *t, struct mlf_error *err)
 {
-	size_t n = (size_t)o->imgsz * (size_t)o->imgsz * 3;
+	size_t n = (size_t)o->b.imgsz * (size_t)o->b.imgsz * 3;
 	unsigned char *img = malloc(n);
 	if (!img)
 		return mlf_fail(err, 70, "out of memory for the image");
@@ -122,15 +126,15 @@ static int time_predict(struct mlf_yolo_model *m, const struct opts *o, double *
 	}
 	struct mlf_infer_options io;
 	mlf_infer_options_default(&io);
-	io.imgsz = o->imgsz;
+	io.imgsz = o->b.imgsz;
 	struct mlf_detections d;
 	mlf_detections_init(&d);
 	int rc = 0;
-	for (int i = 0; i < o->warmup + o->iters && !rc; i++) {
+	for (int i = 0; i < o->b.warmup + o->b.iters && !rc; i++) {
 		double t0 = bench_now_ms();
-		rc = mlf_yolo_infer(m, img, o->imgsz, o->imgsz, &io, &d, err);
-		if (i >= o->warmup)
-			t[i - o->warmup] = bench_now_ms() - t0;
+		rc = mlf_yolo_infer(m, img, o->b.imgsz, o->b.imgsz, &io, &d, err);
+		if (i >= o->b.warmup)
+			t[i - o->b.warmup] = bench_now_ms() - t0;
 	}
 	mlf_detections_release(&d);
 	free(img);
@@ -142,8 +146,8 @@ static int run(const struct opts *o, struct mlf_error *err)
 	struct mlf_ckpt c;
 	struct mlf_yolo_model m;
 	mlf_ckpt_init(&c);
-	if (o->threads && mlf_th_set_threads(o->threads) < 0)
-		return mlf_fail(err, 64, "cannot use %d threads: %s", o->threads, mlf_th_error());
+	if (o->b.threads && mlf_th_set_threads(o->b.threads) < 0)
+		return mlf_fail(err, 64, "cannot use %d threads: %s", o->b.threads, mlf_th_error());
 	double t0 = bench_now_ms();
 	if (mlf_ckpt_read_pt(o->model, &c, err) < 0)
 		return -1;
@@ -155,7 +159,7 @@ static int run(const struct opts *o, struct mlf_error *err)
 	mlf_yolo_model_set_fused(&m, o->fuse);
 	mlf_yolo_model_set_channels_last(&m, o->channels_last);
 	int grad = mlf_th_grad_enabled(0);
-	double *tf = calloc((size_t)o->iters, sizeof(*tf)), *tp = calloc((size_t)o->iters, sizeof(*tp));
+	double *tf = calloc((size_t)o->b.iters, sizeof(*tf)), *tp = calloc((size_t)o->b.iters, sizeof(*tp));
 	if (!tf || !tp)
 		rc = mlf_fail(err, 70, "out of memory");
 	if (!rc)
@@ -164,11 +168,11 @@ static int run(const struct opts *o, struct mlf_error *err)
 		rc = time_predict(&m, o, tp, err);
 	mlf_th_grad_enabled(grad);
 	if (!rc) {
-		struct bench_stats f = bench_summarise(tf, o->iters), p = bench_summarise(tp, o->iters);
+		struct bench_stats f = bench_summarise(tf, o->b.iters), p = bench_summarise(tp, o->b.iters);
 		const char *name = strrchr(o->model, '/') ? strrchr(o->model, '/') + 1 : o->model;
 		json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f}", "impl", "mlf",
-				      "model", name, "imgsz", o->imgsz, "threads", mlf_th_threads(), "iters",
-				      o->iters, "batch", o->batch, "ms_per_image_median", f.median,
+				      "model", name, "imgsz", o->b.imgsz, "threads", mlf_th_threads(), "iters",
+				      o->b.iters, "batch", o->b.batch, "ms_per_image_median", f.median,
 				      "ms_per_image_mean", f.mean, "ms_per_image_min", f.min, "images_per_s",
 				      1e3 / f.mean);
 		if (o->predict) {
@@ -177,7 +181,7 @@ static int run(const struct opts *o, struct mlf_error *err)
 		}
 		json_object_set_new(j, "fused", json_boolean(o->fuse));
 		json_object_set_new(j, "channels_last", json_boolean(o->channels_last));
-		json_object_set_new(j, "mallopt", json_boolean(o->mallopt));
+		json_object_set_new(j, "mallopt", json_boolean(o->b.mallopt));
 		json_object_set_new(j, "torch", json_string(mlf_th_version()));
 		json_object_set_new(j, "weights", json_string(o->model));
 		json_object_set_new(j, "load_s", json_real(load_s));
@@ -193,14 +197,16 @@ static int run(const struct opts *o, struct mlf_error *err)
 
 int main(int argc, char **argv)
 {
-	mlf_cli_init("mlf-bench-forward");
-	struct opts o = { NULL, 640, 0, 10, 3, 1, 1, 1, 1, 1 };
-	int rc = parse_args(argc, argv, &o);
-	if (rc == -2)
-		return mlf_cli_exit(0);
-	if (rc)
-		return rc;
-	if (o.mallopt)
+	struct mlf_cli cli;
+	struct opts o = { .b = { .imgsz = 640, .batch = 1, .iters = 10, .warmup = 3, .mallopt = 1 },
+			  .fuse = 1, .channels_last = 1, .predict = 1 };
+	mlf_cli_init(program.name);
+	int status = mlf_cli_parse(&program, argc, argv, &cli, option, &o);
+	if (status >= 0)
+		return status;
+	if (!o.model)
+		return mlf_cli_usage_error("--model PATH is required");
+	if (o.b.mallopt)
 		mlf_th_tune_malloc();  /* what retrain-run does; --no-mallopt measures without */
 	struct mlf_error err = MLF_ERROR_INIT;
 	return run(&o, &err) < 0 ? mlf_cli_report(&err) : mlf_cli_exit(0);

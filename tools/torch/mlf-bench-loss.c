@@ -1,11 +1,7 @@
 /*
  * mlf-bench-loss: time the C detection loss (mlf_yolo_loss_compute) and its
  * backward on the CPU, to compare with scripts/bench-loss-ultralytics on the
- * same shapes.  A developer tool; not installed.
- *
- *   mlf-bench-loss [--family yolov8] [--scale n] [--nc 80] [--imgsz 640]
- *                  [--batch 16] [--per-image 20] [--threads N] [--iters K]
- *                  [--warmup 2] [--no-mallopt]
+ * same shapes.  A developer tool; not installed.  Options: --help.
  *
  * Builds the builtin description (random weights from seed 0), training
  * mode, runs one training forward on a fixed [batch, 3, imgsz, imgsz] input
@@ -22,7 +18,6 @@
  * threads, iters, loss_ms_median/mean/min, backward_ms_median/mean/min,
  * foreground, box, cls, dfl (of the last iteration), torch.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,59 +33,70 @@
 
 #include "../bench_stats.h"
 
-struct opts {
-	const char *family;
-	char scale;
-	int nc, imgsz, batch, per_image, threads, iters, warmup, mallopt;
+enum { OPT_FAMILY = MLF_OPT_LONG, OPT_SCALE, OPT_NC, OPT_PER_IMAGE };
+
+static const struct mlf_option options[] = {
+	{ OPT_FAMILY, "family", "NAME", NULL, "the builtin model family: yolov8 or yolo11 "
+	  "(default: yolov8)", NULL, 0 },
+	{ OPT_SCALE, "scale", "S", NULL, "its scale: n, s, m, l or x (default: n)", NULL, 0 },
+	{ OPT_NC, "nc", "N", NULL, "classes, 1 to 10000 (default: 80)", NULL, 0 },
+	BENCH_OPT_IMGSZ("640; a multiple of 32"),
+	BENCH_OPT_BATCH("16"),
+	{ OPT_PER_IMAGE, "per-image", "N", NULL, "target boxes per image, 0 to 100000 (default: 20)",
+	  NULL, 0 },
+	BENCH_OPT_THREADS,
+	BENCH_OPT_ITERS("10"),
+	BENCH_OPT_WARMUP("2"),
+	BENCH_OPT_NO_MALLOPT,
+	MLF_OPT_HELP,
+	MLF_OPT_VERSION,
+	MLF_OPT_END,
 };
 
-static void usage(FILE *f)
-{
-	fputs("usage: mlf-bench-loss [--family yolov8] [--scale n] [--nc 80] [--imgsz 640]\n"
-	      "                      [--batch 16] [--per-image 20] [--threads N] [--iters K]\n"
-	      "                      [--warmup 2] [--no-mallopt]\n"
-	      "Times the C detection loss and its backward on the CPU; prints JSON.\n", f);
-}
+static const struct mlf_exit_doc exits[] = {
+	BENCH_EXIT_DONE,
+	MLF_EXIT_USAGE,
+	{ 65, "no such model: an unknown --family or --scale" },
+	BENCH_EXIT_TORCH,
+	{ 74, "standard output could not be written" },
+	MLF_EXIT_END,
+};
 
-static int parse_args(int argc, char **argv, struct opts *o)
+static const struct mlf_program program = {
+	.name = "mlf-bench-loss",
+	.synopsis = "[options]",
+	.about = "Time the C detection loss (mlf_yolo_loss_compute) and its backward on the CPU, "
+		 "on the level maps of one training forward and fixed pseudo-random targets, to "
+		 "compare with scripts/bench-loss-ultralytics on the same shapes. Prints one JSON "
+		 "object.",
+	.options = options,
+	.exits = exits,
+};
+
+struct opts {
+	struct bench_common b;
+	const char *family;
+	char scale;
+	int nc, per_image;
+};
+
+static int option(void *ctx, int id, const char *arg)
 {
-	static const struct option longs[] = {
-		{ "family", required_argument, NULL, 'f' }, { "scale", required_argument, NULL, 'S' },
-		{ "nc", required_argument, NULL, 'c' }, { "imgsz", required_argument, NULL, 's' },
-		{ "batch", required_argument, NULL, 'b' }, { "per-image", required_argument, NULL, 'p' },
-		{ "threads", required_argument, NULL, 't' }, { "iters", required_argument, NULL, 'k' },
-		{ "warmup", required_argument, NULL, 'w' }, { "no-mallopt", no_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
-	int c;
-	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
-		int rc = 0;
-		switch (c) {
-		case 'f': o->family = optarg; break;
-		case 'S':
-			if (strlen(optarg) != 1)
-				return mlf_cli_usage_error("--scale is one letter, not '%s'", optarg);
-			o->scale = optarg[0];
-			break;
-		case 'c': rc = bench_parse_int(optarg, 1, 10000, "--nc", &o->nc); break;
-		case 's': rc = bench_parse_int(optarg, 32, 8192, "--imgsz", &o->imgsz); break;
-		case 'b': rc = bench_parse_int(optarg, 1, 1024, "--batch", &o->batch); break;
-		case 'p': rc = bench_parse_int(optarg, 0, 100000, "--per-image", &o->per_image); break;
-		case 't': rc = bench_parse_int(optarg, 1, 1024, "--threads", &o->threads); break;
-		case 'k': rc = bench_parse_int(optarg, 1, 100000, "--iters", &o->iters); break;
-		case 'w': rc = bench_parse_int(optarg, 0, 100000, "--warmup", &o->warmup); break;
-		case 'M': o->mallopt = 0; break;
-		case 'h': usage(stdout); return -2;
-		default: return mlf_cli_usage_error("unknown option");
-		}
-		if (rc)
-			return rc;
+	struct opts *o = ctx;
+	int rc = bench_option(&o->b, id, arg);
+	if (rc >= 0)
+		return rc;
+	switch (id) {
+	case OPT_FAMILY: o->family = arg; return 0;
+	case OPT_SCALE:
+		if (strlen(arg) != 1)
+			return mlf_cli_usage_error("--scale is one letter, not '%s'", arg);
+		o->scale = arg[0];
+		return 0;
+	case OPT_NC: return bench_parse_int(arg, 1, 10000, "--nc", &o->nc);
+	case OPT_PER_IMAGE: return bench_parse_int(arg, 0, 100000, "--per-image", &o->per_image);
 	}
-	if (optind != argc)
-		return mlf_cli_usage_error("unexpected argument '%s'", argv[optind]);
-	if (o->imgsz % 32)
-		return mlf_cli_usage_error("--imgsz must be a multiple of 32");
-	return 0;
+	return MLF_EX_SOFTWARE;
 }
 
 /* xorshift64, as scripts/bench-loss-ultralytics draws it. */
@@ -109,7 +115,7 @@ static float uniform(uint64_t *s, float lo, float hi)
 
 static struct mlf_yolo_target *make_targets(const struct opts *o, size_t *n)
 {
-	*n = (size_t)o->batch * (size_t)o->per_image;
+	*n = (size_t)o->b.batch * (size_t)o->per_image;
 	struct mlf_yolo_target *t = calloc(*n ? *n : 1, sizeof(*t));
 	uint64_t s = 0x9e3779b97f4a7c15u;
 	for (size_t i = 0; t && i < *n; i++) {
@@ -125,8 +131,8 @@ static struct mlf_yolo_target *make_targets(const struct opts *o, size_t *n)
 
 static int run(const struct opts *o, struct mlf_error *err)
 {
-	if (o->threads && mlf_th_set_threads(o->threads) < 0)
-		return mlf_fail(err, 64, "cannot use %d threads: %s", o->threads, mlf_th_error());
+	if (o->b.threads && mlf_th_set_threads(o->b.threads) < 0)
+		return mlf_fail(err, 64, "cannot use %d threads: %s", o->b.threads, mlf_th_error());
 	struct mlf_yolo_arch a;
 	struct mlf_yolo_model m;
 	struct mlf_yolo_loss l;
@@ -146,13 +152,13 @@ static int run(const struct opts *o, struct mlf_error *err)
 	}
 	size_t ntargets;
 	struct mlf_yolo_target *targets = make_targets(o, &ntargets);
-	double *tl = calloc((size_t)o->iters, sizeof(*tl)), *tb = calloc((size_t)o->iters, sizeof(*tb));
+	double *tl = calloc((size_t)o->b.iters, sizeof(*tl)), *tb = calloc((size_t)o->b.iters, sizeof(*tb));
 	if (!targets || !tl || !tb)
 		rc = mlf_fail(err, 70, "out of memory");
 
 	size_t mark = mlf_th_scope_open();
 	struct mlf_yolo_output out, leaves;
-	int64_t shape[4] = { o->batch, 3, o->imgsz, o->imgsz };
+	int64_t shape[4] = { o->b.batch, 3, o->b.imgsz, o->b.imgsz };
 	mlf_th *x = rc ? NULL : mlf_th_rand(4, shape, 0, 1, MLF_DTYPE_F32, MLF_TH_CPU);
 	if (!rc && !x)
 		rc = mlf_fail(err, 70, "making the input: %s", mlf_th_error());
@@ -171,7 +177,7 @@ static int run(const struct opts *o, struct mlf_error *err)
 		}
 	}
 	struct mlf_yolo_loss_value v = { 0 };
-	for (int i = 0; !rc && i < o->warmup + o->iters; i++) {
+	for (int i = 0; !rc && i < o->b.warmup + o->b.iters; i++) {
 		size_t it = mlf_th_scope_open();
 		double a0 = bench_now_ms();
 		rc = mlf_yolo_loss_compute(&l, &leaves, targets, ntargets, &v, NULL, err);
@@ -179,23 +185,23 @@ static int run(const struct opts *o, struct mlf_error *err)
 		if (!rc && mlf_th_backward(v.total) < 0)
 			rc = mlf_fail(err, 70, "backward: %s", mlf_th_error());
 		double a2 = bench_now_ms();
-		if (i >= o->warmup) {
-			tl[i - o->warmup] = a1 - a0;
-			tb[i - o->warmup] = a2 - a1;
+		if (i >= o->b.warmup) {
+			tl[i - o->b.warmup] = a1 - a0;
+			tb[i - o->b.warmup] = a2 - a1;
 		}
 		mlf_th_scope_close(it);
 	}
 	mlf_th_scope_close(mark);
 
 	if (!rc) {
-		struct bench_stats sl = bench_summarise(tl, o->iters), sb = bench_summarise(tb, o->iters);
+		struct bench_stats sl = bench_summarise(tl, o->b.iters), sb = bench_summarise(tb, o->b.iters);
 		int64_t anchors = 0;
 		for (int i = 0; i < out.nlevels; i++)
 			anchors += (int64_t)out.h[i] * out.w[i];
 		json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:i, s:i}", "impl", "mlf", "family",
-				      o->family, "scale", (char[2]){ o->scale, 0 }, "batch", o->batch, "imgsz",
-				      o->imgsz, "nc", o->nc, "anchors", (json_int_t)anchors, "targets",
-				      (json_int_t)ntargets, "threads", mlf_th_threads(), "iters", o->iters);
+				      o->family, "scale", (char[2]){ o->scale, 0 }, "batch", o->b.batch, "imgsz",
+				      o->b.imgsz, "nc", o->nc, "anchors", (json_int_t)anchors, "targets",
+				      (json_int_t)ntargets, "threads", mlf_th_threads(), "iters", o->b.iters);
 		json_object_set_new(j, "loss_ms_median", json_real(sl.median));
 		json_object_set_new(j, "loss_ms_mean", json_real(sl.mean));
 		json_object_set_new(j, "loss_ms_min", json_real(sl.min));
@@ -222,14 +228,16 @@ static int run(const struct opts *o, struct mlf_error *err)
 
 int main(int argc, char **argv)
 {
-	mlf_cli_init("mlf-bench-loss");
-	struct opts o = { "yolov8", 'n', 80, 640, 16, 20, 0, 10, 2, 1 };
-	int rc = parse_args(argc, argv, &o);
-	if (rc == -2)
-		return mlf_cli_exit(0);
-	if (rc)
-		return rc;
-	if (o.mallopt)
+	struct mlf_cli cli;
+	struct opts o = { .b = { .imgsz = 640, .batch = 16, .iters = 10, .warmup = 2, .mallopt = 1 },
+			  .family = "yolov8", .scale = 'n', .nc = 80, .per_image = 20 };
+	mlf_cli_init(program.name);
+	int status = mlf_cli_parse(&program, argc, argv, &cli, option, &o);
+	if (status >= 0)
+		return status;
+	if (o.b.imgsz % 32)
+		return mlf_cli_usage_error("--imgsz must be a multiple of 32");
+	if (o.b.mallopt)
 		mlf_th_tune_malloc();  /* what retrain-run does; --no-mallopt measures without */
 	struct mlf_error err = MLF_ERROR_INIT;
 	return run(&o, &err) < 0 ? mlf_cli_report(&err) : mlf_cli_exit(0);
