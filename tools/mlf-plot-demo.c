@@ -1,8 +1,7 @@
 /*
  * mlf-plot-demo: draw every training plot (include/mlf/plot.h) from synthetic
  * data into a folder, for looking at them.  A developer tool; not installed.
- *
- *   mlf-plot-demo DIR
+ * Usage: mlf-plot-demo DIR (--help).
  *
  * Writes the Ultralytics-named set for a 3-class run of 300 epochs
  * (results.png, BoxPR_curve.png, BoxF1_curve.png, BoxP_curve.png,
@@ -18,6 +17,7 @@
 #include <string.h>
 
 #include "mlf/base.h"
+#include "mlf/cli.h"
 #include "mlf/plot.h"
 
 static const char *const coco[80] = {
@@ -33,6 +33,31 @@ static const char *const coco[80] = {
 	"teddy bear", "hair drier", "toothbrush",
 };
 static const char *const three[3] = { "scratch", "dent", "missing_screw" };
+
+static const struct mlf_option options[] = {
+	MLF_OPT_HELP,
+	MLF_OPT_VERSION,
+	MLF_OPT_END,
+};
+
+static const struct mlf_exit_doc exits[] = {
+	{ 0, "every plot was written" },
+	MLF_EXIT_USAGE,
+	{ 73, "DIR cannot be created" },
+	{ 74, "a plot could not be drawn or written (the others still are)" },
+	MLF_EXIT_END,
+};
+
+static const struct mlf_program program = {
+	.name = "mlf-plot-demo",
+	.synopsis = "DIR",
+	.about = "Draw every training plot from synthetic data into DIR, for looking at them: the "
+		 "Ultralytics-named set of a 3-class run of 300 epochs, and the hard cases beside it "
+		 "(80 classes, one epoch, gaps and a constant series, no data at all).",
+	.max_operands = 1,
+	.options = options,
+	.exits = exits,
+};
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
@@ -246,16 +271,17 @@ static int empties(const char *dir)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2 || !strcmp(argv[1], "--help")) {
-		fprintf(argc == 2 ? stdout : stderr, "usage: mlf-plot-demo DIR\n");
-		return argc == 2 ? 0 : 64;
-	}
-	const char *dir = argv[1];
+	struct mlf_cli cli;
+	mlf_cli_init(program.name);
+	int status = mlf_cli_parse(&program, argc, argv, &cli, NULL, NULL);
+	if (status >= 0)
+		return status;
+	if (cli.nargs != 1)
+		return mlf_cli_usage_error("missing the folder DIR");
+	const char *dir = cli.args[0];
 	struct mlf_error err = MLF_ERROR_INIT;
-	if (mlf_mkdir_p(dir, 0755, &err) < 0) {
-		fprintf(stderr, "mlf-plot-demo: %s\n", err.msg);
-		return err.status;
-	}
+	if (mlf_mkdir_p(dir, 0755, &err) < 0)
+		return mlf_cli_report(&err);
 	int bad = 0;
 	bad |= results(dir, MLF_PLOT_RESULTS_FILE, 300, 0);
 	bad |= results(dir, "results_1epoch.png", 1, 0);

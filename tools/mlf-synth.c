@@ -1,14 +1,12 @@
 /*
  * mlf-synth: deterministic synthetic object-detection data, so tests and the
- * demo need no downloads.  A developer tool; not installed.
+ * demo need no downloads.  A developer tool; not installed.  Options: --help.
  *
- *   mlf-synth base DIR [--images N] [--size WxH] [--val-fraction F] [--seed S]
- *                      [--classes a,b,c] [--truth FILE]
+ *   mlf-synth base DIR [options]
  *       An Ultralytics dataset: DIR/data.yaml, DIR/images/{train,val}/,
  *       DIR/labels/{train,val}/ ("class cx cy w h", normalised).
  *
- *   mlf-synth corrections DIR [--count N] [--format mlf|yolo|coco|labelstudio|mixed]
- *                      [--start K] [--size WxH] [--seed S] [--classes a,b,c] [--truth FILE]
+ *   mlf-synth corrections DIR [options]
  *       N corrected images corr_<K..K+N-1>, as native mlf.correction JSON, YOLO
  *       .txt, a COCO export (DIR/coco_K/) or a Label Studio export (DIR/ls_K/);
  *       "mixed" deals them round-robin over the four.
@@ -24,7 +22,6 @@
  * format's numbers (pixels, percent, normalised with 6 decimals) are then
  * exact decimals, and converting between them loses nothing.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -551,16 +548,52 @@ static int cmd_corrections(const struct opts *o, json_t *truth, struct mlf_error
 
 /* ---- options ------------------------------------------------------------ */
 
-static void usage(FILE *out)
-{
-	fputs("usage: mlf-synth base DIR [--images N] [--size WxH] [--val-fraction F] [--seed S]\n"
-	      "                 [--classes a,b,c] [--truth FILE]\n"
-	      "       mlf-synth corrections DIR [--count N] [--start K] [--size WxH] [--seed S]\n"
-	      "                 [--format mlf|yolo|coco|labelstudio|mixed] [--classes a,b,c]\n"
-	      "                 [--truth FILE]\n"
-	      "Deterministic synthetic detection data for tests (same seed, same bytes).\n"
-	      "Exit status: 0 done, 64 usage, 73 cannot create the output, 74 I/O error.\n", out);
-}
+/* The ids of one command's options come first: base's, then corrections', then both's. */
+enum { OPT_IMAGES = MLF_OPT_LONG, OPT_VAL_FRACTION,
+       OPT_COUNT, OPT_FORMAT, OPT_START,
+       OPT_SIZE, OPT_SEED, OPT_CLASSES, OPT_TRUTH };
+
+static const struct mlf_option options[] = {
+	{ OPT_IMAGES, "images", "N", NULL, "base: images, 1 to 10000000 (default: 40)", NULL, 0 },
+	{ OPT_VAL_FRACTION, "val-fraction", "F", NULL,
+	  "base: share of them in val, 0 <= F < 1 (default: 0.25)", NULL, 0 },
+	{ OPT_COUNT, "count", "N", NULL, "corrections: how many, 0 to 10000000 (default: 10)", NULL, 0 },
+	{ OPT_FORMAT, "format", "FMT", NULL,
+	  "corrections: mlf, yolo, coco, labelstudio or mixed (default: mlf)", NULL, 0 },
+	{ OPT_START, "start", "K", NULL,
+	  "corrections: number of the first, 0 to 99999999 (default: 0)", NULL, 0 },
+	{ OPT_SIZE, "size", "WxH", NULL, "image size, sides 16 to 8192 (default: 160x120)", NULL, 0 },
+	{ OPT_SEED, "seed", "S", NULL, "the seed: same seed, same bytes (default: 1)", NULL, 0 },
+	{ OPT_CLASSES, "classes", "a,b,c", NULL,
+	  "class names, distinct (default: circle,square,triangle)", NULL, 0 },
+	{ OPT_TRUTH, "truth", "FILE", NULL,
+	  "also write every image's path, size and true pixel boxes as JSON", NULL, 0 },
+	MLF_OPT_HELP,
+	MLF_OPT_VERSION,
+	MLF_OPT_END,
+};
+
+static const struct mlf_exit_doc exits[] = {
+	{ 0, "done" },
+	MLF_EXIT_USAGE,
+	MLF_EXIT_SOFTWARE,
+	{ 73, "the output cannot be created" },
+	{ 74, "I/O error" },
+	MLF_EXIT_END,
+};
+
+static const struct mlf_program program = {
+	.name = "mlf-synth",
+	.synopsis = "base DIR [options]\ncorrections DIR [options]",
+	.about = "Deterministic synthetic detection data for tests (same seed, same bytes). base "
+		 "writes an Ultralytics dataset in DIR (data.yaml, images/ and labels/); "
+		 "corrections writes corrected images corr_K... in DIR, as mlf.correction JSON, "
+		 "YOLO .txt, a COCO export (DIR/coco_K/) or a Label Studio export (DIR/ls_K/). "
+		 "Options marked base: or corrections: belong to that command only.",
+	.max_operands = 1,
+	.options = options,
+	.exits = exits,
+};
 
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
@@ -594,103 +627,112 @@ static int parse_classes(const char *list, struct opts *o)
 	return o->nclasses ? 0 : -1;
 }
 
-static int parse_args(int argc, char **argv, struct opts *o, int *base)
+struct parse {
+	struct opts *o;
+	const char *cmd;   /* "base", "corrections", or NULL before a command */
+	int base;
+};
+
+static int option(void *ctx, int id, const char *arg)
 {
-	static const struct option longopts[] = {
-		{ "images", required_argument, NULL, 'i' }, { "size", required_argument, NULL, 's' },
-		{ "val-fraction", required_argument, NULL, 'v' }, { "seed", required_argument, NULL, 'S' },
-		{ "classes", required_argument, NULL, 'c' }, { "count", required_argument, NULL, 'n' },
-		{ "format", required_argument, NULL, 'f' }, { "start", required_argument, NULL, 'k' },
-		{ "truth", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *cmd = argv[1];
-	*base = !strcmp(cmd, "base");
-	if (!*base && strcmp(cmd, "corrections"))
-		return mlf_cli_usage_error("unknown command '%s' (base or corrections)", cmd);
-	int c;
+	struct parse *p = ctx;
+	struct opts *o = p->o;
 	long v;
 	char *end;
-	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "", longopts, NULL)) != -1) {
-		for (const struct option *lo = longopts; lo->name; lo++)
-			if (lo->val == c && strchr(*base ? "nfk" : "iv", c))
-				return mlf_cli_usage_error("%s does not take --%s", cmd, lo->name);
-		switch (c) {
-		case 'i':
-			if (parse_long(optarg, 1, 10000000, &o->images))
-				return mlf_cli_usage_error("--images wants a count from 1, not '%s'", optarg);
-			break;
-		case 'n':
-			if (parse_long(optarg, 0, 10000000, &o->count))
-				return mlf_cli_usage_error("--count wants a count, not '%s'", optarg);
-			break;
-		case 'k':
-			if (parse_long(optarg, 0, 99999999, &o->start))
-				return mlf_cli_usage_error("--start wants a number, not '%s'", optarg);
-			break;
-		case 's':
-			if (sscanf(optarg, "%dx%d", &o->w, &o->h) != 2 || o->w < 16 || o->h < 16 ||
-			    o->w > 8192 || o->h > 8192 || !strchr(optarg, 'x'))
-				return mlf_cli_usage_error("--size wants WxH with sides 16-8192, not '%s'",
-							   optarg);
-			break;
-		case 'v':
-			o->val_fraction = strtod(optarg, &end);
-			if (*end || !*optarg || !(o->val_fraction >= 0 && o->val_fraction < 1))
-				return mlf_cli_usage_error("--val-fraction wants 0 <= F < 1, not '%s'", optarg);
-			break;
-		case 'S':
-			if (parse_long(optarg, 0, LONG_MAX, &v))
-				return mlf_cli_usage_error("--seed wants a non-negative integer, not '%s'",
-							   optarg);
-			o->seed = (uint64_t)v;
-			break;
-		case 'c':
-			if (parse_classes(optarg, o))
-				return mlf_cli_usage_error("--classes wants distinct comma-separated names "
-							   "without quotes or control characters");
-			break;
-		case 'f':
-			o->format = F_BASE;
-			for (int i = F_MLF; i <= F_MIXED; i++)
-				if (!strcmp(optarg, fmt_names[i]))
-					o->format = (enum fmt)i;
-			if (o->format == F_BASE)
-				return mlf_cli_usage_error("--format wants mlf, yolo, coco, labelstudio or "
-							   "mixed, not '%s'", optarg);
-			break;
-		case 't':
-			o->truth = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return -2;
-		default:
-			return MLF_EX_USAGE;
-		}
+	if (p->cmd && (p->base ? id >= OPT_COUNT && id <= OPT_START
+			      : id >= OPT_IMAGES && id <= OPT_VAL_FRACTION)) {
+		const struct mlf_option *opt = options;
+		while (opt->id != id)
+			opt++;
+		return mlf_cli_usage_error("%s does not take --%s", p->cmd, opt->name);
 	}
-	if (optind + 1 != argc - 1)
-		return mlf_cli_usage_error("%s wants exactly one folder", cmd);
-	o->dir = argv[optind + 1];
-	return 0;
+	switch (id) {
+	case OPT_IMAGES:
+		if (parse_long(arg, 1, 10000000, &o->images))
+			return mlf_cli_usage_error("--images wants a count from 1, not '%s'", arg);
+		return 0;
+	case OPT_COUNT:
+		if (parse_long(arg, 0, 10000000, &o->count))
+			return mlf_cli_usage_error("--count wants a count, not '%s'", arg);
+		return 0;
+	case OPT_START:
+		if (parse_long(arg, 0, 99999999, &o->start))
+			return mlf_cli_usage_error("--start wants a number, not '%s'", arg);
+		return 0;
+	case OPT_SIZE:
+		if (sscanf(arg, "%dx%d", &o->w, &o->h) != 2 || o->w < 16 || o->h < 16 ||
+		    o->w > 8192 || o->h > 8192 || !strchr(arg, 'x'))
+			return mlf_cli_usage_error("--size wants WxH with sides 16-8192, not '%s'", arg);
+		return 0;
+	case OPT_VAL_FRACTION:
+		o->val_fraction = strtod(arg, &end);
+		if (*end || !*arg || !(o->val_fraction >= 0 && o->val_fraction < 1))
+			return mlf_cli_usage_error("--val-fraction wants 0 <= F < 1, not '%s'", arg);
+		return 0;
+	case OPT_SEED:
+		if (parse_long(arg, 0, LONG_MAX, &v))
+			return mlf_cli_usage_error("--seed wants a non-negative integer, not '%s'", arg);
+		o->seed = (uint64_t)v;
+		return 0;
+	case OPT_CLASSES:
+		if (parse_classes(arg, o))
+			return mlf_cli_usage_error("--classes wants distinct comma-separated names "
+						   "without quotes or control characters");
+		return 0;
+	case OPT_FORMAT:
+		o->format = F_BASE;
+		for (int i = F_MLF; i <= F_MIXED; i++)
+			if (!strcmp(arg, fmt_names[i]))
+				o->format = (enum fmt)i;
+		if (o->format == F_BASE)
+			return mlf_cli_usage_error("--format wants mlf, yolo, coco, labelstudio or "
+						   "mixed, not '%s'", arg);
+		return 0;
+	case OPT_TRUTH:
+		o->truth = arg;
+		return 0;
+	}
+	return MLF_EX_SOFTWARE;
+}
+
+/*
+ * The command, then its folder and options: -1 to go on, else the status to
+ * exit with (0 after --help).  Only --help and --version come without a command.
+ */
+static int parse_args(int argc, char **argv, struct opts *o, int *base)
+{
+	struct mlf_cli cli;
+	struct parse p = { o, NULL, 0 };
+	int status;
+	if (argc < 2)
+		return mlf_cli_usage_error("missing command (base or corrections)");
+	if (argv[1][0] == '-') {
+		status = mlf_cli_parse(&program, argc, argv, &cli, option, &p);
+		return status >= 0 ? status : mlf_cli_usage_error("missing command (base or corrections)");
+	}
+	p.cmd = argv[1];
+	p.base = *base = !strcmp(p.cmd, "base");
+	if (!p.base && strcmp(p.cmd, "corrections"))
+		return mlf_cli_usage_error("unknown command '%s' (base or corrections)", p.cmd);
+	/* argv + 1: the command stands where getopt expects the program's name */
+	status = mlf_cli_parse(&program, argc - 1, argv + 1, &cli, option, &p);
+	if (status >= 0)
+		return status;
+	if (cli.nargs != 1)
+		return mlf_cli_usage_error("%s wants exactly one folder", p.cmd);
+	o->dir = cli.args[0];
+	return -1;
 }
 
 int main(int argc, char **argv)
 {
-	mlf_cli_init("mlf-synth");
-	if (argc < 2)
-		return mlf_cli_usage_error("missing command (base or corrections)");
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(stdout);
-		return mlf_cli_exit(0);
-	}
+	mlf_cli_init(program.name);
 	struct opts o = { .count = 10, .images = 40, .w = 160, .h = 120, .val_fraction = 0.25,
 			  .seed = 1, .format = F_MLF };
-	int base, rc = parse_args(argc, argv, &o, &base);
-	if (rc == 0 && !o.nclasses)
+	int base = 0, rc = parse_args(argc, argv, &o, &base);
+	if (rc < 0 && !o.nclasses)
 		parse_classes("circle,square,triangle", &o);
-	if (rc == 0) {
+	if (rc < 0) {
 		struct mlf_error err = MLF_ERROR_INIT;
 		json_t *truth = o.truth ? json_pack("{s:I, s:[]}", "seed", (json_int_t)o.seed, "images")
 					: NULL;
@@ -699,8 +741,6 @@ int main(int argc, char **argv)
 			rc = write_json(o.truth, truth, &err);
 		json_decref(truth);
 		rc = rc ? mlf_cli_report(&err) : mlf_cli_exit(0);
-	} else if (rc == -2) {
-		rc = mlf_cli_exit(0);
 	}
 	for (int i = 0; i < o.nclasses; i++)
 		free(o.classes[i]);

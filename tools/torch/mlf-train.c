@@ -1,12 +1,7 @@
 /*
  * mlf-train: run the training engine (mlf/torch/train.h) from the command line,
  * as `yolo detect train` would: the developer's and the benchmark's way to
- * train without MLflow.  retrain-run is the product's way.
- *
- *   mlf-train --data DATA.yaml --model BASE.pt --save-dir DIR [--args JSON]
- *             [--threads N] [--device auto|cpu|cuda:N] [--progress auto|bar|lines|none]
- *   mlf-train --resume DIR/weights/last.pt
- *   mlf-train --evaluate MODEL.pt --data DATA.yaml [--args JSON]
+ * train without MLflow.  retrain-run is the product's way.  Options: --help.
  *
  * --args takes Ultralytics' training settings as a JSON object
  * ('{"epochs": 10, "imgsz": 320, "batch": 16, "seed": 0}'); every other
@@ -17,7 +12,6 @@
  * validation split as training's final validation does and prints its
  * metrics.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,16 +24,92 @@
 #include "mlf/torch/torch.h"
 #include "mlf/torch/train.h"
 
-static void usage(FILE *f)
+enum { OPT_DATA = MLF_OPT_LONG, OPT_MODEL, OPT_SAVE_DIR, OPT_ARGS, OPT_RESUME, OPT_EVALUATE,
+       OPT_THREADS, OPT_DEVICE, OPT_PROGRESS };
+
+static const struct mlf_option options[] = {
+	{ OPT_DATA, "data", "DATA.yaml", NULL, "the dataset (Ultralytics' data.yaml)", NULL, 0 },
+	{ OPT_MODEL, "model", "BASE.pt", NULL, "the checkpoint to start from", NULL, 0 },
+	{ OPT_SAVE_DIR, "save-dir", "DIR", NULL,
+	  "where results.csv, args.yaml and weights/{best,last}.pt go", NULL, 0 },
+	{ OPT_ARGS, "args", "JSON", NULL, "Ultralytics' training settings, in a JSON object "
+	  "('{\"epochs\": 10, \"imgsz\": 320}'); the others keep their defaults", NULL, 0 },
+	{ OPT_RESUME, "resume", "LAST.pt", NULL,
+	  "continue an interrupted training with the settings saved in its last.pt", NULL, 0 },
+	{ OPT_EVALUATE, "evaluate", "MODEL.pt", NULL,
+	  "validate a checkpoint on --data's validation split instead of training", NULL, 0 },
+	{ OPT_THREADS, "threads", "N", NULL,
+	  "CPU threads for the training and evaluation, 1 to 1024 (default: every core)", NULL, 0 },
+	{ OPT_DEVICE, "device", "DEV", NULL, "where to train: auto (default), cpu or cuda:N", NULL, 0 },
+	{ OPT_PROGRESS, "progress", "HOW", NULL, "progress on stderr: auto (default: a bar on a "
+	  "terminal, else lines), bar, lines or none", NULL, 0 },
+	MLF_OPT_HELP,
+	MLF_OPT_VERSION,
+	MLF_OPT_END,
+};
+
+static const struct mlf_exit_doc exits[] = {
+	{ 0, "done: the JSON summary is on standard output" },
+	MLF_EXIT_USAGE,
+	{ 65, "bad data or model" },
+	{ 66, "a missing input: DATA.yaml, its images or a checkpoint" },
+	{ 70, "training failed (or an internal error: the message says where)" },
+	{ 73, "DIR or a file in it cannot be created" },
+	{ 74, "I/O error (a file, or standard output)" },
+	{ 130, "stopped by a signal: last.pt of the last finished epoch is kept, and resumable" },
+	MLF_EXIT_END,
+};
+
+static const struct mlf_program program = {
+	.name = "mlf-train",
+	.synopsis = "--data DATA.yaml --model BASE.pt --save-dir DIR [options]\n"
+		    "--resume LAST.pt [--threads N] [--device DEV] [--progress HOW]\n"
+		    "--evaluate MODEL.pt --data DATA.yaml [--args JSON] [options]",
+	.about = "Train a YOLO detector as Ultralytics does, without MLflow: writes results.csv, "
+		 "args.yaml, weights/best.pt and weights/last.pt in DIR and prints a JSON summary "
+		 "(per-epoch figures, final metrics of best.pt, paths). SIGINT or SIGTERM stops "
+		 "after the batch in progress; a second signal ends it at once.",
+	.options = options,
+	.exits = exits,
+};
+
+struct args {
+	struct mlf_train_options *train;
+	const char *evaluate, *json;
+};
+
+static int option(void *ctx, int id, const char *arg)
 {
-	fputs("usage: mlf-train --data DATA.yaml --model BASE.pt --save-dir DIR [--args JSON]\n"
-	      "                 [--threads N] [--device auto|cpu|cuda:N] [--progress auto|bar|lines|none]\n"
-	      "       mlf-train --resume DIR/weights/last.pt [--threads N] [--device ...]\n"
-	      "       mlf-train --evaluate MODEL.pt --data DATA.yaml [--args JSON]\n"
-	      "Trains a YOLO detector as Ultralytics does; writes results.csv, args.yaml,\n"
-	      "weights/best.pt and weights/last.pt in DIR; prints a JSON summary.\n"
-	      "Exit status: 0 done, 64 usage, 65 bad data or model, 66 missing input,\n"
-	      "70 training failed, 73/74 cannot write, 130 stopped by a signal (resumable).\n", f);
+	struct args *a = ctx;
+	struct mlf_train_options *o = a->train;
+	char *end;
+	long n;
+	switch (id) {
+	case OPT_DATA: o->data_yaml = arg; return 0;
+	case OPT_MODEL: o->base_model = arg; return 0;
+	case OPT_SAVE_DIR: o->save_dir = arg; return 0;
+	case OPT_ARGS: a->json = arg; return 0;
+	case OPT_RESUME: o->resume = arg; return 0;
+	case OPT_EVALUATE: a->evaluate = arg; return 0;
+	case OPT_THREADS:
+		n = strtol(arg, &end, 10);
+		if (*end || end == arg || n < 1 || n > 1024)
+			return mlf_cli_usage_error("--threads is a count from 1 to 1024, not '%s'", arg);
+		o->threads = (int)n;
+		return 0;
+	case OPT_DEVICE:
+		if (mlf_train_parse_device(arg, &o->device) < 0)
+			return mlf_cli_usage_error("--device is auto, cpu or cuda:N, not '%s'", arg);
+		return 0;
+	case OPT_PROGRESS:
+		if (!strcmp(arg, "auto")) o->progress = MLF_PROGRESS_AUTO;
+		else if (!strcmp(arg, "bar")) o->progress = MLF_PROGRESS_BAR;
+		else if (!strcmp(arg, "lines")) o->progress = MLF_PROGRESS_LINES;
+		else if (!strcmp(arg, "none")) o->progress = MLF_PROGRESS_NONE;
+		else return mlf_cli_usage_error("--progress is auto, bar, lines or none");
+		return 0;
+	}
+	return MLF_EX_SOFTWARE;
 }
 
 static json_t *val_json(const struct mlf_val_summary *v)
@@ -70,55 +140,17 @@ static int on_epoch(const struct mlf_train_epoch *e, void *ctx, struct mlf_error
 
 int main(int argc, char **argv)
 {
-	static const struct option longs[] = {
-		{ "data", required_argument, NULL, 'd' }, { "model", required_argument, NULL, 'm' },
-		{ "save-dir", required_argument, NULL, 's' }, { "args", required_argument, NULL, 'a' },
-		{ "resume", required_argument, NULL, 'r' }, { "threads", required_argument, NULL, 't' },
-		{ "device", required_argument, NULL, 'D' }, { "progress", required_argument, NULL, 'p' },
-		{ "evaluate", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
-	const char *evaluate = NULL;
+	struct mlf_cli cli;
 	struct mlf_train_options o;
 	struct mlf_error err = { 0 };
-	mlf_cli_init("mlf-train");
+	mlf_cli_init(program.name);
 	mlf_train_options_default(&o);
-	o.prog = "mlf-train";
-	const char *args_json = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
-		switch (c) {
-		case 'd': o.data_yaml = optarg; break;
-		case 'm': o.base_model = optarg; break;
-		case 's': o.save_dir = optarg; break;
-		case 'a': args_json = optarg; break;
-		case 'r': o.resume = optarg; break;
-		case 'e': evaluate = optarg; break;
-		case 't': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end || end == optarg || n < 1 || n > 1024)
-				return mlf_cli_usage_error("--threads is a count from 1 to 1024, not '%s'", optarg);
-			o.threads = (int)n;
-			break;
-		}
-		case 'D':
-			if (mlf_train_parse_device(optarg, &o.device) < 0)
-				return mlf_cli_usage_error("--device is auto, cpu or cuda:N, not '%s'", optarg);
-			break;
-		case 'p':
-			if (!strcmp(optarg, "auto")) o.progress = MLF_PROGRESS_AUTO;
-			else if (!strcmp(optarg, "bar")) o.progress = MLF_PROGRESS_BAR;
-			else if (!strcmp(optarg, "lines")) o.progress = MLF_PROGRESS_LINES;
-			else if (!strcmp(optarg, "none")) o.progress = MLF_PROGRESS_NONE;
-			else return mlf_cli_usage_error("--progress is auto, bar, lines or none");
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return MLF_EX_USAGE;
-		}
-	}
-	if (optind != argc)
-		return mlf_cli_usage_error("unexpected argument '%s'", argv[optind]);
+	o.prog = program.name;
+	struct args a = { &o, NULL, NULL };
+	int status = mlf_cli_parse(&program, argc, argv, &cli, option, &a);
+	if (status >= 0)
+		return status;
+	const char *evaluate = a.evaluate, *args_json = a.json;
 	if (evaluate && (!o.data_yaml || o.base_model || o.save_dir || o.resume))
 		return mlf_cli_usage_error("--evaluate takes --data (and --args), nothing else");
 	if (!evaluate && !o.resume && (!o.data_yaml || !o.base_model || !o.save_dir))
