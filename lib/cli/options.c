@@ -31,6 +31,20 @@ static const struct mlf_option *find(const struct mlf_program *p, int id)
 	return NULL;
 }
 
+/* Is `o` one of the shared entries of mlf/cli.h?  Its id and long name both say so: a
+ * program may give a letter another meaning only by giving it another name too. */
+static int is_shared(const struct mlf_option *o)
+{
+	static const struct { int id; const char *name; } shared[] = {
+		{ 'C', "workspace" }, { 'c', "config" }, { 's', "set" }, { 'f', "format" },
+		{ 'q', "quiet" }, { MLF_OPT_LONG + 100, "no-wait" }, { 'h', "help" }, { 'V', "version" },
+	};
+	for (size_t i = 0; o && i < sizeof(shared) / sizeof(shared[0]); i++)
+		if (o->id == shared[i].id && !strcmp(o->name, shared[i].name))
+			return 1;
+	return 0;
+}
+
 /* "name=value" where name is a flag of the table (getopt calls that an unknown option). */
 static int takes_no_argument(const struct mlf_program *p, const char *word)
 {
@@ -50,7 +64,7 @@ static void getopt_tables(const struct mlf_program *p, char *shorts, struct opti
 		int has = !o->arg ? no_argument : (o->flags & MLF_OPT_OPTIONAL) ? optional_argument
 									    : required_argument;
 		/* --help=man is the man page's sections: accept an argument on --help. */
-		if (o->id == 'h')
+		if (o->id == 'h' && is_shared(o))
 			has = optional_argument;
 		longs[k] = (struct option){ o->name, has, NULL, o->id };
 		if (o->id < MLF_OPT_LONG) {
@@ -130,9 +144,9 @@ int mlf_cli_parse(const struct mlf_program *p, int argc, char **argv, struct mlf
 				status = MLF_EX_USAGE;
 			continue;
 		}
-		/* A shared option's id, unless the program gave it an optional argument and it
-		 * came with one (mlf-verify's --version N): then it is the program's. */
-		int own = o && (o->flags & MLF_OPT_OPTIONAL) && arg;
+		/* A shared entry is handled here, unless the program gave it an optional argument
+		 * and it came with one (mlf-verify's --version N): then it is the program's. */
+		int own = !is_shared(o) || ((o->flags & MLF_OPT_OPTIONAL) && arg);
 		int rc = own ? -1 : shared_option(p, c, id, arg);
 		if (rc < 0)
 			rc = fn ? fn(ctx, id, arg) : mlf_cli_usage_error("%s is not handled", argv[optind - 1]);

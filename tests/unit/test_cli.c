@@ -44,6 +44,18 @@ static const struct mlf_program program = {
 	.exits = exits,
 };
 
+/* A program that gives -s and -q other meanings, under other names. */
+static const struct mlf_option other_options[] = {
+	{ 's', "size", "WxH", NULL, "image size", NULL, 0 },
+	{ 'q', "queue", "N", NULL, "queue length", NULL, 0 },
+	MLF_OPT_HELP,
+	MLF_OPT_END,
+};
+static const struct mlf_program other = {
+	.name = "mlf-other", .synopsis = "[options]", .about = "Another.",
+	.options = other_options, .exits = exits,
+};
+
 /* What the program's own options saw. */
 struct seen {
 	int init, secret, calls;
@@ -172,6 +184,27 @@ static void test_usage_errors(void **state)
 	assert_int_equal(s.calls, 0);
 }
 
+static int other_seen;
+static int other_own(void *ctx, int id, const char *arg)
+{
+	(void)ctx;
+	other_seen += (id == 's' && !strcmp(arg, "64x48")) + (id == 'q' && !strcmp(arg, "9"));
+	return 0;
+}
+
+static void test_letters_with_other_names(void **state)
+{
+	(void)state;
+	struct mlf_cli c;
+	char *argv[] = { (char *)"mlf-other", (char *)"-s", (char *)"64x48", (char *)"--queue=9", NULL };
+	other_seen = 0;
+	/* not the shared -s/-q: the program's own, with their arguments */
+	assert_int_equal(mlf_cli_parse(&other, 4, argv, &c, other_own, NULL), -1);
+	assert_int_equal(other_seen, 2);
+	assert_int_equal(c.config.n, 0);
+	assert_int_equal(c.quiet, 0);
+}
+
 static char *capture(void (*print)(const struct mlf_program *, FILE *))
 {
 	char *text = NULL;
@@ -239,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_keyed_and_own_options),
 		cmocka_unit_test(test_optional_argument),
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_letters_with_other_names),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_man_sections),
 	};
