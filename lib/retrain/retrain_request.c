@@ -12,7 +12,7 @@
 #include "mlf/config.h"
 #include "mlf/torch/retrain.h"
 
-/* The document on `in`: dataset, skip, or an error (65). */
+/* The one document on `in`: dataset, skip, or an error (65). */
 static json_t *read_input(FILE *in, struct mlf_error *err)
 {
 	if (isatty(fileno(in))) {
@@ -21,10 +21,11 @@ static json_t *read_input(FILE *in, struct mlf_error *err)
 		return NULL;
 	}
 	json_error_t je;
-	json_t *doc = json_loadf(in, JSON_DISABLE_EOF_CHECK, &je);
+	/* exactly one document: anything after it (a second one, garbage) is refused */
+	json_t *doc = json_loadf(in, 0, &je);
 	if (!json_is_object(doc)) {
-		mlf_fail(err, MLF_EX_DATAERR, "stdin holds no JSON document (%s); expected retrain-prep's "
-			 "dataset document", je.text);
+		mlf_fail(err, MLF_EX_DATAERR, "stdin is not one JSON document (line %d: %s); expected "
+			 "retrain-prep's dataset document", je.line, je.text);
 		json_decref(doc);
 		return NULL;
 	}

@@ -14,6 +14,68 @@
 #include "mlf/tracking.h"
 #include "retrain_internal.h"
 
+/*
+ * The document must describe this workspace's version N as retrain-prep left
+ * it: its files in <paths.data>/retrain_vN, and the metadata there naming the
+ * same version and digest.  Checked before any run exists, so a forged or
+ * stray document (another workspace's version, an edited digest) leaves
+ * nothing behind.
+ */
+static int dataset_is_ours(struct retrain *r, const json_t *d, struct mlf_error *err)
+{
+	static const struct { const char *key, *file; } files[] = {
+		{ "data_yaml", "data.yaml" },
+		{ "metadata", "retraining_dataset_metadata.json" },
+		{ "corrections_applied", "corrections_applied.json" },
+	};
+	char *data = mlf_config_path(r->cfg, "paths.data");
+	char *leaf = mlf_xasprintf("retrain_v%ld", r->p.n);
+	char *joined = mlf_path_join(data, leaf);
+	char *dir = mlf_path_normalize(joined);
+	json_t *meta = NULL;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < sizeof(files) / sizeof(files[0]); i++) {
+		const char *given = mlf_json_str(d, files[i].key, NULL);
+		if (!given) {
+			rc = mlf_fail(err, MLF_EX_DATAERR, "the dataset document lacks %s", files[i].key);
+			break;
+		}
+		char *want = mlf_path_join(dir, files[i].file);
+		char *abs = mlf_path_absolute(NULL, given);
+		char *norm = mlf_path_normalize(abs);
+		if (strcmp(norm, want))
+			rc = mlf_fail(err, MLF_EX_DATAERR, "the dataset document's %s is %s, not %s: "
+				      "version v%ld of this workspace (paths.data) is trained only from "
+				      "its own folder", files[i].key, given, want, r->p.n);
+		free(want);
+		free(abs);
+		free(norm);
+	}
+	if (!rc) {
+		json_error_t je;
+		const char *path = mlf_json_str(d, "metadata", NULL);
+		const char *digest = mlf_json_str(d, "digest", NULL);
+		if (!mlf_is_file(path))
+			rc = mlf_fail(err, MLF_EX_NOINPUT, "%s (dataset %s) not found; was the dataset moved?",
+				      path, leaf);
+		else if (!(meta = json_load_file(path, 0, &je)))
+			rc = mlf_fail(err, MLF_EX_DATAERR, "%s: %s", path, je.text);
+		else if (strcmp(mlf_json_str(meta, "name", ""), leaf))
+			rc = mlf_fail(err, MLF_EX_DATAERR, "%s names version '%s', not %s", path,
+				      mlf_json_str(meta, "name", ""), leaf);
+		else if (strcmp(mlf_json_str(meta, "digest", ""), digest))
+			rc = mlf_fail(err, MLF_EX_DATAERR, "the dataset document's digest %s is not the one "
+				      "retrain-prep recorded for %s (%s): the document was altered",
+				      digest, leaf, mlf_json_str(meta, "digest", "none"));
+	}
+	json_decref(meta);
+	free(dir);
+	free(joined);
+	free(leaf);
+	free(data);
+	return rc;
+}
+
 static int dataset_from_document(struct retrain *r, struct mlf_error *err)
 {
 	const json_t *d = r->o->dataset;
@@ -30,6 +92,8 @@ static int dataset_from_document(struct retrain *r, struct mlf_error *err)
 		return mlf_fail(err, MLF_EX_DATAERR, "the dataset document lacks version, data_yaml or digest");
 	if (mlf_version_parse(version, &r->p.n, err))
 		return mlf_fail(err, MLF_EX_DATAERR, "the dataset document's version '%s' is not vN", version);
+	if (dataset_is_ours(r, d, err))
+		return -1;
 	if (!mlf_is_file(yaml))
 		return mlf_fail(err, MLF_EX_NOINPUT, "%s (dataset %s) not found; was the dataset moved?",
 				yaml, version);

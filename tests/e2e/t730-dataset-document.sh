@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# retrain-run verifies the dataset document before any run exists: a version of
+# another workspace, an altered digest, a missing field or trailing data after the
+# document is refused with exit 65, and the experiment holds no run afterwards.
+# The genuine document still trains (t700-t702 pipe it straight from retrain-prep).
+# needs: libtorch
+. "$(dirname "$0")/lib.sh"
+runs() { sqlite3 "$1/runs/mlflow/mlflow.db" "SELECT count(*) FROM runs"; }
+edit() {  # edit IN OUT PYTHON-STATEMENT-ON-d
+	"$PY" -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+json.dump(d,open(sys.argv[2],"w"))' "$1" "$2" "$3"
+}
+# refused NAME DOCUMENT WORKSPACE PATTERN: exit 65, the message, no run created
+refused() {
+	retrain-run -C "$3" -q <"$2" >"$T/out.json" 2>"$T/err"
+	check_eq "$1: exit 65" "$?" 65
+	check_grep "$1: the message says why" "$4" "$T/err"
+	check_eq "$1: no run was created" "$(runs "$3")" 0
+	check "$1: nothing on stdout" test ! -s "$T/out.json"
+}
+
+W=$T/ws
+make_workspace "$W" "sqlite:///runs/mlflow/mlflow.db"
+mlf-validate -C "$W" --init --silent
+retrain-prep -C "$W" -q >"$T/ds.json"
+check_eq "retrain-prep made v1" "$(json_get "$T/ds.json" version)" v1
+
+# Another workspace with its own v1: its document is not this workspace's dataset.
+W2=$T/ws2
+make_workspace "$W2" "sqlite:///runs/mlflow/mlflow.db" 5
+mlf-validate -C "$W2" --init --silent
+retrain-prep -C "$W2" -q >"$T/ds2.json"
+refused "another workspace's version" "$T/ds2.json" "$W" "is trained only from its own folder"
+
+edit "$T/ds.json" "$T/forged.json" 'd["digest"]="sha256:"+"0"*64'
+refused "an altered digest" "$T/forged.json" "$W" "the document was altered"
+
+edit "$T/ds.json" "$T/nometa.json" 'del d["metadata"]'
+refused "no metadata field" "$T/nometa.json" "$W" "the dataset document lacks metadata"
+
+edit "$T/ds.json" "$T/v2.json" 'd["version"]="v2"; d["name"]="retrain_v2"'
+refused "a version that does not match its files" "$T/v2.json" "$W" "retrain_v2"
+
+cp "$W/data/retrain_v1/retraining_dataset_metadata.json" "$T/meta.saved"
+edit "$T/meta.saved" "$W/data/retrain_v1/retraining_dataset_metadata.json" 'd["digest"]="sha256:"+"1"*64'
+refused "metadata whose digest differs from the document's" "$T/ds.json" "$W" "the document was altered"
+cp "$T/meta.saved" "$W/data/retrain_v1/retraining_dataset_metadata.json"
+
+{ cat "$T/ds.json"; echo '{"kind":"mlf.skip"}'; } >"$T/two.json"
+refused "a second document after the first" "$T/two.json" "$W" "not one JSON document"
+{ cat "$T/ds.json"; echo 'garbage'; } >"$T/garbage.json"
+refused "trailing garbage" "$T/garbage.json" "$W" "not one JSON document"
+
+finish
