@@ -4,7 +4,8 @@
 #   make test            unit tests, then end-to-end tests against a real MLflow
 #   make unit            the unit tests only (those over libtorch only when it is there)
 #   make asan            the tests that do not train, under AddressSanitizer + UBSan
-#   make check           make test, then make asan (what CI runs)
+#   make check           make test, make asan, then make fuzz-smoke (what CI runs)
+#   make fuzz            the libFuzzer harnesses (clang); scripts/fuzz [SECONDS] runs them
 #   make install PREFIX=/usr/local
 #   make bootstrap       install system packages, the pinned MLflow and libtorch (scripts/bootstrap)
 #
@@ -83,7 +84,7 @@ MANPAGES := $(wildcard man/man1/*.1)
 UNIT_MAIN := $(BUILD)/obj/tests/unit/case_filter.o
 UNIT_LDFLAGS = -Wl,--wrap=_cmocka_run_group_tests
 
-.PHONY: all test unit e2e asan asan-tests check install uninstall clean bootstrap demo bench need-libtorch
+.PHONY: all test unit e2e asan asan-tests check fuzz fuzz-harnesses fuzz-smoke install uninstall clean bootstrap demo bench need-libtorch
 # Keep object files of tests and tools between runs (make deletes intermediates).
 .SECONDARY:
 all: $(BUILD)/libmlf.a $(PROGS) $(DEVTOOLS) $(TORCH_ALL)
@@ -180,10 +181,30 @@ asan-tests: $(if $(LIBTORCH),need-libtorch) $(BUILD)/libmlf.a $(PROGS) $(DEVTOOL
 
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-# What CI runs (.ci/run): every test, then the sanitizer run.
+# make fuzz: the libFuzzer harnesses (tests/fuzz/fuzz_*.c, one per parser of outside
+# input) over libmlf.a built with clang, ASan and UBSan into $(FUZZ_BUILD); scripts/fuzz
+# runs them.  make fuzz-smoke: each for a few seconds from its seeds (CI).
+FUZZ_BUILD ?= $(BUILD)-fuzz
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" \
+		LDFLAGS="-fsanitize=fuzzer,address,undefined" LIBTORCH= fuzz-harnesses
+
+fuzz-harnesses: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libmlf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf.a $(LIBS)
+
+fuzz-smoke: fuzz
+	FUZZ_BUILD=$(FUZZ_BUILD) BUILD=$(BUILD) scripts/fuzz 5
+
+
 check:
 	$(MAKE) test
 	$(MAKE) asan
+	$(MAKE) fuzz-smoke
 
 bootstrap:
 	scripts/bootstrap
@@ -206,7 +227,7 @@ uninstall:
 clean:
 	rm -rf build build-*
 
--include $(LIB_OBJ:.o=.d) $(UNIT_MAIN:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/obj/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
+-include $(LIB_OBJ:.o=.d) $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/obj/tests/fuzz/%.d) $(UNIT_MAIN:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/obj/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
 	$(TOOL_SRC:tests/tools/%.c=$(BUILD)/obj/tests/tools/%.d) $(DEVTOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.d) \
 	$(TORCH_LIB_OBJ:.o=.d) $(TORCH_UNIT_SRC:tests/unit/torch/%.c=$(BUILD)/obj/tests/unit/torch/%.d) \
 	$(TORCH_TOOL_SRC:tools/torch/%.c=$(BUILD)/obj/tools/torch/%.d) \

@@ -76,6 +76,7 @@ struct mlf_data_yaml {
 	struct mlf_image_list val;
 };
 
+/* On failure *out is left empty (releasing it is harmless). */
 int mlf_data_yaml_load(const char *path, struct mlf_data_yaml *out, struct mlf_error *err);
 void mlf_data_yaml_release(struct mlf_data_yaml *d);
 

@@ -182,8 +182,11 @@ int mlf_data_yaml_load(const char *path, struct mlf_data_yaml *out, struct mlf_e
 	memset(out, 0, sizeof(*out));
 	out->file = mlf_path_absolute(NULL, path);
 	FILE *f = fopen(out->file, "rb");
-	if (!f)
-		return mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot read dataset description '%s'", out->file);
+	if (!f) {
+		mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot read dataset description '%s'", out->file);
+		mlf_data_yaml_release(out);
+		return -1;
+	}
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_parser_initialize(&parser);
@@ -223,6 +226,8 @@ int mlf_data_yaml_load(const char *path, struct mlf_data_yaml *out, struct mlf_e
 	}
 	yaml_parser_delete(&parser);
 	fclose(f);
+	if (rc)
+		mlf_data_yaml_release(out);  /* a failure leaves nothing to free */
 	return rc;
 }
 

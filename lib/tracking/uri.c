@@ -248,7 +248,8 @@ char *mlf_uri_append(const char *uri, const char *segments)
 {
 	struct mlf_buf b = MLF_BUF_INIT;
 	mlf_buf_adds(&b, uri);
-	while (b.len && b.data[b.len - 1] == '/' && b.data[b.len - 2] != ':' && b.data[b.len - 2] != '/')
+	/* drop trailing slashes, but not those of "scheme:/" or "//" (nor a lone "/") */
+	while (b.len > 1 && b.data[b.len - 1] == '/' && b.data[b.len - 2] != ':' && b.data[b.len - 2] != '/')
 		b.data[--b.len] = '\0';
 	while (*segments == '/')
 		segments++;

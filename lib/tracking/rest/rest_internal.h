@@ -78,6 +78,9 @@ int mlf_rest_api_get(struct rest_store *s, const char *endpoint, struct mlf_buf 
 
 /* A string or integer member as a new string; "" when missing. */
 char *mlf_rest_jdup_str(const json_t *obj, const char *key);
+/* A run as the server's JSON gives it ({"info": ..., "data": ...}) into *out; -1 with err
+ * when it has no run id.  *out is released by the caller either way. */
+int mlf_rest_read_run(const json_t *run, struct mlf_run *out, struct mlf_error *err);
 /* An int64 member (number or numeric string); 0 when missing or not one. */
 int64_t mlf_rest_jget_i64(const json_t *obj, const char *key);
 /* Append [{"key": ..., "value": ...}, ...] to `out`. */

@@ -56,7 +56,7 @@ static int read_status(const json_t *info)
 	return mlf_run_status_parse(json_string_value(j));
 }
 
-static int read_run(const json_t *run, struct mlf_run *out, struct mlf_error *err)
+int mlf_rest_read_run(const json_t *run, struct mlf_run *out, struct mlf_error *err)
 {
 	const json_t *info = json_object_get(run, "info");
 	const json_t *data = json_object_get(run, "data");
@@ -153,7 +153,7 @@ static int search_all(struct rest_store *s, const char *experiment_id, const cha
 		json_t *it;
 		json_array_foreach(json_object_get(resp, "runs"), i, it) {
 			struct mlf_run r;
-			if (read_run(it, &r, err)) {
+			if (mlf_rest_read_run(it, &r, err)) {
 				json_decref(resp);
 				goto fail;
 			}
@@ -257,7 +257,7 @@ int mlf_rest_create_run(void *impl, const char *experiment_id, const char *run_n
 		mlf_error_prefix(err, "cannot start a run in experiment %s", experiment_id);
 		return -1;
 	}
-	rc = read_run(json_object_get(resp, "run"), out, err);
+	rc = mlf_rest_read_run(json_object_get(resp, "run"), out, err);
 	json_decref(resp);
 	return rc;
 }
@@ -318,7 +318,7 @@ int mlf_rest_get_run(void *impl, const char *run_id, struct mlf_run *out,
 	mlf_rest_query_add(&q, "run_id", run_id);
 	if (mlf_rest_api_get(impl, "runs/get", &q, &resp, err))
 		return -1;
-	int rc = read_run(json_object_get(resp, "run"), out, err);
+	int rc = mlf_rest_read_run(json_object_get(resp, "run"), out, err);
 	json_decref(resp);
 	return rc;
 }
