@@ -185,6 +185,14 @@ int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, s
 	mlf_version_paths_init(&p, cfg, 1);
 	json_t *closed = json_array();
 	if (!mlf_is_dir(p.train_root)) {  /* retrain-run never worked here: nothing of ours to close */
+		/* ... provided the store answers: "nothing closed" from a store that is not
+		 * there (a wrong tracking_uri) would be a false all-clear */
+		if (mlf_config_tracking_options(cfg, &to, err) || mlf_tracking_open(&t, &to, err)) {
+			json_decref(closed);
+			mlf_version_paths_release(&p);
+			return -1;
+		}
+		mlf_tracking_close(t);
 		mlf_version_paths_release(&p);
 		*doc = json_pack("{s:s, s:i, s:s?, s:s, s:o}", "kind", "mlf.sweep", "schema_version", 1,
 				 "experiment_id", mlf_config_get(cfg, "experiment_id"),

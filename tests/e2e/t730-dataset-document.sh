@@ -3,6 +3,7 @@
 # another workspace, an altered digest, a missing field or trailing data after the
 # document is refused with exit 65, and the experiment holds no run afterwards.
 # The genuine document still trains (t700-t702 pipe it straight from retrain-prep).
+# And --sweep of a store that is not there is an error, not "nothing to close".
 # needs: libtorch
 . "$(dirname "$0")/lib.sh"
 runs() { sqlite3 "$1/runs/mlflow/mlflow.db" "SELECT count(*) FROM runs"; }
@@ -23,7 +24,15 @@ refused() {
 
 W=$T/ws
 make_workspace "$W" "sqlite:///runs/mlflow/mlflow.db"
+retrain-run -C "$W" --sweep >"$T/sweep.json" 2>"$T/sweep.err"
+check_eq "--sweep with no store there: exit 66" "$?" 66
+check_grep "... naming the missing database" "no MLflow database at" "$T/sweep.err"
+check "... with no sweep document" test ! -s "$T/sweep.json"
+check "... and no store created" test ! -e "$W/runs"
 mlf-validate -C "$W" --init --silent
+retrain-run -C "$W" --sweep >"$T/sweep.json"
+check_eq "--sweep of a store with nothing of ours: exit 0" "$?" 0
+check_eq "... closing nothing" "$(json_get "$T/sweep.json" closed)" "[]"
 retrain-prep -C "$W" -q >"$T/ds.json"
 check_eq "retrain-prep made v1" "$(json_get "$T/ds.json" version)" v1
 
