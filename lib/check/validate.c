@@ -132,6 +132,37 @@ static void check_config(struct validation *v)
 		     cfg->workspace);
 }
 
+/*
+ * A SQLite store answers reads even when this user cannot write it, and
+ * retrain-run would then fail at its first write (77): the database file and
+ * its folder (SQLite writes its journal beside it) must be writable.  0 after
+ * failing the check.
+ */
+static int sqlite_writable(struct validation *v, const char *uri)
+{
+	char *path = NULL;
+	struct mlf_error err = MLF_ERROR_INIT;
+	int ok = 1;
+	if (!uri || strcmp(mlf_tracking_backend(v->store), "sqlite") ||
+	    mlf_uri_sqlite_path(uri, v->cfg->workspace, &path, &err))
+		return 1;
+	char *dir = mlf_xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	const char *bad = access(path, W_OK) ? path : access(dir, W_OK | X_OK) ? dir : NULL;
+	if (bad) {
+		fail(v, "tracking_store", MLF_EX_CHECK,
+		     "make it writable by this user, or run as the user that owns it",
+		     "the SQLite store %s answers, but %s is not writable by this user: retrain-run "
+		     "could not record a run", path, bad);
+		ok = 0;
+	}
+	free(dir);
+	free(path);
+	return ok;
+}
+
 static void check_store(struct validation *v)
 {
 	struct mlf_tracking_options opts;
@@ -149,6 +180,9 @@ static void check_store(struct validation *v)
 			"start the MLflow server or fix tracking_uri (mlf.yaml) / MLFLOW_TRACKING_URI" :
 			"fix tracking_uri in mlf.yaml or MLFLOW_TRACKING_URI";
 		fail(v, "tracking_store", check_tracking_status(&err), hint, "%s", err.msg);
+		mlf_tracking_close(v->store);
+		v->store = NULL;
+	} else if (!sqlite_writable(v, uri)) {
 		mlf_tracking_close(v->store);
 		v->store = NULL;
 	} else {

@@ -114,6 +114,29 @@ check_eq "read-only artifact folder exits 1" "$?" 1
 check_grep "report names the folder" '"name":"artifact_writable","ok":false' "$T/ro.json"
 chmod 755 "$W/runs/mlflow/1"
 
+# A SQLite store this user cannot write answers reads, but no run could be recorded
+# in it: the database file, then its folder (where SQLite keeps its journal).
+store_check() {  # the tracking_store check's ok and detail, as one line
+	"$PY" -c 'import json,sys
+c=[c for c in json.load(open(sys.argv[1]))["checks"] if c["name"]=="tracking_store"][0]
+print(c["ok"], c["detail"])' "$1"
+}
+RO_SKIP=base_model,corrections,workspace_writable,artifact_writable
+chmod a-w "$DB"
+as_user env HOME=/tmp "$MLF_BIN/mlf-validate" -C "$W" --skip $RO_SKIP >"$T/rodb.json" 2>/dev/null
+check_eq "read-only SQLite database exits 1" "$?" 1
+check_eq "the store check names the database" "$(store_check "$T/rodb.json")" \
+	"False the SQLite store $DB answers, but $DB is not writable by this user: retrain-run could not record a run"
+chmod a+w "$DB"
+chmod a-w "$(dirname "$DB")"
+as_user env HOME=/tmp "$MLF_BIN/mlf-validate" -C "$W" --skip $RO_SKIP >"$T/rodb.json" 2>/dev/null
+check_eq "read-only SQLite folder exits 1" "$?" 1
+check_eq "the store check names the folder" "$(store_check "$T/rodb.json")" \
+	"False the SQLite store $DB answers, but $(dirname "$DB") is not writable by this user: retrain-run could not record a run"
+chmod a+w "$(dirname "$DB")"
+as_user env HOME=/tmp "$MLF_BIN/mlf-validate" -C "$W" --skip $RO_SKIP >"$T/rodb.json" 2>/dev/null
+check_eq "writable again: exits 0" "$?" 0
+
 # A deleted experiment is not silently used.
 py sqlite_validate_read.py "$DB" delete-experiment 1 >/dev/null 2>&1
 v $SKIP >"$T/del.json" 2>/dev/null; check_eq "deleted experiment exits 1" "$?" 1
