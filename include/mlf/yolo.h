@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "mlf/base.h"
+#include "mlf/ckpt.h"
 
 enum mlf_yolo_module {
 	MLF_YOLO_CONV,
@@ -111,6 +112,29 @@ int mlf_yolo_arch_from_yaml(struct mlf_yolo_arch *a, const json_t *yaml, struct 
 json_t *mlf_yolo_arch_builtin_yaml(const char *family, char scale, int nc, struct mlf_error *err);
 int mlf_yolo_arch_builtin(struct mlf_yolo_arch *a, const char *family, char scale, int nc,
 			  struct mlf_error *err);
+
+/*
+ * Checkpoints against their architecture (no libtorch): the strict rule a
+ * detector's weights follow, every parameter and buffer of the architecture
+ * present by state_dict name with its shape and kind of dtype (an integer
+ * counter, else floating point), and no tensor the model lacks.
+ */
+/* BatchNorm's num_batches_tracked, a 0-d integer buffer; every other tensor is floating point. */
+int mlf_yolo_param_is_counter(const struct mlf_yolo_param *p);
+/* Why `t` cannot be parameter `p` (-1, err 65), or 0 when it can. */
+int mlf_yolo_param_mismatch(const struct mlf_yolo_param *p, const struct mlf_tensor *t,
+			    struct mlf_error *err);
+int mlf_yolo_arch_check_ckpt(const struct mlf_yolo_arch *a, const struct mlf_ckpt *c,
+			     struct mlf_error *err);
+/*
+ * Read the .pt at `path` whole and check it as a detector: the reader of
+ * mlf/ckpt.h (which refuses a pickle naming code to run), the architecture in
+ * its meta "yaml", and the strict rule above.  What mlf-validate and
+ * retrain-run both require of a base model.  On success *c holds it (the
+ * caller releases it); on failure it is released and err says why (65, or
+ * 66/74 for a file that cannot be read).
+ */
+int mlf_yolo_checkpoint_read(const char *path, struct mlf_ckpt *c, struct mlf_error *err);
 
 static inline size_t mlf_yolo_arch_nlayers(const struct mlf_yolo_arch *a) { return a->nlayers; }
 /* Output channels of layer i (i < nlayers). */

@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "mlf/base.h"
+#include "mlf/ckpt.h"
 #include "mlf/corrections.h"
 #include "mlf/data.h"
 #include "mlf/tracking.h"
+#include "mlf/yolo.h"
 #include "check_internal.h"
 
 const char *const mlf_check_names[] = {
@@ -416,11 +418,15 @@ static void check_disk(struct validation *v)
 	free(where);
 }
 
+/* The base model is read whole, as retrain-run will read it (mlf_yolo_checkpoint_read):
+ * a truncated zip, a garbage pickle, a pickle naming code to run, or weights that do
+ * not fit their architecture fail here rather than after a run exists. */
 static void check_base_model(struct validation *v)
 {
 	char *path = mlf_config_path(v->cfg, "paths.base_model");
 	struct stat st;
-	char magic[4] = { 0 };
+	struct mlf_ckpt c;
+	struct mlf_error err = MLF_ERROR_INIT;
 	if (stat(path, &st) != 0) {
 		fail(v, "base_model", MLF_EX_CHECK,
 		     "copy the detector to retrain there, or set paths.base_model in mlf.yaml",
@@ -428,25 +434,18 @@ static void check_base_model(struct validation *v)
 	} else if (!S_ISREG(st.st_mode) || st.st_size < 4) {
 		fail(v, "base_model", MLF_EX_CHECK, "point paths.base_model at an Ultralytics .pt file",
 		     "base model %s is not a non-empty file", path);
+	} else if (mlf_yolo_checkpoint_read(path, &c, &err)) {
+		fail(v, "base_model", MLF_EX_CHECK, "point paths.base_model at an Ultralytics .pt file",
+		     "base model: %s", err.msg);
 	} else {
-		FILE *f = fopen(path, "rb");
-		size_t n = f ? fread(magic, 1, 4, f) : 0;
-		if (f)
-			fclose(f);
-		/* torch.save writes a zip archive; anything else cannot be a checkpoint. */
-		if (n != 4 || memcmp(magic, "PK\003\004", 4))
-			fail(v, "base_model", MLF_EX_CHECK, "point paths.base_model at an Ultralytics .pt file",
-			     "base model %s is not a PyTorch checkpoint (no zip header)", path);
-		else
-			pass(v, "base_model", "%s (%lld bytes)", path, (long long)st.st_size);
+		pass(v, "base_model", "%s (%lld bytes): a detector of %d classes, %zu tensors", path,
+		     (long long)st.st_size, (int)json_object_size(json_object_get(c.meta, "names")),
+		     c.ntensors);
+		mlf_ckpt_release(&c);
 	}
 	free(path);
 }
 
-/*
- * Counted the way retrain-prep reads them (any of the four formats, classes
- * from the base dataset), so the two programs never disagree on the number.
- */
 static void check_corrections(struct validation *v)
 {
 	char *dir = mlf_config_path(v->cfg, "paths.corrections");

@@ -238,11 +238,62 @@ static int valid_dotted_name(const char *s, size_t n)
 	return 1;
 }
 
+/*
+ * The globals a genuine torch/Ultralytics checkpoint names, and nothing else.
+ * A pickle's GLOBAL is what torch.load(weights_only=False), as Ultralytics
+ * loads, imports and may call: a checkpoint naming anything else (posix.system,
+ * builtins.eval, a downloader) would run code in whoever loads it, and mlf
+ * would carry that reference into the .pt it publishes.  So such a checkpoint
+ * is refused outright.  Allowed: the tensor and storage builders, the
+ * nn.Module classes of torch and of Ultralytics' model code (made without
+ * running any method of theirs but __init__/__setstate__), Ultralytics'
+ * argument namespace, and plain data containers.
+ */
+static int global_allowed(const char *mod, const char *name)
+{
+	static const char *const exact[] = {
+		"collections.OrderedDict", "__builtin__.set", "builtins.set", "__builtin__.frozenset",
+		"builtins.frozenset", "__builtin__.bytes", "builtins.bytes", "__builtin__.bytearray",
+		"builtins.bytearray", "_codecs.encode", "copyreg._reconstructor", "types.SimpleNamespace",
+		"torch.Size", "torch.nn.parameter.Parameter", "ultralytics.utils.IterableSimpleNamespace",
+		"numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
+		"numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.ndarray",
+		"numpy.dtype", "pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath",
+		"pathlib.PurePosixPath", "pathlib.PureWindowsPath",
+	};
+	size_t len = strlen(name);
+	char *full = mlf_xasprintf("%s.%s", mod, name);
+	int ok = 0;
+	for (size_t i = 0; !ok && i < sizeof(exact) / sizeof(exact[0]); i++)
+		ok = !strcmp(full, exact[i]);
+	free(full);
+	if (!ok && !strcmp(mod, "torch._utils"))
+		ok = !strncmp(name, "_rebuild_", 9);          /* tensors and parameters */
+	if (!ok && (!strcmp(mod, "torch") || !strcmp(mod, "torch.storage")))
+		ok = len > 7 && !strcmp(name + len - 7, "Storage");  /* FloatStorage, ... */
+	if (!ok && !strncmp(mod, "torch.nn.modules.", 17))
+		ok = 1;                                          /* Conv2d, BatchNorm2d, SiLU, ... */
+	if (!ok && !strncmp(mod, "ultralytics.nn.modules.", 23))
+		ok = 1;                                          /* Conv, C2f, Detect, ... */
+	if (!ok && !strcmp(mod, "ultralytics.nn.tasks"))
+		ok = len > 5 && !strcmp(name + len - 5, "Model");  /* DetectionModel, ... */
+	return ok;
+}
+
 static int make_global(struct pv_run_ctx *c, const char *mod, size_t nmod, const char *name,
 		       size_t nname)
 {
 	if (!valid_dotted_name(mod, nmod) || !valid_dotted_name(name, nname))
 		return bad(c, "GLOBAL with a malformed module or name");
+	char *m = mlf_xstrndup(mod, nmod), *n = mlf_xstrndup(name, nname);
+	int allowed = global_allowed(m, n);
+	if (!allowed)
+		bad(c, "the pickle names the global %s.%s, which no genuine torch or Ultralytics "
+		    "checkpoint uses: loading this file with torch.load would run it", m, n);
+	free(m);
+	free(n);
+	if (!allowed)
+		return -1;
 	struct pv *g = pv_new(c->vm, PV_GLOBAL);
 	g->u.global.module = mlf_xstrndup(mod, nmod);
 	g->u.global.name = mlf_xstrndup(name, nname);

@@ -12,6 +12,7 @@
 #include "mlf/data.h"
 #include "mlf/base.h"
 #include "mlf/tracking.h"
+#include "mlf/yolo.h"
 #include "retrain_internal.h"
 
 /*
@@ -236,11 +237,8 @@ static int base_model(struct retrain *r, struct mlf_error *err)
 	if (mlf_sha256_file(r->base_model, r->base_sha, NULL, err))
 		return -1;
 	struct mlf_ckpt c;
-	mlf_ckpt_init(&c);
-	if (mlf_ckpt_read_pt(r->base_model, &c, err)) {
-		mlf_ckpt_release(&c);
+	if (mlf_yolo_checkpoint_read(r->base_model, &c, err))  /* as mlf-validate checks it */
 		return mlf_error_prefix(err, "base model");
-	}
 	r->model_type = model_type(c.meta);
 	r->classes = json_array();
 	const json_t *names = json_object_get(c.meta, "names");
