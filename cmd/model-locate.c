@@ -19,8 +19,10 @@ static const struct mlf_option options[] = {
 };
 
 static const struct mlf_exit_doc exits[] = {
-	{ 0, "found, and every .pt copy matches the sha256 in the version's metadata" },
-	{ 1, "a copy is missing or differs" },
+	{ 0, "deployable: every .pt copy matches the sha256 in the version's metadata, and "
+	     "the version's run is FINISHED" },
+	{ 1, "not deployable: a copy is missing or differs, or the run is not FINISHED "
+	     "(\"deployable\": false says so, with the run's status)" },
 	MLF_EXIT_USAGE,
 	{ 66, "no such version" },
 	{ 69, "the tracking store is unavailable (the local locations are still listed)" },

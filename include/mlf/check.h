@@ -241,6 +241,7 @@ struct mlf_locations {
 	char *reg_note;               /* e.g. unconfirmed: the store keeps no registry */
 
 	int agree;                    /* every .pt copy present, and all equal to metadata_sha256 */
+	int deployable;               /* agree, and its run is known and FINISHED */
 	int status;                   /* the exit status: 0, 1, 69 or 78 */
 };
 

@@ -368,7 +368,10 @@ int mlf_locate(const struct mlf_config *cfg, long n, struct mlf_locations *l,
 			l->paths.name, l->paths.metadata, l->paths.state);
 	}
 	l->agree = copies_agree(l);
-	if (!l->agree)
+	/* Copies that agree are not yet a model to ship: between the rename into models/
+	 * and the end of its run, or after a failure there, the run says it is unfinished. */
+	l->deployable = l->agree && l->run_status && !strcmp(l->run_status, "FINISHED");
+	if (!l->deployable)
 		raise_status(l, MLF_EX_CHECK);
 	return l->status;
 }
@@ -440,9 +443,10 @@ json_t *mlf_locations_json(const struct mlf_locations *l)
 	json_t *locs = json_array();
 	for (int k = 0; k < MLF_LOC_COUNT; k++)
 		json_array_append_new(locs, location_json(&l->loc[k]));
-	return json_pack("{s:s, s:i, s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:s, s:i, s:s, s:s, s:b, s:b, s:o, s:o, s:o, s:o, s:o}",
 			 "kind", "mlf.locations", "schema_version", 1,
 			 "version", l->version, "name", l->paths.name, "agree", l->agree,
+			 "deployable", l->deployable,
 			 "sha256", mlf_json_string_or_null(l->agree ? l->metadata_sha256 : NULL),
 			 "metadata", mlf_json_string_or_null(l->metadata ? l->paths.metadata : NULL),
 			 "run", run_json(l), "registry", registry_json(l), "locations", locs);
@@ -585,6 +589,10 @@ void mlf_locations_summary(const struct mlf_locations *l, const char *prog, FILE
 		if (l->reg_name)
 			fprintf(out, ", %s version %s", l->reg_name, l->reg_version);
 		fputc('\n', out);
+		if (!l->deployable)
+			fprintf(out, "%s: %s is not deployable: %s\n", prog, l->paths.name,
+				l->run_id ? "its run is not FINISHED (still running, or it failed after "
+					    "the model was stored)" : "no MLflow run is known for it");
 		return;
 	}
 	if (l->metadata_error)

@@ -78,6 +78,23 @@ runs = c.search_runs([e.experiment_id for e in exps], run_view_type=ViewType.ALL
 print(len(runs), "999" in [e.experiment_id for e in exps])' "sqlite:///$WS/runs/mlflow/mlflow.db" >"$T/count.txt"
 check_eq "no run and no experiment were created" "$(cat "$T/count.txt")" "1 False"
 
+# copies that agree are not a deployable model while their run is unfinished (the
+# window between the rename into models/ and the end of the run, or a failure there)
+DB=$WS/runs/mlflow/mlflow.db
+model-locate -q 1 >"$T/ok.json"
+check_eq "a FINISHED run's model: deployable, exit 0" "$?:$(json_get "$T/ok.json" deployable)" "0:true"
+sqlite3 "$DB" "UPDATE runs SET status = 'RUNNING', end_time = NULL WHERE run_uuid = '$run'"
+model-locate -q 1 >"$T/running.json" 2>/dev/null
+check_eq "while its run is RUNNING: not deployable, exit 1" \
+	"$?:$(json_get "$T/running.json" agree):$(json_get "$T/running.json" deployable)" "1:true:false"
+model-locate 1 2>&1 >/dev/null | tail -1 >"$T/running.err"
+check_eq "... and the summary says why" "$(cat "$T/running.err")" \
+	"model-locate: retrained_v1 is not deployable: its run is not FINISHED (still running, or it failed after the model was stored)"
+sqlite3 "$DB" "UPDATE runs SET status = 'FAILED' WHERE run_uuid = '$run'"
+model-locate -q 1 >"$T/failed.json" 2>/dev/null
+check_eq "a FAILED run's model: not deployable, exit 1" "$?:$(json_get "$T/failed.json" deployable)" "1:false"
+sqlite3 "$DB" "UPDATE runs SET status = 'FINISHED' WHERE run_uuid = '$run'"
+
 # a document that is not a run document
 echo '{"kind": "mlf.dataset"}' | mlf-verify -q >/dev/null 2>&1
 check_eq "a dataset document is not a run document: exit 65" "$?" "65"

@@ -186,6 +186,7 @@ static void test_locate_local_copies_without_run(void **state)
 	assert_int_equal(mlf_locate(&cfg, 2, &l, &err), MLF_EX_CHECK);
 	assert_int_equal(l.status, MLF_EX_CHECK);
 	assert_false(l.agree);
+	assert_false(l.deployable);
 	assert_string_equal(l.metadata_sha256, ABC_SHA);
 	assert_int_equal(l.loc[MLF_LOC_MODELS].exists, 1);
 	assert_int_equal(l.loc[MLF_LOC_SAFETENSORS].exists, 0);
@@ -200,6 +201,7 @@ static void test_locate_local_copies_without_run(void **state)
 	assert_string_equal(json_string_value(json_object_get(doc, "version")), "v2");
 	assert_string_equal(json_string_value(json_object_get(doc, "name")), "retrained_v2");
 	assert_true(json_is_false(json_object_get(doc, "agree")));
+	assert_true(json_is_false(json_object_get(doc, "deployable")));
 	assert_true(json_is_null(json_object_get(doc, "sha256")));
 	assert_true(json_is_null(json_object_get(doc, "run")));
 	assert_true(json_is_null(json_object_get(doc, "registry")));
