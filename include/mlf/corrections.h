@@ -61,6 +61,14 @@ struct mlf_correction {
 	json_t *prediction;    /* native format's optional "prediction", as given, or NULL */
 };
 
+/*
+ * The largest correction file read (a native, COCO or Label Studio JSON file,
+ * or a YOLO label file): 16 MiB.  A larger one is a problem ("split the
+ * export") and is not parsed, so that memory stays bounded: a JSON document
+ * takes some 25 times its size in memory once parsed.
+ */
+#define MLF_CORRECTION_MAX_BYTES (16L << 20)
+
 struct mlf_correction_set {
 	struct mlf_correction *items;
 	size_t n;

@@ -364,10 +364,25 @@ static const char *base_name(const char *rel)
 	return slash ? slash + 1 : rel;
 }
 
+int corr_too_big(struct corr_ctx *ctx, const char *path, const char *rel)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || st.st_size <= MLF_CORRECTION_MAX_BYTES)
+		return 0;
+	mlf_problems_add(ctx->problems, rel, NULL, "%.1f MiB: a correction file may be at most %ld MiB; "
+			 "split the export into smaller files", (double)st.st_size / (1 << 20),
+			 MLF_CORRECTION_MAX_BYTES >> 20);
+	return 1;
+}
+
 static void read_json(struct corr_ctx *ctx, const char *rel)
 {
 	char *path = mlf_path_join(ctx->root, rel);
 	json_error_t jerr;
+	if (corr_too_big(ctx, path, rel)) {
+		free(path);
+		return;
+	}
 	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc) {
 		enum json_error_code code = json_error_code(&jerr);

@@ -33,6 +33,8 @@ void corr_free(struct mlf_correction *c);
 /* Index of `rel` in ctx->files, or -1. */
 long corr_find_file(const struct corr_ctx *ctx, const char *rel);
 int corr_is_image_name(const char *name);
+/* Over MLF_CORRECTION_MAX_BYTES: recorded as a problem of `rel`, 1 (not to be read). */
+int corr_too_big(struct corr_ctx *ctx, const char *path, const char *rel);
 /* The folder part of a relative path ("" for a file at the root); caller frees. */
 char *corr_dirname(const char *rel);
 

@@ -113,6 +113,8 @@ static void read_label(struct corr_ctx *ctx, const char *label_rel, const char *
 	struct mlf_correction c = { .source_index = -1 };
 	size_t cap = 0, nbad = 0;
 
+	if (corr_too_big(ctx, path, label_rel))
+		goto out;
 	if (mlf_read_file(path, &text, &len, &err) || mlf_sha256_file(path, sha, NULL, &err)) {
 		mlf_problems_add(ctx->problems, label_rel, NULL, "%s", err.msg);
 		goto out;

@@ -696,6 +696,36 @@ static void test_empty_folders(void **state)
 	}
 }
 
+/* A correction file over the limit is a problem and is never parsed (memory stays bounded). */
+static void test_size_limit(void **state)
+{
+	(void)state;
+	fresh_root();
+	put("big.json", "{}");
+	put("labels/big.txt", "0 0.5 0.5 0.1 0.1\n");
+	put("images/big.jpg", "not read");
+	const char *names[] = { "big.json", "labels/big.txt" };
+	for (int i = 0; i < 2; i++) {
+		char *path = mlf_path_join(root, names[i]);
+		assert_int_equal(truncate(path, MLF_CORRECTION_MAX_BYTES + 1), 0);  /* sparse */
+		free(path);
+	}
+	put("ok.json", "{\"format\": \"mlf.correction\"}");
+	struct mlf_correction_set set;
+	struct mlf_problems p = MLF_PROBLEMS_INIT;
+	load(&set, &p);
+	size_t big = 0;
+	for (size_t i = 0; i < p.n; i++)
+		if (strstr(p.items[i].message, "a correction file may be at most 16 MiB")) {
+			big++;
+			assert_true(!strcmp(p.items[i].file, "big.json") ||
+				    !strcmp(p.items[i].file, "labels/big.txt"));
+		}
+	assert_int_equal(big, 2);
+	mlf_correction_set_release(&set);
+	mlf_problems_release(&p);
+}
+
 /* The walk: linked folders are not read, linked files only inside, too deep a folder is a problem. */
 static void test_walk_rules(void **state)
 {
@@ -741,6 +771,7 @@ int main(void)
 		cmocka_unit_test(test_many_bad_lines_are_capped),
 		cmocka_unit_test(test_empty_folders),
 		cmocka_unit_test(test_walk_rules),
+		cmocka_unit_test(test_size_limit),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
