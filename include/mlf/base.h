@@ -182,6 +182,14 @@ int mlf_is_file(const char *path);
  * or, when `failed` is set or anything fails, removes it.  It frees *tmp.
  */
 FILE *mlf_atomic_fopen(const char *path, char **tmp, struct mlf_error *err);
+/*
+ * Remove what a writer killed before its rename left: the temporary files
+ * "<name>.tmp.<pid>.<n>" of mlf_atomic_fopen in `dir` and below, each only
+ * when no process <pid> is alive on this machine (a live writer's file stays).
+ * A missing `dir` has none.  Their paths are appended to `removed` (a JSON
+ * array) when it is not NULL.  Returns how many, or -1 with err.
+ */
+int mlf_remove_stale_temps(const char *dir, json_t *removed, struct mlf_error *err);
 int mlf_atomic_fclose(FILE *f, char *tmp, const char *path, int failed, struct mlf_error *err);
 
 int mlf_read_file(const char *path, char **data, size_t *len, struct mlf_error *err);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,51 @@ static int write_all(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* The pid in "<name>.tmp.<pid>.<n>", or 0 when `name` is not such a file. */
+static long temp_writer(const char *name)
+{
+	const char *t = strstr(name, ".tmp."), *next;
+	for (; t; t = next) {
+		next = strstr(t + 1, ".tmp.");
+		char *end;
+		long pid = strtol(t + 5, &end, 10);
+		if (pid > 0 && *end == '.' && end[1] && strspn(end + 1, "0123456789") == strlen(end + 1))
+			return pid;
+	}
+	return 0;
+}
+
+struct stale {
+	json_t *removed;
+	int n;
+};
+
+static int remove_if_stale(const char *path, const char *rel, void *ctx, struct mlf_error *err)
+{
+	struct stale *st = ctx;
+	const char *slash = strrchr(rel, '/');
+	long pid = temp_writer(slash ? slash + 1 : rel);
+	/* kill(pid, 0) fails with ESRCH only when no such process exists */
+	if (!pid || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return 0;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot remove '%s', left by a writer that died",
+				      path);
+	if (st->removed)
+		json_array_append_new(st->removed, json_string(path));
+	st->n++;
+	return 0;
+}
+
+int mlf_remove_stale_temps(const char *dir, json_t *removed, struct mlf_error *err)
+{
+	struct stale st = { removed, 0 };
+	struct mlf_walk w = { .on_file = remove_if_stale, .ctx = &st };
+	if (!mlf_is_dir(dir))
+		return 0;
+	return mlf_walk_tree(dir, &w, err) ? -1 : st.n;
 }
 
 FILE *mlf_atomic_fopen(const char *path, char **tmp, struct mlf_error *err)

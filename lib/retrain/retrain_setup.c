@@ -347,6 +347,20 @@ static int take_lock(struct retrain *r, struct mlf_error *err)
 	return 0;
 }
 
+/* Under the lock no writer of ours is alive here: what a killed one left half-written
+ * (models/ and the training folders) goes, and the operator is told. */
+static int remove_stale_temps(struct retrain *r, struct mlf_error *err)
+{
+	json_t *removed = json_array();
+	int n = mlf_remove_stale_temps(r->p.models_dir, removed, err);
+	int m = n < 0 ? -1 : mlf_remove_stale_temps(r->p.train_root, removed, err);
+	for (size_t i = 0; m >= 0 && i < json_array_size(removed); i++)
+		retrain_say(r, "removed %s, left half-written by a retrain-run that died",
+			    json_string_value(json_array_get(removed, i)));
+	json_decref(removed);
+	return m < 0 ? -1 : 0;
+}
+
 int retrain_setup(struct retrain *r, struct mlf_error *err)
 {
 	const char *id = mlf_config_get(r->cfg, "experiment_id");
@@ -361,7 +375,7 @@ int retrain_setup(struct retrain *r, struct mlf_error *err)
 	r->data_yaml = mlf_xstrdup(mlf_json_str(r->dataset, "data_yaml", NULL));
 	if (mlf_mkdir_p(r->p.train_root, 0777, err))
 		return -1;
-	if (take_lock(r, err))
+	if (take_lock(r, err) || remove_stale_temps(r, err))
 		return -1;
 	return version_free(r, err) || base_model(r, err) || same_classes(r, err) ||
 	       retrain_train_options(r, err) ? -1 : 0;

@@ -194,9 +194,9 @@ int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, s
 		}
 		mlf_tracking_close(t);
 		mlf_version_paths_release(&p);
-		*doc = json_pack("{s:s, s:i, s:s?, s:s, s:o}", "kind", "mlf.sweep", "schema_version", 1,
-				 "experiment_id", mlf_config_get(cfg, "experiment_id"),
-				 "workspace", cfg->workspace, "closed", closed);
+		*doc = json_pack("{s:s, s:i, s:s?, s:s, s:o, s:[]}", "kind", "mlf.sweep",
+				 "schema_version", 1, "experiment_id", mlf_config_get(cfg, "experiment_id"),
+				 "workspace", cfg->workspace, "closed", closed, "removed");
 		return 0;
 	}
 	/* Holding the workspace lock proves no retrain-run is alive here, so a
@@ -208,12 +208,19 @@ int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, s
 		rc = mlf_config_tracking_options(cfg, &to, err) || mlf_tracking_open(&t, &to, err);
 	if (!rc)
 		rc = sweep_runs(cfg, t, closed, err);
+	/* what a killed writer left half-written: no writer of ours is alive under the lock */
+	json_t *removed = json_array();
 	if (!rc)
-		*doc = json_pack("{s:s, s:i, s:s?, s:s, s:o}", "kind", "mlf.sweep", "schema_version", 1,
+		rc = mlf_remove_stale_temps(p.models_dir, removed, err) < 0 ||
+		     mlf_remove_stale_temps(p.train_root, removed, err) < 0;
+	if (!rc)
+		*doc = json_pack("{s:s, s:i, s:s?, s:s, s:o, s:o}", "kind", "mlf.sweep", "schema_version", 1,
 				 "experiment_id", mlf_config_get(cfg, "experiment_id"),
-				 "workspace", cfg->workspace, "closed", closed);
-	else
+				 "workspace", cfg->workspace, "closed", closed, "removed", removed);
+	else {
 		json_decref(closed);
+		json_decref(removed);
+	}
 	if (t)
 		mlf_tracking_close(t);
 	if (fd >= 0)

@@ -33,6 +33,23 @@ mlf-validate -C "$W" --init --silent
 retrain-run -C "$W" --sweep >"$T/sweep.json"
 check_eq "--sweep of a store with nothing of ours: exit 0" "$?" 0
 check_eq "... closing nothing" "$(json_get "$T/sweep.json" closed)" "[]"
+check_eq "... removing nothing" "$(json_get "$T/sweep.json" removed)" "[]"
+
+# What a writer killed before its rename left is removed by the next sweep (or run),
+# unless that writer is still alive.
+dead=$(( $(cat /proc/sys/kernel/pid_max) + 1 ))  # no process can have it
+mkdir -p "$W/runs/train/retrain_v9/weights"
+echo half >"$W/models/retrained_v9.pt.tmp.$dead.0"
+echo half >"$W/runs/train/retrain_v9/weights/best.pt.tmp.$dead.3"
+echo live >"$W/models/retrained_v9.pt.tmp.$$.0"
+echo keep >"$W/models/notes.tmp.txt"
+retrain-run -C "$W" --sweep >"$T/sweep.json"
+check_eq "sweep with temporary files of a dead writer: exit 0" "$?" 0
+check_eq "... removes both of them, and says so" "$(json_get "$T/sweep.json" removed)" \
+	"[\"$W/models/retrained_v9.pt.tmp.$dead.0\", \"$W/runs/train/retrain_v9/weights/best.pt.tmp.$dead.3\"]"
+check "... keeps the file of a writer still alive" test -f "$W/models/retrained_v9.pt.tmp.$$.0"
+check "... and files that only look alike" test -f "$W/models/notes.tmp.txt"
+rm -rf "$W/runs/train/retrain_v9" "$W/models/retrained_v9.pt.tmp.$$.0" "$W/models/notes.tmp.txt"
 retrain-prep -C "$W" -q >"$T/ds.json"
 check_eq "retrain-prep made v1" "$(json_get "$T/ds.json" version)" v1
 
