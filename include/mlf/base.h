@@ -128,6 +128,15 @@ void mlf_buf_addf(struct mlf_buf *b, const char *fmt, ...)
 void mlf_buf_vaddf(struct mlf_buf *b, const char *fmt, va_list ap);
 char *mlf_buf_detach(struct mlf_buf *b);
 
+/* Is s[0..len) valid UTF-8 (shortest forms, no surrogates, no NUL)? */
+int mlf_is_utf8(const char *s, size_t len);
+/*
+ * `s` as it is shown and recorded when it is not valid UTF-8 (a file name,
+ * say; JSON cannot hold it): each byte outside a valid sequence as \xNN, and
+ * backslashes doubled so the escape is unambiguous.  A valid `s` comes back
+ * unchanged.  Allocated.
+ */
+char *mlf_utf8_escape(const char *s);
 /* Lowercase hex of `n` bytes into `hex`, which holds 2n+1 characters. */
 void mlf_hex_encode(const unsigned char *bytes, size_t n, char *hex);
 /* Is `s` a SHA-256 digest as this library writes it: 64 lowercase hex digits?  0 for NULL. */

@@ -156,3 +156,66 @@ int mlf_is_sha256_hex(const char *s)
 {
 	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
 }
+
+int mlf_is_utf8(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		unsigned c = *p++;
+		size_t more;
+		unsigned min;
+		if (c == 0)
+			return 0;
+		if (c < 0x80)
+			continue;
+		if ((c & 0xe0) == 0xc0) {
+			more = 1;
+			min = 0x80;
+			c &= 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			more = 2;
+			min = 0x800;
+			c &= 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			more = 3;
+			min = 0x10000;
+			c &= 0x07;
+		} else {
+			return 0;
+		}
+		if ((size_t)(end - p) < more)
+			return 0;
+		for (size_t i = 0; i < more; i++, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+			c = (c << 6) | (*p & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
+char *mlf_utf8_escape(const char *s)
+{
+	size_t len = strlen(s);
+	if (mlf_is_utf8(s, len))
+		return mlf_xstrdup(s);
+	struct mlf_buf out = MLF_BUF_INIT;
+	const char *p = s, *end = s + len;
+	while (p < end) {
+		/* the longest valid UTF-8 sequence here (1-4 bytes), else one bad byte */
+		size_t n = 0;
+		for (size_t k = 1; k <= 4 && p + k <= end && !n; k++)
+			if (mlf_is_utf8(p, k))
+				n = k;
+		if (n == 1 && *p == '\\')
+			mlf_buf_adds(&out, "\\\\");
+		else if (n)
+			mlf_buf_add(&out, p, n);
+		else
+			mlf_buf_addf(&out, "\\x%02x", (unsigned char)*p);
+		p += n ? n : 1;
+	}
+	return mlf_buf_detach(&out);
+}

@@ -16,9 +16,11 @@ void mlf_problems_add(struct mlf_problems *p, const char *file, const char *fiel
 	va_start(ap, fmt);
 	mlf_buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	p->items[p->n].file = mlf_xstrdup(file ? file : "");
-	p->items[p->n].field = mlf_xstrdup(field);
-	p->items[p->n].message = mlf_buf_detach(&msg);
+	/* names from the file system need not be UTF-8; the record (JSON) must be */
+	p->items[p->n].file = mlf_utf8_escape(file ? file : "");
+	p->items[p->n].field = field ? mlf_utf8_escape(field) : NULL;
+	p->items[p->n].message = mlf_utf8_escape(msg.data);
+	mlf_buf_release(&msg);
 	p->n++;
 }
 

@@ -252,45 +252,6 @@ int corr_is_rfc3339(const char *s)
 	       digits(p + 4, 2, 0, 59) && p[6] == '\0';
 }
 
-int corr_is_utf8(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	while (p < end) {
-		unsigned c = *p++;
-		size_t more;
-		unsigned min;
-		if (c == 0)
-			return 0;
-		if (c < 0x80)
-			continue;
-		if ((c & 0xe0) == 0xc0) {
-			more = 1;
-			min = 0x80;
-			c &= 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			more = 2;
-			min = 0x800;
-			c &= 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			more = 3;
-			min = 0x10000;
-			c &= 0x07;
-		} else {
-			return 0;
-		}
-		if ((size_t)(end - p) < more)
-			return 0;
-		for (size_t i = 0; i < more; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (*p & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-	}
-	return 1;
-}
-
 static int is_interesting(const char *name)
 {
 	const char *dot = strrchr(name, '.');
@@ -303,7 +264,8 @@ static int is_interesting(const char *name)
  * order, so that problems come out in the same order on every run; hidden
  * names skipped; symlinked folders not descended (a loop, or a folder
  * outside, would otherwise be read).  A symlinked file is read when it
- * resolves inside.  What cannot be read is a problem, and the walk goes on.
+ * resolves inside.  A name that is not UTF-8 is a problem, shown escaped.
+ * What cannot be read is a problem, and the walk goes on.
  */
 struct collect {
 	struct corr_ctx *ctx;
@@ -316,6 +278,16 @@ static int collect_file(const char *path, const char *rel, void *vc, struct mlf_
 	struct corr_ctx *ctx = c->ctx;
 	struct stat st;
 	(void)err;
+	/* One rule for names: a file whose name (or folder's) is not UTF-8 is refused, shown
+	 * escaped; it could be neither recorded in corrections_applied.json nor told apart
+	 * from the next night's "new" corrections. */
+	if (!mlf_is_utf8(rel, strlen(rel))) {
+		const char *slash = strrchr(rel, '/');
+		if (is_interesting(slash ? slash + 1 : rel))
+			mlf_problems_add(ctx->problems, rel, NULL, "the file name is not valid UTF-8; "
+					 "rename it (names are recorded in JSON, which holds only UTF-8)");
+		return 0;
+	}
 	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
 		const char *slash = strrchr(rel, '/');
 		if (!is_interesting(slash ? slash + 1 : rel))

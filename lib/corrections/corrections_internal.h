@@ -67,8 +67,6 @@ int corr_number(const json_t *v, double *out);
 int corr_positive_int(const json_t *v, int *out);
 /* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
 int corr_is_rfc3339(const char *s);
-/* Valid UTF-8 without NUL bytes. */
-int corr_is_utf8(const char *s, size_t len);
 
 /* The format readers.  `sha` is the hex digest of the file at `rel`. */
 void corr_read_native(struct corr_ctx *ctx, const char *rel, const json_t *doc, const char *sha);

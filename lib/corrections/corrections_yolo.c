@@ -119,7 +119,7 @@ static void read_label(struct corr_ctx *ctx, const char *label_rel, const char *
 		mlf_problems_add(ctx->problems, label_rel, NULL, "%s", err.msg);
 		goto out;
 	}
-	if (!corr_is_utf8(text, len)) {
+	if (!mlf_is_utf8(text, len)) {
 		mlf_problems_add(ctx->problems, label_rel, NULL, "not a text file (not valid UTF-8)");
 		goto out;
 	}

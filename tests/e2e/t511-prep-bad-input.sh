@@ -63,6 +63,26 @@ check_eq "and records the 7 left out" \
 check_eq "one duplicate counted" \
 	"$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["duplicates"])' "$T/skip.json")" 1
 
+# A correction file whose name is not UTF-8: refused with the name shown escaped; with
+# --skip-bad recorded, escaped, among the skipped (it used to be trained on, unlisted).
+W3=$T/ws3
+C3=$W3/data/corrections
+mkdir -p "$W3"
+printf 'checks:\n  min_corrections: 1\n' >"$W3/mlf.yaml"
+mlf-synth base "$W3/data/base" --images 8 --seed 1 2>/dev/null
+mlf-synth corrections "$C3" --count 3 --format mlf --seed 5 2>/dev/null
+mv "$(ls "$C3"/*.json | head -1)" "$C3/bad$(printf '\377').json"
+retrain-prep -C "$W3" >/dev/null 2>"$T/u.err"
+check_eq "a name that is not UTF-8 exits 65" "$?" 65
+check_grep "... shown escaped, with the reason" 'bad\\xff\.json: the file name is not valid UTF-8' "$T/u.err"
+retrain-prep -C "$W3" --skip-bad >"$T/u.json" 2>/dev/null
+check_eq "--skip-bad exits 0" "$?" 0
+check_eq "... trains on the other two" \
+	"$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["corrections"])' "$T/u.json")" 2
+check_eq "... and records the escaped name among the skipped" \
+	"$("$PY" -c 'import json,sys; print([s["file"] for s in json.load(open(sys.argv[1]))["skipped"]])' "$W3/data/retrain_v1/corrections_applied.json")" \
+	"['bad\\\\xff.json']"
+
 # Missing inputs.
 retrain-prep -C "$W" -i "$W/nope" >/dev/null 2>"$T/nope.err"
 check_eq "missing corrections folder exits 66" "$?" 66

@@ -726,6 +726,35 @@ static void test_size_limit(void **state)
 	mlf_problems_release(&p);
 }
 
+/* A name that is not UTF-8 is refused, and recorded escaped (JSON holds only UTF-8). */
+static void test_name_not_utf8(void **state)
+{
+	(void)state;
+	fresh_root();
+	put("bad\xff.json", "{\"format\": \"mlf.correction\"}");
+	put("d\xe9j\xe0/x.jpg", "an image in a Latin-1 named folder");
+	put("caf\xc3\xa9.txt", "");  /* valid UTF-8: not this problem */
+	struct mlf_correction_set set;
+	struct mlf_problems p = MLF_PROBLEMS_INIT;
+	load(&set, &p);
+	const char *want[] = { "bad\\xff.json", "d\\xe9j\\xe0/x.jpg" };
+	size_t found = 0;
+	for (size_t i = 0; i < p.n; i++) {
+		if (!strstr(p.items[i].message, "not valid UTF-8"))
+			continue;
+		assert_string_equal(p.items[i].file, want[found]);
+		found++;
+	}
+	assert_int_equal(found, 2);
+	json_t *doc = mlf_problems_json(&p);  /* every name fits in JSON */
+	assert_int_equal(json_array_size(doc), p.n);
+	json_decref(doc);
+	for (size_t i = 0; i < set.n; i++)
+		assert_null(strstr(set.items[i].source, "bad"));
+	mlf_correction_set_release(&set);
+	mlf_problems_release(&p);
+}
+
 /* The walk: linked folders are not read, linked files only inside, too deep a folder is a problem. */
 static void test_walk_rules(void **state)
 {
@@ -772,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_empty_folders),
 		cmocka_unit_test(test_walk_rules),
 		cmocka_unit_test(test_size_limit),
+		cmocka_unit_test(test_name_not_utf8),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -120,6 +120,25 @@ static void test_string_members(void **state)
 	json_decref(doc);
 }
 
+static void test_utf8_escape(void **state)
+{
+	(void)state;
+	const struct { const char *in, *out; } cases[] = {
+		{ "plain.json", "plain.json" },
+		{ "caf\xc3\xa9 \\ ok", "caf\xc3\xa9 \\ ok" },     /* valid: unchanged, \\ too */
+		{ "bad\xff.json", "bad\\xff.json" },
+		{ "a\\b\xfe", "a\\\\b\\xfe" },                 /* backslashes doubled once escaping */
+		{ "cut\xc3", "cut\\xc3" },                         /* a sequence cut short */
+		{ "\xed\xa0\x80x\xe2\x82\xac", "\\xed\\xa0\\x80x\xe2\x82\xac" },  /* a surrogate */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *e = mlf_utf8_escape(cases[i].in);
+		assert_string_equal(e, cases[i].out);
+		assert_true(mlf_is_utf8(e, strlen(e)));
+		free(e);
+	}
+}
+
 static void test_sha256_hex(void **state)
 {
 	(void)state;
@@ -151,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_parse_int64),
 		cmocka_unit_test(test_string_members),
 		cmocka_unit_test(test_sha256_hex),
+		cmocka_unit_test(test_utf8_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
