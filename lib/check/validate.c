@@ -401,21 +401,66 @@ static void check_workspace_writable(struct validation *v)
 	free(models);
 }
 
+static int fail_errno_disk(struct validation *v, const char *where)
+{
+	fail(v, "disk_space", MLF_EX_CHECK, NULL, "cannot look at %s: %s", where, strerror(errno));
+	return 1;
+}
+
+/*
+ * Each folder the pipeline writes to (the workspace, paths.models, paths.data,
+ * paths.runs) may sit on its own file system: each distinct one must have
+ * checks.min_free_disk_mb free.  A folder not made yet is judged by its
+ * nearest existing parent.
+ */
 static void check_disk(struct validation *v)
 {
+	static const char *const keys[] = { "paths.models", "paths.data", "paths.runs" };
 	uint64_t need = (uint64_t)mlf_config_int(v->cfg, "checks.min_free_disk_mb") << 20;
-	uint64_t have = 0;
+	struct { dev_t dev; char *where; uint64_t have; } fs[4];
+	size_t nfs = 0;
 	struct mlf_error err = MLF_ERROR_INIT;
-	char *where = existing_ancestor(v->cfg->workspace);
-	if (mlf_free_bytes(where, &have, &err))
-		fail(v, "disk_space", MLF_EX_CHECK, NULL, "%s", err.msg);
-	else if (have < need)
+	struct mlf_buf low = MLF_BUF_INIT, all = MLF_BUF_INIT;
+	int failed = 0;
+	for (size_t i = 0; i < 4 && !failed; i++) {
+		char *dir = i ? mlf_config_path(v->cfg, keys[i - 1]) : mlf_xstrdup(v->cfg->workspace);
+		char *where = existing_ancestor(dir);
+		struct stat st;
+		size_t k = 0;
+		free(dir);
+		if (stat(where, &st) != 0) {
+			failed = fail_errno_disk(v, where);
+			free(where);
+			break;
+		}
+		while (k < nfs && fs[k].dev != st.st_dev)
+			k++;
+		if (k < nfs) {  /* a file system already counted */
+			free(where);
+			continue;
+		}
+		fs[k].dev = st.st_dev;
+		fs[k].where = where;
+		if (mlf_free_bytes(where, &fs[k].have, &err)) {
+			fail(v, "disk_space", MLF_EX_CHECK, NULL, "%s", err.msg);
+			failed = 1;
+		}
+		nfs++;
+	}
+	for (size_t k = 0; k < nfs && !failed; k++) {
+		struct mlf_buf *b = fs[k].have < need ? &low : &all;
+		mlf_buf_addf(b, "%s%.0f MiB free at %s", b->len ? ", " : "", fs[k].have / 1048576.0,
+			     fs[k].where);
+	}
+	if (!failed && low.len)
 		fail(v, "disk_space", MLF_EX_CHECK, "free some space or lower checks.min_free_disk_mb",
-		     "%.0f MiB free at %s, %.0f MiB needed", have / 1048576.0, where, need / 1048576.0);
-	else
-		pass(v, "disk_space", "%.0f MiB free at %s (%.0f MiB needed)", have / 1048576.0, where,
-		     need / 1048576.0);
-	free(where);
+		     "%s, %.0f MiB needed", low.data, need / 1048576.0);
+	else if (!failed)
+		pass(v, "disk_space", "%s (%.0f MiB needed on each)", all.data, need / 1048576.0);
+	for (size_t k = 0; k < nfs; k++)
+		free(fs[k].where);
+	mlf_buf_release(&low);
+	mlf_buf_release(&all);
 }
 
 /* The base model is read whole, as retrain-run will read it (mlf_yolo_checkpoint_read):

@@ -167,6 +167,29 @@ chmod a+w "$(dirname "$DB")"
 as_user env HOME=/tmp "$MLF_BIN/mlf-validate" -C "$W" --skip $RO_SKIP >"$T/rodb.json" 2>/dev/null
 check_eq "writable again: exits 0" "$?" 0
 
+# The disk check covers the file system of each folder written to: paths.models on
+# /dev/shm (a tmpfs) is looked at too, and a need between the two free amounts fails
+# that file system alone.
+SHM=/dev/shm/mlf-t100-$$
+disk_check() {  # the disk_space check's ok and detail
+	"$PY" -c 'import json,sys
+c=[c for c in json.load(open(sys.argv[1]))["checks"] if c["name"]=="disk_space"][0]
+print(c["ok"], c["detail"])' "$1"
+}
+v -s paths.models=$SHM/models $SKIP >"$T/disk.json" 2>/dev/null
+check_eq "models on another file system: exit 0" "$?" 0
+detail=$(disk_check "$T/disk.json")
+check_grep "... the check names the workspace's file system" "MiB free at $W" <(echo "$detail")
+check_grep "... and the one of paths.models" "MiB free at /dev/shm" <(echo "$detail")
+ws_free=$(echo "$detail" | sed -n "s/.* \([0-9]*\) MiB free at $(echo "$W" | sed 's/[\/&.]/\\&/g').*/\1/p")
+shm_free=$(echo "$detail" | sed -n 's/.* \([0-9]*\) MiB free at \/dev\/shm.*/\1/p')
+if [ "$shm_free" -lt "$ws_free" ]; then low=/dev/shm; need=$((shm_free + 1)); else low=$W; need=$((ws_free + 1)); fi
+v -s paths.models=$SHM/models -s checks.min_free_disk_mb=$need $SKIP >"$T/disk.json" 2>/dev/null
+check_eq "too little space on one of them: exit 1" "$?" 1
+check_eq "... the check names that one alone" \
+	"$(disk_check "$T/disk.json" | sed 's/ [0-9]* MiB free at / N MiB free at /')" \
+	"False N MiB free at $low, $need MiB needed"
+
 # A deleted experiment is not silently used.
 py sqlite_validate_read.py "$DB" delete-experiment 1 >/dev/null 2>&1
 v $SKIP >"$T/del.json" 2>/dev/null; check_eq "deleted experiment exits 1" "$?" 1
