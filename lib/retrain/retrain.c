@@ -171,6 +171,7 @@ static void release(struct retrain *r)
 	json_decref(r->post);
 	json_decref(r->pending);
 	json_decref(r->registry);
+	json_decref(r->reconciled);
 	json_decref(r->artifact_location);
 	json_decref(r->step_seconds);
 }

@@ -16,13 +16,16 @@ static json_t *header(struct retrain *r, int success, const char *status)
 {
 	char version[32];
 	snprintf(version, sizeof(version), "v%ld", r->p.n);
-	return json_pack("{s:s, s:i, s:s, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s}",
+	json_t *doc = json_pack("{s:s, s:i, s:s, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s}",
 			 "kind", "mlf.run", "schema_version", 1, "producer", "retrain-run",
 			 "success", success, "status", status,
 			 "tracking_uri", r->t ? mlf_tracking_uri(r->t) : NULL,
 			 "experiment_id", r->experiment_id, "run_id", r->run.run_id,
 			 "run_name", r->run.run_id ? r->p.name : NULL, "artifact_uri", r->run.artifact_uri,
 			 "new_version", version);
+	if (json_array_size(r->reconciled))  /* closed at the start: see retrain_open_experiment */
+		json_object_set(doc, "reconciled", r->reconciled);
+	return doc;
 }
 
 json_t *retrain_doc_success(struct retrain *r)

@@ -53,7 +53,17 @@ struct retrain {
 	double t0, train_seconds, eval_seconds;
 	json_t *step_seconds;      /* {"setup": s, "experiment": s, ...}: where the time went */
 	const char *step;          /* the step in progress, for messages and mlf_run.json */
+	json_t *reconciled;        /* runs a dead retrain-run left RUNNING, closed at the start */
 };
+
+/*
+ * End FAILED this workspace's runs left RUNNING (on this host) by a
+ * retrain-run that died; the caller holds the workspace lock, which proves
+ * none of them has a live process.  Each is appended to `closed`, said on
+ * stderr, and its reason says who closed it (`by`) and how to resume it.
+ */
+int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
+		       const char *by, struct mlf_error *err);
 
 /* retrain_setup.c */
 int retrain_setup(struct retrain *r, struct mlf_error *err);

@@ -406,5 +406,10 @@ int retrain_open_experiment(struct retrain *r, struct mlf_error *err)
 			      e.artifact_location ? e.artifact_location : "", want);
 	free(want);
 	mlf_experiment_release(&e);
+	/* One recovery path, at every start: under the lock, a RUNNING run of this workspace
+	 * has no process left; close it now rather than leave it RUNNING for ever. */
+	r->reconciled = json_array();
+	if (!rc)
+		rc = retrain_sweep_runs(r->cfg, r->t, r->reconciled, "the next retrain-run", err);
 	return rc;
 }

@@ -135,8 +135,8 @@ static void sweep_local(const struct mlf_config *cfg, const struct mlf_run *run,
 	mlf_version_paths_release(&p);
 }
 
-static int sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
-		      struct mlf_error *err)
+int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
+		       const char *by, struct mlf_error *err)
 {
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
@@ -153,8 +153,10 @@ static int sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json
 		    !run_host || strcmp(run_host, host))
 			continue;
 		char *now = mlf_now_rfc3339();
+		const char *version = mlf_kvs_get(&run->tags, "version");
 		char *reason = mlf_xasprintf("the retrain-run process ended without closing the run (machine "
-					     "crash or kill -9); closed by retrain-run --sweep at %s", now);
+					     "crash or kill -9); closed by %s at %s; `retrain-run --resume %s` "
+					     "continues it", by, now, version ? version : "vN");
 		struct mlf_kvs tags = MLF_KVS_INIT;
 		mlf_kvs_add(&tags, "mlf.failure_reason", reason);
 		rc = mlf_tracking_log_batch(t, run->run_id, NULL, 0, NULL, &tags, err) ||
@@ -164,8 +166,9 @@ static int sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json
 			json_array_append_new(closed, json_pack("{s:s, s:s?, s:s?}", "run_id", run->run_id,
 								"run_name", run->run_name,
 								"version", mlf_kvs_get(&run->tags, "version")));
-			fprintf(stderr, "retrain-run: --sweep: run %s (%s) was left RUNNING; ended it FAILED\n",
-				run->run_id, run->run_name ? run->run_name : "?");
+			fprintf(stderr, "retrain-run: run %s (%s) was left RUNNING by a retrain-run that "
+				"died; ended it FAILED (resume it with retrain-run --resume %s)\n",
+				run->run_id, run->run_name ? run->run_name : "?", version ? version : "vN");
 		}
 		mlf_kvs_release(&tags);
 		free(reason);
@@ -207,7 +210,7 @@ int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, s
 	if (!rc)
 		rc = mlf_config_tracking_options(cfg, &to, err) || mlf_tracking_open(&t, &to, err);
 	if (!rc)
-		rc = sweep_runs(cfg, t, closed, err);
+		rc = retrain_sweep_runs(cfg, t, closed, "retrain-run --sweep", err);
 	/* what a killed writer left half-written: no writer of ours is alive under the lock */
 	json_t *removed = json_array();
 	if (!rc)

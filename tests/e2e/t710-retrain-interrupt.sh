@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interruptions: SIGTERM during training (run KILLED, nothing under models/,
 # last.pt kept) and --resume finishing the same MLflow run; kill -9 (run left
-# RUNNING) and --sweep closing it FAILED, then --resume finishing it.
+# RUNNING) and --sweep closing it FAILED, then --resume finishing it; and a run a dead
+# process left RUNNING closed by the next retrain-run at its start.
 # needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 WS=$T/ws
@@ -71,4 +72,18 @@ retrain-run -q --resume latest >"$T/r2.json"
 check_eq "--resume latest finishes the crashed run" "$?" "0"
 check_eq "resumed v2" "$(json_get "$T/r2.json" new_version)" "v2"
 check_eq "MLflow shows it FINISHED" "$(run_status "$run2")" "FINISHED"
+
+# ---- the next night closes what a dead process left RUNNING, without --sweep
+# (v1's run put back to RUNNING in MLflow's database, as a kill -9 leaves it)
+sqlite3 runs/mlflow/mlflow.db "UPDATE runs SET status = 'RUNNING', end_time = NULL WHERE run_uuid = '$run'"
+mlf-synth corrections data/corrections --count 6 --start 200 --size 160x120 --classes cat,dog,person \
+	--seed 10 2>/dev/null
+retrain-prep -q >"$T/ds3.json"
+retrain-run -q --epochs 1 <"$T/ds3.json" >"$T/r3.json" 2>"$T/r3.err"
+check_eq "the next retrain-run trains v3" "$?:$(json_get "$T/r3.json" new_version)" "0:v3"
+check_eq "... after closing the run left RUNNING" "$(json_get "$T/r3.json" reconciled.0.run_id)" "$run"
+check_eq "... which MLflow shows FAILED" "$(run_status "$run")" "FAILED"
+check_grep "... saying so, and how to resume it" \
+	"run $run (retrained_v1) was left RUNNING by a retrain-run that died; ended it FAILED (resume it with retrain-run --resume v1)" \
+	"$T/r3.err"
 finish
