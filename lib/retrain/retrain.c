@@ -182,7 +182,7 @@ int mlf_retrain(const struct mlf_retrain_options *o, json_t **doc, struct mlf_er
 	memset(&r, 0, sizeof(r));
 	r.o = o;
 	r.cfg = o->cfg;
-	r.lock_fd = -1;
+	r.lock_fd = o->lock_fd > 0 ? o->lock_fd : -1;  /* a lock handed over is released here */
 	r.t0 = now_s();
 	r.step = "setup";
 	r.step_seconds = json_object();

@@ -77,6 +77,20 @@ static int skip_or_retry(const struct mlf_config *cfg, json_t **input, struct ml
 	return *input ? 0 : -1;
 }
 
+/* The workspace lock into o->lock_fd: waiting for it, or 75 with no_wait. */
+static int lock_workspace(struct mlf_retrain_options *o, struct mlf_error *err)
+{
+	struct mlf_version_paths p;
+	int fd = -1, rc;
+	mlf_version_paths_init(&p, o->cfg, 1);
+	rc = mlf_mkdir_p(p.train_root, 0777, err) ? -1 : mlf_lock(p.lock, !o->no_wait, &fd, err);
+	if (rc && err->status == MLF_EX_TEMPFAIL)
+		mlf_error_prefix(err, "another retrain-run is working in this workspace");
+	mlf_version_paths_release(&p);
+	o->lock_fd = rc ? 0 : fd;
+	return rc ? -1 : 0;
+}
+
 int mlf_retrain_request(const struct mlf_retrain_request *r, struct mlf_retrain_options *o,
 			json_t **doc, struct mlf_error *err)
 {
@@ -90,9 +104,19 @@ int mlf_retrain_request(const struct mlf_retrain_request *r, struct mlf_retrain_
 		return -1;
 	const char *kind = json_string_value(json_object_get(input, "kind"));
 	if (kind && !strcmp(kind, "mlf.skip")) {
-		int rc = skip_or_retry(o->cfg, &input, o, err);
+		/* Which version never finished is decided under the workspace lock, so that it
+		 * cannot be one another pipeline is about to train; the lock goes on to
+		 * mlf_retrain when there is one to finish. */
+		int rc = lock_workspace(o, err);
+		if (!rc)
+			rc = skip_or_retry(o->cfg, &input, o, err);
 		if (rc) {
+			if (o->lock_fd > 0)
+				mlf_unlock(o->lock_fd);
+			o->lock_fd = 0;
 			*doc = rc > 0 ? input : NULL;  /* nothing to do: pass the skip on */
+			if (rc < 0)
+				json_decref(input);
 			return rc > 0 ? 0 : -1;
 		}
 	}

@@ -329,6 +329,8 @@ int retrain_train_options(struct retrain *r, struct mlf_error *err)
 static int take_lock(struct retrain *r, struct mlf_error *err)
 {
 	int said = 0;
+	if (r->o->lock_fd > 0)  /* taken by the caller, who decided what to train under it */
+		return 0;
 	while (mlf_lock(r->p.lock, 0, &r->lock_fd, err)) {
 		if (err->status != MLF_EX_TEMPFAIL)
 			return -1;

@@ -3,7 +3,8 @@
 # another workspace, an altered digest, a missing field or trailing data after the
 # document is refused with exit 65, and the experiment holds no run afterwards.
 # The genuine document still trains (t700-t702 pipe it straight from retrain-prep).
-# And --sweep of a store that is not there is an error, not "nothing to close".
+# And --sweep of a store that is not there is an error, not "nothing to close"; and
+# on a night with nothing new, what to finish is decided under the workspace lock.
 # needs: libtorch
 . "$(dirname "$0")/lib.sh"
 runs() { sqlite3 "$1/runs/mlflow/mlflow.db" "SELECT count(*) FROM runs"; }
@@ -73,6 +74,23 @@ cp "$W/data/retrain_v1/retraining_dataset_metadata.json" "$T/meta.saved"
 edit "$T/meta.saved" "$W/data/retrain_v1/retraining_dataset_metadata.json" 'd["digest"]="sha256:"+"1"*64'
 refused "metadata whose digest differs from the document's" "$T/ds.json" "$W" "the document was altered"
 cp "$T/meta.saved" "$W/data/retrain_v1/retraining_dataset_metadata.json"
+
+# A skip document while another job holds the workspace: which version never finished
+# is decided under the lock, so --no-wait gives 75 and a waiting run decides after it.
+mkdir -p "$W/runs/train"
+printf '{"kind":"mlf.skip","schema_version":1,"reason":"2 new corrections, 5 needed"}\n' >"$T/skip.json"
+flock "$W/runs/train/.retrain-run.lock" sleep 3 &
+holder=$!
+sleep 0.5
+retrain-run -C "$W" --no-wait <"$T/skip.json" >"$T/o.json" 2>"$T/e"
+check_eq "a skip while the workspace is busy, --no-wait: exit 75" "$?" 75
+check_grep "... saying why" "another retrain-run is working in this workspace" "$T/e"
+start=$(date +%s)
+retrain-run -C "$W" -q <"$T/skip.json" >"$T/o.json"
+check_eq "... without --no-wait: passes the skip on once the lock is free" \
+	"$?:$(json_get "$T/o.json" kind)" "0:mlf.skip"
+check "... having waited for it" test $(($(date +%s) - start)) -ge 1
+wait $holder
 
 { cat "$T/ds.json"; echo '{"kind":"mlf.skip"}'; } >"$T/two.json"
 refused "a second document after the first" "$T/two.json" "$W" "not one JSON document"

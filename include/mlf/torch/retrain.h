@@ -57,6 +57,8 @@ struct mlf_retrain_options {
 	int quiet;                      /* no step lines on stderr (training progress aside) */
 	const char *prog;               /* "retrain-run" */
 	volatile sig_atomic_t *stop;    /* set by a signal handler; may be NULL */
+	int lock_fd;                    /* > 0: the workspace lock, already held on this fd (handed
+					   over: mlf_retrain releases it) */
 };
 
 /* 0 on success; -1 with err filled (a status of enum mlf_status, mlf/base.h;
