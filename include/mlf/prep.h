@@ -56,6 +56,12 @@ int mlf_prep_run(const struct mlf_prep_options *opts, json_t **doc,
 int mlf_prep_options_from_config(struct mlf_prep_options *o, const struct mlf_config *cfg,
 				 struct mlf_error *err);
 void mlf_prep_options_release(struct mlf_prep_options *o);
+/*
+ * The digest of the dataset version in `dir` (its hex, without "sha256:"),
+ * recomputed from its files and the base files it lists, as retrain-prep
+ * computed it when it wrote the version: equal unless something changed.
+ */
+int mlf_prep_digest(const char *dir, char out[65], struct mlf_error *err);
 /* The summary of a dataset or skip document, for people. */
 void mlf_prep_summary(json_t *doc, FILE *out);
 

@@ -74,6 +74,10 @@ int mlf_prep_check_corrections(const struct mlf_correction_set *set,
 int mlf_prep_add_base(const struct mlf_data_yaml *base, const struct mlf_prep_options *opts,
 		      struct prep_items *items, struct mlf_error *err);
 
+/* The digest of the "<path>\t<sha256>" lines (sorted here) and the class names. */
+void mlf_prep_digest_lines(char **lines, size_t n, const struct mlf_class_names *classes,
+			   char out[65]);
+
 /* Write <dir> (a fresh temporary folder) as version `name`, final path `final_dir`. */
 int mlf_prep_write_version(const char *dir, const char *final_dir, const char *name,
 			   const struct prep_items *items, const struct mlf_class_names *classes,

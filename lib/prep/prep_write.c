@@ -110,11 +110,6 @@ static char *data_yaml_text(const char *final_dir, const struct mlf_class_names 
 	return mlf_buf_detach(&b);
 }
 
-static int by_string(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 struct writer {
 	const char *dir;
 	const struct mlf_prep_options *opts;
@@ -213,19 +208,7 @@ static int write_base(struct writer *w, const struct prep_item *it, struct mlf_e
 
 static void dataset_digest(struct writer *w, const struct mlf_class_names *classes, char out[65])
 {
-	struct mlf_buf b = MLF_BUF_INIT;
-	if (w->ndigest > 1)
-		qsort(w->digest_lines, w->ndigest, sizeof(char *), by_string);
-	mlf_buf_adds(&b, "mlf.dataset.v1\nnames");
-	for (size_t i = 0; i < classes->n; i++)
-		mlf_buf_addf(&b, "\t%s", classes->names[i]);
-	mlf_buf_addc(&b, '\n');
-	for (size_t i = 0; i < w->ndigest; i++) {
-		mlf_buf_adds(&b, w->digest_lines[i]);
-		mlf_buf_addc(&b, '\n');
-	}
-	mlf_sha256_hex(b.data, b.len, out);
-	mlf_buf_release(&b);
+	mlf_prep_digest_lines(w->digest_lines, w->ndigest, classes, out);
 }
 
 static json_t *split_counts(const struct writer *w, int split, const struct mlf_class_names *classes)

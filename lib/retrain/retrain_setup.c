@@ -11,6 +11,7 @@
 #include "mlf/ckpt.h"
 #include "mlf/data.h"
 #include "mlf/base.h"
+#include "mlf/prep.h"
 #include "mlf/tracking.h"
 #include "mlf/yolo.h"
 #include "retrain_internal.h"
@@ -68,6 +69,18 @@ static int dataset_is_ours(struct retrain *r, const json_t *d, struct mlf_error 
 			rc = mlf_fail(err, MLF_EX_DATAERR, "the dataset document's digest %s is not the one "
 				      "retrain-prep recorded for %s (%s): the document was altered",
 				      digest, leaf, mlf_json_str(meta, "digest", "none"));
+	}
+	if (!rc) {
+		/* and the files are still what that digest says: none changed since */
+		char now[65];
+		if (mlf_prep_digest(dir, now, err))
+			rc = mlf_error_prefix(err, "recomputing the digest of %s", leaf);
+		else if (strncmp(mlf_json_str(d, "digest", ""), "sha256:", 7) ||
+			 strcmp(mlf_json_str(d, "digest", "") + 7, now))
+			rc = mlf_fail(err, MLF_EX_DATAERR, "the files of %s no longer match its digest "
+				      "(recorded %s, now sha256:%s): an image, a label or a base file "
+				      "changed after retrain-prep made the version", leaf,
+				      mlf_json_str(d, "digest", ""), now);
 	}
 	json_decref(meta);
 	free(dir);

@@ -75,6 +75,14 @@ edit "$T/meta.saved" "$W/data/retrain_v1/retraining_dataset_metadata.json" 'd["d
 refused "metadata whose digest differs from the document's" "$T/ds.json" "$W" "the document was altered"
 cp "$T/meta.saved" "$W/data/retrain_v1/retraining_dataset_metadata.json"
 
+# The files themselves: the digest is recomputed, so a label changed after
+# retrain-prep (document and metadata untouched) is refused too.
+label=$(ls "$W"/data/retrain_v1/labels/train/*.txt | head -1)
+cp "$label" "$T/label.saved"
+echo "0 0.5 0.5 0.9 0.9" >>"$label"
+refused "a label changed after retrain-prep" "$T/ds.json" "$W" "no longer match its digest"
+cp "$T/label.saved" "$label"
+
 # A skip document while another job holds the workspace: which version never finished
 # is decided under the lock, so --no-wait gives 75 and a waiting run decides after it.
 mkdir -p "$W/runs/train"
