@@ -83,6 +83,18 @@ echo "0 0.5 0.5 0.9 0.9" >>"$label"
 refused "a label changed after retrain-prep" "$T/ds.json" "$W" "no longer match its digest"
 cp "$T/label.saved" "$label"
 
+# A genuine document passes every check, whatever the base mode: the run is then
+# stopped at the next step by an experiment that does not exist (78, not 65).
+for mode in reference link copy; do
+	M=$T/ws-$mode
+	make_workspace "$M" "sqlite:///runs/mlflow/mlflow.db" 7
+	mlf-validate -C "$M" --init --silent
+	retrain-prep -C "$M" -q --base-mode $mode >"$T/m.json"
+	retrain-run -C "$M" -q -e 999 <"$T/m.json" >/dev/null 2>"$T/m.err"
+	check_eq "base mode $mode: the genuine document passes the dataset checks (then 78)" "$?" 78
+	check_grep "... stopped by the experiment" "experiment 999 not found" "$T/m.err"
+done
+
 # A skip document while another job holds the workspace: which version never finished
 # is decided under the lock, so --no-wait gives 75 and a waiting run decides after it.
 mkdir -p "$W/runs/train"
