@@ -51,7 +51,11 @@ int mlf_json_to_int64(const json_t *j, int64_t *out)
 		return 0;
 	}
 	if (json_is_real(j)) {
-		*out = (int64_t)json_real_value(j);
+		/* only what an int64 can hold: converting anything else is undefined */
+		double v = json_real_value(j);
+		if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+			return -1;
+		*out = (int64_t)v;
 		return 0;
 	}
 	return json_is_string(j) ? mlf_parse_int64(json_string_value(j), out) : -1;

@@ -234,13 +234,20 @@ fail:
 
 static int storage_bytes(struct pt_reader *r, const struct pv *s, const unsigned char **data)
 {
+	uint64_t need = s->u.storage.numel * mlf_dtype_size(s->u.storage.dtype), len;
 	for (size_t i = 0; i < r->nstorages; i++)
 		if (!strcmp(r->storages[i].key, s->u.storage.key)) {
+			/* a pickle may name one storage twice with other sizes or dtypes: the
+			 * bytes read for the first must cover this one too */
+			if (r->storages[i].nbytes < need)
+				return mlf_fail(r->err, MLF_EX_DATAERR, "%s: storage %s is named with %llu "
+						"bytes but holds %llu", r->a.path, s->u.storage.key,
+						(unsigned long long)need,
+						(unsigned long long)r->storages[i].nbytes);
 			*data = r->storages[i].data;
 			return 0;
 		}
 	char *rel = mlf_xasprintf("data/%s", s->u.storage.key);
-	uint64_t need = s->u.storage.numel * mlf_dtype_size(s->u.storage.dtype), len;
 	unsigned char *buf;
 	int rc = pt_archive_read(&r->a, rel, (int64_t)need, MLF_CKPT_MAX_TENSOR_BYTES, &buf, &len, 0,
 				 r->err);

@@ -58,6 +58,15 @@ static void test_int64_forms(void **state)
 	assert_true(v == 9007199254740993LL);
 	assert_int_equal(mlf_json_to_int64(bad, &v), -1);
 	assert_int_equal(mlf_json_to_int64(obj, &v), -1);
+	/* a real beyond int64 (found by fuzz_rest: the conversion was undefined) */
+	json_t *huge = json_real(2.2e23), *nan_ = json_real(NAN), *ok = json_real(1.7e12);
+	assert_int_equal(mlf_json_to_int64(huge, &v), -1);
+	assert_int_equal(mlf_json_to_int64(nan_, &v), -1);
+	assert_int_equal(mlf_json_to_int64(ok, &v), 0);
+	assert_true(v == 1700000000000LL);
+	json_decref(huge);
+	json_decref(nan_);
+	json_decref(ok);
 	json_decref(n);
 	json_decref(s);
 	json_decref(bad);
