@@ -198,7 +198,7 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libmlf.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf.a $(LIBS)
 
 fuzz-smoke: fuzz
-	FUZZ_BUILD=$(FUZZ_BUILD) BUILD=$(BUILD) scripts/fuzz 5
+	FUZZ_BUILD=$(FUZZ_BUILD) BUILD=$(BUILD) FUZZ_SEED=1 scripts/fuzz 5
 
 
 check:
