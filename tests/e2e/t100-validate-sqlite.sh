@@ -14,6 +14,12 @@ YAML
 DB=$W/runs/mlflow/mlflow.db
 SKIP="--skip base_model,corrections"
 v() { mlf-validate -C "$W" "$@"; }
+# check_of NAME REPORT: that check's ok and detail, as one line
+check_of() {
+	"$PY" -c 'import json,sys
+c=[c for c in json.load(open(sys.argv[2]))["checks"] if c["name"]==sys.argv[1]][0]
+print(c["ok"], c["detail"])' "$1" "$2"
+}
 
 # Before --init: no database; the report says what to do; nothing is created.
 v $SKIP >"$T/out.json" 2>"$T/err.txt"
@@ -68,11 +74,6 @@ echo "not a checkpoint" >"$W/models/best_improved.pt"
 v -q --skip corrections; check_eq "a non-zip base model fails" "$?" 1
 # The base model is read whole, as retrain-run reads it: each of these fails the check,
 # with the reason in the report.
-base_check() {  # the base_model check's ok and detail
-	"$PY" -c 'import json,sys
-c=[c for c in json.load(open(sys.argv[1]))["checks"] if c["name"]=="base_model"][0]
-print(c["ok"], c["detail"])' "$1"
-}
 FIX=$ROOT/tests/fixtures/ckpt/yolov8-tiny-base.pt
 head -c 100000 "$FIX" >"$W/models/best_improved.pt"
 v --skip corrections >"$T/b.json" 2>/dev/null; check_eq "a truncated checkpoint fails" "$?" 1
@@ -84,7 +85,7 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     z.writestr("archive/version", b"3\n")
 PY
 v --skip corrections >"$T/b.json" 2>/dev/null; check_eq "a pickle naming posix.system fails" "$?" 1
-check_eq "... naming the global" "$(base_check "$T/b.json" | grep -o 'names the global posix.system')" \
+check_eq "... naming the global" "$(check_of base_model "$T/b.json" | grep -o 'names the global posix.system')" \
 	"names the global posix.system"
 "$PY" - "$W/models/best_improved.pt" <<'PY'
 import sys, zipfile
@@ -95,7 +96,7 @@ PY
 v --skip corrections >"$T/b.json" 2>/dev/null; check_eq "a zip holding no pickle fails" "$?" 1
 cp "$FIX" "$W/models/best_improved.pt"
 v --skip corrections >"$T/b.json" 2>/dev/null; check_eq "the genuine checkpoint passes" "$?" 0
-check_eq "... described by the check" "$(base_check "$T/b.json")" \
+check_eq "... described by the check" "$(check_of base_model "$T/b.json")" \
 	"True $W/models/best_improved.pt ($(stat -c %s "$FIX") bytes): a detector of 3 classes, 355 tensors"
 v --skip base_model >"$T/nobase.json" 2>/dev/null; check_eq "no base dataset: the corrections check fails" "$?" 1
 check_grep "and says the class names are needed" "cannot read the class names" "$T/nobase.json"
@@ -146,22 +147,17 @@ chmod 755 "$W/runs/mlflow/1"
 
 # A SQLite store this user cannot write answers reads, but no run could be recorded
 # in it: the database file, then its folder (where SQLite keeps its journal).
-store_check() {  # the tracking_store check's ok and detail, as one line
-	"$PY" -c 'import json,sys
-c=[c for c in json.load(open(sys.argv[1]))["checks"] if c["name"]=="tracking_store"][0]
-print(c["ok"], c["detail"])' "$1"
-}
 RO_SKIP=base_model,corrections,workspace_writable,artifact_writable
 chmod a-w "$DB"
 as_user env HOME=/tmp "$MLF_BIN/mlf-validate" -C "$W" --skip $RO_SKIP >"$T/rodb.json" 2>/dev/null
 check_eq "read-only SQLite database exits 1" "$?" 1
-check_eq "the store check names the database" "$(store_check "$T/rodb.json")" \
+check_eq "the store check names the database" "$(check_of tracking_store "$T/rodb.json")" \
 	"False the SQLite store $DB answers, but $DB is not writable by this user: retrain-run could not record a run"
 chmod a+w "$DB"
 chmod a-w "$(dirname "$DB")"
 as_user env HOME=/tmp "$MLF_BIN/mlf-validate" -C "$W" --skip $RO_SKIP >"$T/rodb.json" 2>/dev/null
 check_eq "read-only SQLite folder exits 1" "$?" 1
-check_eq "the store check names the folder" "$(store_check "$T/rodb.json")" \
+check_eq "the store check names the folder" "$(check_of tracking_store "$T/rodb.json")" \
 	"False the SQLite store $DB answers, but $(dirname "$DB") is not writable by this user: retrain-run could not record a run"
 chmod a+w "$(dirname "$DB")"
 as_user env HOME=/tmp "$MLF_BIN/mlf-validate" -C "$W" --skip $RO_SKIP >"$T/rodb.json" 2>/dev/null
@@ -171,14 +167,9 @@ check_eq "writable again: exits 0" "$?" 0
 # /dev/shm (a tmpfs) is looked at too, and a need between the two free amounts fails
 # that file system alone.
 SHM=/dev/shm/mlf-t100-$$
-disk_check() {  # the disk_space check's ok and detail
-	"$PY" -c 'import json,sys
-c=[c for c in json.load(open(sys.argv[1]))["checks"] if c["name"]=="disk_space"][0]
-print(c["ok"], c["detail"])' "$1"
-}
 v -s paths.models=$SHM/models $SKIP >"$T/disk.json" 2>/dev/null
 check_eq "models on another file system: exit 0" "$?" 0
-detail=$(disk_check "$T/disk.json")
+detail=$(check_of disk_space "$T/disk.json")
 check_grep "... the check names the workspace's file system" "MiB free at $W" <(echo "$detail")
 check_grep "... and the one of paths.models" "MiB free at /dev/shm" <(echo "$detail")
 ws_free=$(echo "$detail" | sed -n "s/.* \([0-9]*\) MiB free at $(echo "$W" | sed 's/[\/&.]/\\&/g').*/\1/p")
@@ -187,7 +178,7 @@ if [ "$shm_free" -lt "$ws_free" ]; then low=/dev/shm; need=$((shm_free + 1)); el
 v -s paths.models=$SHM/models -s checks.min_free_disk_mb=$need $SKIP >"$T/disk.json" 2>/dev/null
 check_eq "too little space on one of them: exit 1" "$?" 1
 check_eq "... the check names that one alone" \
-	"$(disk_check "$T/disk.json" | sed 's/ [0-9]* MiB free at / N MiB free at /')" \
+	"$(check_of disk_space "$T/disk.json" | sed 's/ [0-9]* MiB free at / N MiB free at /')" \
 	"False N MiB free at $low, $need MiB needed"
 
 # A deleted experiment is not silently used.
