@@ -401,12 +401,6 @@ static void check_workspace_writable(struct validation *v)
 	free(models);
 }
 
-static int fail_errno_disk(struct validation *v, const char *where)
-{
-	fail(v, "disk_space", MLF_EX_CHECK, NULL, "cannot look at %s: %s", where, strerror(errno));
-	return 1;
-}
-
 /*
  * Each folder the pipeline writes to (the workspace, paths.models, paths.data,
  * paths.runs) may sit on its own file system: each distinct one must have
@@ -420,7 +414,6 @@ static void check_disk(struct validation *v)
 	struct { dev_t dev; char *where; uint64_t have; } fs[4];
 	size_t nfs = 0;
 	struct mlf_error err = MLF_ERROR_INIT;
-	struct mlf_buf low = MLF_BUF_INIT, all = MLF_BUF_INIT;
 	int failed = 0;
 	for (size_t i = 0; i < 4 && !failed; i++) {
 		char *dir = i ? mlf_config_path(v->cfg, keys[i - 1]) : mlf_xstrdup(v->cfg->workspace);
@@ -429,7 +422,7 @@ static void check_disk(struct validation *v)
 		size_t k = 0;
 		free(dir);
 		if (stat(where, &st) != 0) {
-			failed = fail_errno_disk(v, where);
+			failed = mlf_fail_errno(&err, MLF_EX_CHECK, "cannot look at %s", where);
 			free(where);
 			break;
 		}
@@ -439,28 +432,29 @@ static void check_disk(struct validation *v)
 			free(where);
 			continue;
 		}
-		fs[k].dev = st.st_dev;
-		fs[k].where = where;
-		if (mlf_free_bytes(where, &fs[k].have, &err)) {
-			fail(v, "disk_space", MLF_EX_CHECK, NULL, "%s", err.msg);
-			failed = 1;
+		fs[nfs].dev = st.st_dev;
+		fs[nfs].where = where;
+		failed = mlf_free_bytes(where, &fs[nfs++].have, &err);
+	}
+	if (failed) {
+		fail(v, "disk_space", MLF_EX_CHECK, NULL, "%s", err.msg);
+	} else {
+		struct mlf_buf low = MLF_BUF_INIT, all = MLF_BUF_INIT;
+		for (size_t k = 0; k < nfs; k++) {
+			struct mlf_buf *b = fs[k].have < need ? &low : &all;
+			mlf_buf_addf(b, "%s%.0f MiB free at %s", b->len ? ", " : "",
+				     fs[k].have / 1048576.0, fs[k].where);
 		}
-		nfs++;
+		if (low.len)
+			fail(v, "disk_space", MLF_EX_CHECK, "free some space or lower checks.min_free_disk_mb",
+			     "%s, %.0f MiB needed", low.data, need / 1048576.0);
+		else
+			pass(v, "disk_space", "%s (%.0f MiB needed on each)", all.data, need / 1048576.0);
+		mlf_buf_release(&low);
+		mlf_buf_release(&all);
 	}
-	for (size_t k = 0; k < nfs && !failed; k++) {
-		struct mlf_buf *b = fs[k].have < need ? &low : &all;
-		mlf_buf_addf(b, "%s%.0f MiB free at %s", b->len ? ", " : "", fs[k].have / 1048576.0,
-			     fs[k].where);
-	}
-	if (!failed && low.len)
-		fail(v, "disk_space", MLF_EX_CHECK, "free some space or lower checks.min_free_disk_mb",
-		     "%s, %.0f MiB needed", low.data, need / 1048576.0);
-	else if (!failed)
-		pass(v, "disk_space", "%s (%.0f MiB needed on each)", all.data, need / 1048576.0);
 	for (size_t k = 0; k < nfs; k++)
 		free(fs[k].where);
-	mlf_buf_release(&low);
-	mlf_buf_release(&all);
 }
 
 /* The base model is read whole, as retrain-run will read it (mlf_yolo_checkpoint_read):
