@@ -230,6 +230,24 @@ int mlf_sha256_file(const char *path, char hex[65], uint64_t *size, struct mlf_e
 void mlf_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /*
+ * Failpoints (lib/base/failpoint.c).  Every commit of a file (the rename of
+ * an atomic write, a new file's close) and every write to the tracking store
+ * passes mlf_failpoint() first, so a test can crash or starve any one of
+ * them, from outside, in the code that ships:
+ *
+ *   MLF_FAILPOINT=STEP:N:kill     the Nth point of STEP raises SIGKILL (kill -9)
+ *   MLF_FAILPOINT=STEP:N:enospc   the Nth point of STEP fails with ENOSPC
+ *   MLF_FAILPOINT_TRACE=FILE      append "STEP N WHAT" to FILE for every point
+ *
+ * STEP is the name last given to mlf_failpoint_step() (retrain-run names its
+ * twelve steps; "main" before any); N counts from 1 within it.  With neither
+ * variable set a failpoint does nothing.  scripts/torture walks them all.
+ */
+void mlf_failpoint_step(const char *step);
+/* 0; or -1 with err (ENOSPC, status 74) when armed here; or no return (kill). */
+int mlf_failpoint(const char *what, struct mlf_error *err);
+
+/*
  * The one folder walker: every walk of a tree in the library goes through
  * it, so there is one answer to links, depth, order and errors.
  *

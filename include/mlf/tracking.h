@@ -414,6 +414,9 @@ int mlf_tracking_get_model_version(struct mlf_tracking *t, const char *name,
 				   struct mlf_error *err);
 int mlf_tracking_set_alias(struct mlf_tracking *t, const char *name, const char *alias,
 			   const char *version, struct mlf_error *err);
+/* Removes the alias; one that is not set is not an error. */
+int mlf_tracking_delete_alias(struct mlf_tracking *t, const char *name, const char *alias,
+			      struct mlf_error *err);
 /* MLF_ERR_NOT_FOUND when the alias is not set. */
 int mlf_tracking_get_alias(struct mlf_tracking *t, const char *name, const char *alias,
 			   struct mlf_model_version *out, struct mlf_error *err);

@@ -246,6 +246,9 @@ int mlf_atomic_fclose(FILE *f, char *tmp, const char *path, int failed, struct m
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot flush '%s'", tmp);
 	if (fclose(f) != 0 && !rc)
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", tmp);
+	/* the point where a crash leaves a complete temporary file and no new `path` */
+	if (!rc && mlf_failpoint(path, err))
+		rc = -1;
 	if (!rc && rename(tmp, path) != 0)
 		rc = mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot rename '%s' to '%s'", tmp, path);
 	if (rc)
@@ -279,6 +282,8 @@ int mlf_write_file_excl(const char *path, const void *data, size_t len,
 	int rc = 0;
 	if (write_all(fd, data, len) != 0)
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", path);
+	if (!rc && mlf_failpoint(path, err))
+		rc = -1;
 	if (close(fd) != 0 && !rc)
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", path);
 	if (rc)
@@ -291,8 +296,8 @@ int mlf_append_file(const char *path, const void *data, size_t len, struct mlf_e
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot open '%s' for appending", path);
-	int rc = 0;
-	if (write_all(fd, data, len) != 0)
+	int rc = mlf_failpoint(path, err);
+	if (!rc && write_all(fd, data, len) != 0)
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot append to '%s'", path);
 	if (close(fd) != 0 && !rc)
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", path);
@@ -488,6 +493,8 @@ int mlf_copy_file_new(const char *src, const char *dst, char sha256_hex[65],
 	if (fd < 0)
 		return mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create '%s'", dst);
 	int rc = stream_file(src, fd, dst, sha256_hex, NULL, err);
+	if (!rc && mlf_failpoint(dst, err))
+		rc = -1;
 	if (close(fd) != 0 && !rc)
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot close '%s'", dst);
 	if (rc)

@@ -484,6 +484,8 @@ static int publish(const char *tmp, const char *path, struct mlf_error *err)
 	if (fsync(fd))
 		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot flush '%s'", tmp);
 	close(fd);
+	if (!rc && mlf_failpoint(path, err))
+		rc = -1;
 	if (!rc && rename(tmp, path))
 		rc = mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot rename '%s' to '%s'", tmp, path);
 	return rc;

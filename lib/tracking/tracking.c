@@ -217,7 +217,8 @@ int mlf_tracking_create_experiment(struct mlf_tracking *t, const char *name,
 		return mlf_fail(err, MLF_EX_DATAERR, "experiment name is longer than MLflow's 500 characters");
 	if (artifact_location && strlen(artifact_location) > 2048)
 		return mlf_fail(err, MLF_EX_DATAERR, "artifact location is longer than MLflow's 2048 characters");
-	if (t->ops->create_experiment(t->impl, name, experiment_id, artifact_location, &id, err) != 0)
+	if (mlf_failpoint("store: create experiment", err) ||
+	    t->ops->create_experiment(t->impl, name, experiment_id, artifact_location, &id, err) != 0)
 		return -1;
 	if (id_out)
 		*id_out = id;
@@ -271,6 +272,8 @@ int mlf_tracking_create_run(struct mlf_tracking *t, const struct mlf_run_request
 	commit = mlf_git_head_commit(req->git_dir ? req->git_dir : t->workspace ? t->workspace : ".");
 	add_default_tag(&tags, "mlflow.source.git.commit", commit);
 
+	if (mlf_failpoint("store: create run", err))
+		goto out;
 	rc = t->ops->create_run(t->impl, req->experiment_id, req->run_name, user,
 				req->start_time ? req->start_time : mlf_now_ms(), &tags, out, err);
 out:
@@ -350,7 +353,8 @@ int mlf_tracking_log_batch(struct mlf_tracking *t, const char *run_id,
 		if (room > MLF_BATCH_MAX_METRICS)
 			room = MLF_BATCH_MAX_METRICS;
 		size_t nm_chunk = nmetrics - im < room ? nmetrics - im : room;
-		if (t->ops->log_batch(t->impl, run_id, metrics + im, nm_chunk,
+		if (mlf_failpoint("store: log batch", err) ||
+		    t->ops->log_batch(t->impl, run_id, metrics + im, nm_chunk,
 				      uniq.items + ip, np_chunk,
 				      tags ? tags->items + it : NULL, nt_chunk, err) != 0)
 			goto out;
@@ -372,12 +376,16 @@ int mlf_tracking_end_run(struct mlf_tracking *t, const char *run_id, int status,
 	if (status != MLF_RUN_FINISHED && status != MLF_RUN_FAILED && status != MLF_RUN_KILLED)
 		return mlf_fail(err, MLF_EX_USAGE, "a run ends FINISHED, FAILED or KILLED, not %s",
 				mlf_run_status_name(status));
+	if (mlf_failpoint("store: end run", err))
+		return -1;
 	return t->ops->update_run(t->impl, run_id, status, end_time ? end_time : mlf_now_ms(), err);
 }
 
 int mlf_tracking_reopen_run(struct mlf_tracking *t, const char *run_id, struct mlf_error *err)
 {
 	if (need(run_id, "run id", err))
+		return -1;
+	if (mlf_failpoint("store: reopen run", err))
 		return -1;
 	return t->ops->update_run(t->impl, run_id, MLF_RUN_RUNNING, 0, err);
 }
@@ -416,6 +424,8 @@ int mlf_tracking_delete_run(struct mlf_tracking *t, const char *run_id, struct m
 {
 	if (need(run_id, "run id", err))
 		return -1;
+	if (mlf_failpoint("store: delete run", err))
+		return -1;
 	return t->ops->delete_run(t->impl, run_id, err);
 }
 
@@ -433,6 +443,8 @@ int mlf_tracking_log_dataset_input(struct mlf_tracking *t, const char *run_id,
 				"dataset name (max 500) or digest (max 36 characters) too long for MLflow");
 	if (!t->ops->log_dataset_input)
 		return unsupported(t, "record dataset inputs", err);
+	if (mlf_failpoint("store: log dataset input", err))
+		return -1;
 	return t->ops->log_dataset_input(t->impl, run_id, name, digest, source_type, source,
 					 context ? context : "training", err);
 }
@@ -486,6 +498,8 @@ int mlf_tracking_log_artifact(struct mlf_tracking *t, const struct mlf_run *run,
 		return -1;
 	if (!mlf_is_file(local_path) && !mlf_is_dir(local_path))
 		return mlf_fail(err, MLF_EX_NOINPUT, "artifact '%s' does not exist", local_path);
+	if (mlf_failpoint("store: log artifact", err))
+		return -1;
 	if (http)
 		return mlf_proxy_artifacts_log(http, run->artifact_uri, local_path, artifact_dir, err);
 	return mlf_local_artifacts_log(run->artifact_uri, t->workspace, local_path, artifact_dir, err);
@@ -538,6 +552,8 @@ int mlf_tracking_ensure_registered_model(struct mlf_tracking *t, const char *nam
 		return -1;
 	if (!t->ops->ensure_registered_model)
 		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	if (mlf_failpoint("store: registered model", err))
+		return -1;
 	return t->ops->ensure_registered_model(t->impl, name, err);
 }
 
@@ -550,6 +566,8 @@ int mlf_tracking_create_model_version(struct mlf_tracking *t, const char *name,
 		return -1;
 	if (!t->ops->create_model_version)
 		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	if (mlf_failpoint("store: create model version", err))
+		return -1;
 	return t->ops->create_model_version(t->impl, name, source, run_id, out, err);
 }
 
@@ -590,7 +608,21 @@ int mlf_tracking_set_alias(struct mlf_tracking *t, const char *name, const char 
 		return -1;
 	if (!t->ops->set_alias)
 		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	if (mlf_failpoint("store: set alias", err))
+		return -1;
 	return t->ops->set_alias(t->impl, name, alias, version, err);
+}
+
+int mlf_tracking_delete_alias(struct mlf_tracking *t, const char *name, const char *alias,
+			      struct mlf_error *err)
+{
+	if (check_model_name(name, err) || check_alias(alias, err))
+		return -1;
+	if (!t->ops->delete_alias)
+		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	if (mlf_failpoint("store: delete alias", err))
+		return -1;
+	return t->ops->delete_alias(t->impl, name, alias, err);
 }
 
 int mlf_tracking_get_alias(struct mlf_tracking *t, const char *name, const char *alias,

@@ -62,6 +62,7 @@ struct mlf_tracking_ops {
 				 struct mlf_model_version *out, struct mlf_error *err);
 	int (*set_alias)(void *impl, const char *name, const char *alias, const char *version,
 			 struct mlf_error *err);
+	int (*delete_alias)(void *impl, const char *name, const char *alias, struct mlf_error *err);
 	int (*get_alias)(void *impl, const char *name, const char *alias,
 			 struct mlf_model_version *out, struct mlf_error *err);
 	/* The HTTP client the artifact proxy should use, when the store is a server. */

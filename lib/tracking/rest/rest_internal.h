@@ -120,6 +120,7 @@ int mlf_rest_get_model_version(void *impl, const char *name, const char *version
 			       struct mlf_model_version *out, struct mlf_error *err);
 int mlf_rest_set_alias(void *impl, const char *name, const char *alias, const char *version,
 		       struct mlf_error *err);
+int mlf_rest_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err);
 int mlf_rest_get_alias(void *impl, const char *name, const char *alias,
 		       struct mlf_model_version *out, struct mlf_error *err);
 

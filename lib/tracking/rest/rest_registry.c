@@ -184,6 +184,20 @@ int mlf_rest_set_alias(void *impl, const char *name, const char *alias, const ch
 	return 0;
 }
 
+int mlf_rest_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err)
+{
+	struct rest_builder b = { json_object(), NULL };
+	json_t *resp;
+	mlf_rest_put_str(&b, b.obj, "name", name);
+	mlf_rest_put_str(&b, b.obj, "alias", alias);
+	if (mlf_rest_builder_check(&b, "registered-models/alias", err))
+		return -1;
+	if (mlf_rest_api(impl, "DELETE", "registered-models/alias", b.obj, &resp, err))
+		return mlf_error_prefix(err, "cannot remove alias '%s' of model '%s'", alias, name);
+	json_decref(resp);
+	return 0;
+}
+
 int mlf_rest_get_alias(void *impl, const char *name, const char *alias,
 		       struct mlf_model_version *out, struct mlf_error *err)
 {

@@ -315,6 +315,7 @@ const struct mlf_tracking_ops mlf_rest_store_ops = {
 	.create_model_version = mlf_rest_create_model_version,
 	.get_model_version = mlf_rest_get_model_version,
 	.set_alias = mlf_rest_set_alias,
+	.delete_alias = mlf_rest_delete_alias,
 	.get_alias = mlf_rest_get_alias,
 	.http = rest_http,
 };

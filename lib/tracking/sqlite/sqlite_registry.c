@@ -215,6 +215,19 @@ int mlf_sq_set_alias(void *impl, const char *name, const char *alias, const char
 	return mlf_sq_tx_end(s, rc, err);
 }
 
+int mlf_sq_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err)
+{
+	struct sqlite_store *s = impl;
+	if (check_model_name(name, err) || check_alias(alias, err) || mlf_sq_tx_begin_write(s, err))
+		return -1;
+	int rc = check_model(s, name, err);
+	if (rc == 0)
+		rc = mlf_sq_exec(s, "removing the alias", err,
+				 "DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?", "ss",
+				 name, alias);
+	return mlf_sq_tx_end(s, rc, err);
+}
+
 static int find_alias(struct sqlite_store *s, const char *name, const char *alias,
 		      struct mlf_model_version *out, struct mlf_error *err)
 {

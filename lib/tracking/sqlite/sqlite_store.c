@@ -331,6 +331,7 @@ const struct mlf_tracking_ops mlf_sqlite_store_ops = {
 	.create_model_version = mlf_sq_create_model_version,
 	.get_model_version = mlf_sq_get_model_version,
 	.set_alias = mlf_sq_set_alias,
+	.delete_alias = mlf_sq_delete_alias,
 	.get_alias = mlf_sq_get_alias,
 	.http = NULL,
 };
