@@ -45,6 +45,12 @@ static int stop_error(struct retrain *r, struct mlf_error *err)
 			sig == 2 ? "SIGINT" : sig == 15 ? "SIGTERM" : "a signal", r->step, r->p.n);
 }
 
+void retrain_step(struct retrain *r, const char *name)
+{
+	r->step = name;
+	mlf_failpoint_step(name);
+}
+
 static int done(const struct retrain *r, const char *step)
 {
 	return json_object_get(json_object_get(r->state, "done"), step) != NULL;
@@ -107,7 +113,7 @@ static int steps(struct retrain *r, struct mlf_error *err)
 		{ "publish", "publishing the model and ending the run", retrain_publish, 0 },
 	};
 	for (int i = 0; i < NSTEPS; i++) {
-		r->step = all[i].name;
+		retrain_step(r, all[i].name);
 		if (stopped(r))
 			return stop_error(r, err);
 		if (all[i].once && done(r, all[i].name))
@@ -134,6 +140,11 @@ static void end_failed(struct retrain *r, const char *status, const struct mlf_e
 {
 	struct mlf_error e2 = MLF_ERROR_INIT;
 	retrain_unpublish(r);
+	if (r->run_started && retrain_restore_aliases(r->t, r->state, &e2)) {
+		/* kept in mlf_run.json: --sweep or the next start tries again */
+		fprintf(stderr, "%s: %s\n", r->o->prog, e2.msg);
+		mlf_error_clear(&e2);
+	}
 	if (r->run_started) {
 		char reason[MLF_MAX_TAG_VALUE];
 		snprintf(reason, sizeof(reason), "%s in step '%s': %s",
@@ -184,7 +195,7 @@ int mlf_retrain(const struct mlf_retrain_options *o, json_t **doc, struct mlf_er
 	r.cfg = o->cfg;
 	r.lock_fd = o->lock_fd > 0 ? o->lock_fd : -1;  /* a lock handed over is released here */
 	r.t0 = now_s();
-	r.step = "setup";
+	retrain_step(&r, "setup");
 	r.step_seconds = json_object();
 	*doc = NULL;
 	int rc = retrain_setup(&r, err);

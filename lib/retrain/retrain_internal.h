@@ -64,6 +64,18 @@ struct retrain {
  */
 int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
 		       const char *by, struct mlf_error *err);
+/*
+ * The one recovery path, run by whoever holds the workspace lock (every
+ * retrain-run start, the skip path, --sweep): retrain_sweep_runs, then every
+ * mlf_run.json still saying RUNNING whose run has ended in the store takes
+ * the store's status (appended to `closed` with "mlf_run_json").
+ */
+int retrain_reconcile(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
+		      const char *by, struct mlf_error *err);
+/* retrain_reconcile on a store opened here, then the temporary files of dead
+ * writers under models/ and runs/train/ removed (appended to `removed`). */
+int retrain_recover(const struct mlf_config *cfg, json_t *closed, json_t *removed, const char *by,
+		    struct mlf_error *err);
 
 /* retrain_setup.c */
 int retrain_setup(struct retrain *r, struct mlf_error *err);
@@ -75,6 +87,8 @@ json_t *retrain_state_read(const char *path, struct mlf_error *err);
 int retrain_state_save(struct retrain *r, const char *status, const char *reason,
 		       struct mlf_error *err);
 
+/* retrain.c: enter a step (for messages, mlf_run.json and the failpoints) */
+void retrain_step(struct retrain *r, const char *name);
 /* retrain.c: record a finished step (and what resuming needs of it) in mlf_run.json */
 int retrain_mark_done(struct retrain *r, const char *step, json_t *what, struct mlf_error *err);
 
@@ -96,8 +110,14 @@ int retrain_check_artifacts(struct retrain *r, struct mlf_error *err);
 int retrain_publish(struct retrain *r, struct mlf_error *err);
 void retrain_unpublish(struct retrain *r);
 
-/* retrain_registry.c */
+/* retrain_registry.c: the version is made in step 10, its aliases move in step 12 */
 int retrain_register(struct retrain *r, struct mlf_error *err);
+/* Point the aliases step 10 chose at our version, after saving in mlf_run.json
+ * ("aliases_before") where they pointed, so that a failure can put them back. */
+int retrain_move_aliases(struct retrain *r, struct mlf_error *err);
+/* Put back the aliases `state` (an mlf_run.json) records as moved, each only if it
+ * still names our version; marks the state "aliases_restored" (the caller saves it). */
+int retrain_restore_aliases(struct mlf_tracking *t, json_t *state, struct mlf_error *err);
 
 /* retrain_doc.c */
 json_t *retrain_doc_success(struct retrain *r);

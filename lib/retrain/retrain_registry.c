@@ -99,25 +99,20 @@ int retrain_register(struct retrain *r, struct mlf_error *err)
 	struct mlf_model_version v = { 0 };
 	char *source = mlf_xasprintf("%s/model", r->run.artifact_uri);
 	char *reason = NULL;
-	int rc = mlf_tracking_create_model_version(r->t, name, source, r->run.run_id, &v, err) ||
-		 mlf_tracking_set_alias(r->t, name, "challenger", v.version, err);
+	int rc = mlf_tracking_create_model_version(r->t, name, source, r->run.run_id, &v, err);
 	int promote = rc ? -1 : decide(r, name, rule, &reason, err);
-	if (promote > 0)
-		rc = mlf_tracking_set_alias(r->t, name, "champion", v.version, err);
 	if (!rc && promote >= 0) {
-		const char *aliases = promote ? "challenger,champion" : "challenger";
 		struct mlf_kvs tags = MLF_KVS_INIT;
 		mlf_kvs_add(&tags, "registered_model", name);
 		mlf_kvs_add(&tags, "registry_version", v.version);
-		mlf_kvs_add(&tags, "registry_aliases", aliases);
 		rc = mlf_tracking_log_batch(r->t, r->run.run_id, NULL, 0, NULL, &tags, err);
 		mlf_kvs_release(&tags);
 		json_decref(r->registry);
 		r->registry = json_pack("{s:s, s:s, s:[s, s*], s:b, s:s}", "name", name, "version", v.version,
 					"aliases", "challenger", promote ? "champion" : NULL,
 					"promoted", promote, "reason", reason);
-		retrain_say(r, "registered %s version %s (challenger%s): %s", name, v.version,
-			    promote ? ", champion" : "", reason);
+		retrain_say(r, "registered %s version %s (to become challenger%s when the run finishes): %s",
+			    name, v.version, promote ? " and champion" : "", reason);
 	}
 	free(reason);
 	free(source);
@@ -125,4 +120,97 @@ int retrain_register(struct retrain *r, struct mlf_error *err)
 	if (rc || promote < 0)
 		return -1;
 	return retrain_mark_done(r, "register", json_incref(r->registry), err);
+}
+
+/* ---- the aliases: moved just before FINISHED, put back if it fails ------- */
+
+/* What `alias` of `name` points at now: a new string, NULL when unset; -1 with err. */
+static int alias_target(struct mlf_tracking *t, const char *name, const char *alias, char **out,
+			struct mlf_error *err)
+{
+	struct mlf_model_version mv = { 0 };
+	*out = NULL;
+	if (mlf_tracking_get_alias(t, name, alias, &mv, err)) {
+		if (err->kind != MLF_ERR_NOT_FOUND)
+			return -1;
+		mlf_error_clear(err);
+		return 0;
+	}
+	*out = mlf_xstrdup(mv.version);
+	mlf_model_version_release(&mv);
+	return 0;
+}
+
+int retrain_move_aliases(struct retrain *r, struct mlf_error *err)
+{
+	const char *name = mlf_json_str(r->registry, "name", NULL);
+	const json_t *aliases = json_object_get(r->registry, "aliases");
+	const char *version = mlf_json_str(r->registry, "version", NULL);
+	if (!name || !version || !json_array_size(aliases))
+		return 0;  /* registry skipped (a store without one) */
+	/* Where the aliases pointed before, saved before the first moves: a process
+	 * killed in between leaves what the next start needs to put them back.  A
+	 * resumed run keeps the record of its first attempt. */
+	json_t *before = json_object_get(r->state, "aliases_before");
+	if (!json_is_object(before) || json_is_true(json_object_get(r->state, "aliases_restored"))) {
+		before = json_object();
+		size_t i;
+		json_t *a;
+		json_array_foreach(aliases, i, a) {
+			char *was;
+			if (alias_target(r->t, name, json_string_value(a), &was, err)) {
+				json_decref(before);
+				return -1;
+			}
+			json_object_set_new(before, json_string_value(a), mlf_json_string_or_null(was));
+			free(was);
+		}
+		json_object_set_new(r->state, "aliases_before", before);
+		json_object_del(r->state, "aliases_restored");
+		if (retrain_state_save(r, "RUNNING", NULL, err))
+			return -1;
+	}
+	struct mlf_buf list = MLF_BUF_INIT;
+	size_t i;
+	json_t *a;
+	json_array_foreach(aliases, i, a) {
+		if (mlf_tracking_set_alias(r->t, name, json_string_value(a), version, err)) {
+			mlf_buf_release(&list);
+			return -1;
+		}
+		mlf_buf_addf(&list, "%s%s", i ? "," : "", json_string_value(a));
+	}
+	struct mlf_kvs tags = MLF_KVS_INIT;
+	mlf_kvs_add(&tags, "registry_aliases", list.data);
+	int rc = mlf_tracking_log_batch(r->t, r->run.run_id, NULL, 0, NULL, &tags, err);
+	mlf_kvs_release(&tags);
+	mlf_buf_release(&list);
+	return rc;
+}
+
+int retrain_restore_aliases(struct mlf_tracking *t, json_t *state, struct mlf_error *err)
+{
+	const json_t *reg = json_object_get(json_object_get(state, "done"), "register");
+	const char *name = mlf_json_str(reg, "name", NULL);
+	const char *version = mlf_json_str(reg, "version", NULL);
+	json_t *before = json_object_get(state, "aliases_before");
+	if (!name || !version || !json_is_object(before) ||
+	    json_is_true(json_object_get(state, "aliases_restored")))
+		return 0;
+	const char *alias;
+	json_t *was;
+	json_object_foreach(before, alias, was) {
+		char *now;
+		if (alias_target(t, name, alias, &now, err))
+			return -1;
+		int ours = now && !strcmp(now, version);
+		free(now);
+		if (!ours)  /* not moved yet, or moved on by someone else since: theirs to keep */
+			continue;
+		if (json_is_string(was) ? mlf_tracking_set_alias(t, name, alias, json_string_value(was), err)
+					: mlf_tracking_delete_alias(t, name, alias, err))
+			return mlf_error_prefix(err, "putting alias '%s' of %s back", alias, name);
+	}
+	json_object_set_new(state, "aliases_restored", json_true());
+	return 0;
 }

@@ -11,6 +11,7 @@
 #include "mlf/base.h"
 #include "mlf/config.h"
 #include "mlf/torch/retrain.h"
+#include "retrain_internal.h"
 
 /* The one document on `in`: dataset, skip, or an error (65). */
 static json_t *read_input(FILE *in, struct mlf_error *err)
@@ -91,6 +92,27 @@ static int lock_workspace(struct mlf_retrain_options *o, struct mlf_error *err)
 	return rc ? -1 : 0;
 }
 
+/*
+ * A night with nothing new still holds the lock, so it recovers what a dead
+ * retrain-run left (retrain_recover) before deciding.  Best effort: a store
+ * that does not answer is said, and the skip still passes; the next start
+ * recovers.
+ */
+static void recover(const struct mlf_retrain_options *o)
+{
+	struct mlf_error e = MLF_ERROR_INIT;
+	json_t *closed = json_array(), *removed = json_array();
+	if (retrain_recover(o->cfg, closed, removed, "the next retrain-run", &e))
+		fprintf(stderr, "%s: warning: could not check for runs a dead retrain-run left: %s\n",
+			o->prog, e.msg);
+	for (size_t i = 0; i < json_array_size(removed); i++)
+		if (!o->quiet)
+			fprintf(stderr, "%s: removed %s, left half-written by a retrain-run that died\n", o->prog,
+				json_string_value(json_array_get(removed, i)));
+	json_decref(closed);
+	json_decref(removed);
+}
+
 int mlf_retrain_request(const struct mlf_retrain_request *r, struct mlf_retrain_options *o,
 			json_t **doc, struct mlf_error *err)
 {
@@ -108,6 +130,8 @@ int mlf_retrain_request(const struct mlf_retrain_request *r, struct mlf_retrain_
 		 * cannot be one another pipeline is about to train; the lock goes on to
 		 * mlf_retrain when there is one to finish. */
 		int rc = lock_workspace(o, err);
+		if (!rc)
+			recover(o);
 		if (!rc)
 			rc = skip_or_retry(o->cfg, &input, o, err);
 		if (rc) {

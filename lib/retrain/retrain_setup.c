@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mlf/ckpt.h"
 #include "mlf/data.h"
@@ -198,6 +199,14 @@ static int version_free(struct retrain *r, struct mlf_error *err)
 	if (r->resuming || !mlf_is_dir(r->p.train_dir))
 		return 0;
 	struct mlf_error e2 = MLF_ERROR_INIT;
+	/* Empty (its stale temporary files are gone by now): a retrain-run died between
+	 * creating its run and first writing mlf_run.json.  The run was closed FAILED at
+	 * this start; nothing here is worth keeping, and the version is trained anew. */
+	if (rmdir(r->p.train_dir) == 0) {
+		retrain_say(r, "removed the empty %s, left by a retrain-run that died before its first "
+			    "step was recorded", r->p.train_dir);
+		return 0;
+	}
 	json_t *old = retrain_state_read(r->p.state, &e2);
 	const char *status = json_string_value(json_object_get(old, "status"));
 	const char *run_id = json_string_value(json_object_get(old, "run_id"));
@@ -425,6 +434,6 @@ int retrain_open_experiment(struct retrain *r, struct mlf_error *err)
 	 * has no process left; close it now rather than leave it RUNNING for ever. */
 	r->reconciled = json_array();
 	if (!rc)
-		rc = retrain_sweep_runs(r->cfg, r->t, r->reconciled, "the next retrain-run", err);
+		rc = retrain_reconcile(r->cfg, r->t, r->reconciled, "the next retrain-run", err);
 	return rc;
 }

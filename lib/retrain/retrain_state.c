@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mlf/base.h"
+#include "mlf/tracking.h"
 #include "retrain_internal.h"
 
 json_t *retrain_state_read(const char *path, struct mlf_error *err)
@@ -103,8 +104,10 @@ long mlf_retrain_latest_unfinished(const struct mlf_config *cfg)
 
 /* ---- the sweep ------------------------------------------------------------ */
 
-/* A stale run's local traces: state FAILED, no models/ files of its own. */
-static void sweep_local(const struct mlf_config *cfg, const struct mlf_run *run, const char *reason)
+/* A stale run's traces: state FAILED, no models/ files of its own, the
+ * registry's aliases back where they were before it moved them. */
+static void sweep_local(const struct mlf_config *cfg, struct mlf_tracking *t, const struct mlf_run *run,
+			const char *reason)
 {
 	struct mlf_error err = MLF_ERROR_INIT;
 	const char *version = mlf_kvs_get(&run->tags, "version");
@@ -124,6 +127,10 @@ static void sweep_local(const struct mlf_config *cfg, const struct mlf_run *run,
 	json_t *s = retrain_state_read(p.state, &err);
 	const char *state_run = json_string_value(json_object_get(s, "run_id"));
 	if (state_run && !strcmp(state_run, run->run_id)) {
+		if (retrain_restore_aliases(t, s, &err)) {
+			fprintf(stderr, "retrain-run: %s\n", err.msg);
+			mlf_error_clear(&err);
+		}
 		json_object_set_new(s, "status", json_string("FAILED"));
 		json_object_set_new(s, "reason", json_string(reason));
 		char *text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -133,6 +140,20 @@ static void sweep_local(const struct mlf_config *cfg, const struct mlf_run *run,
 	}
 	json_decref(s);
 	mlf_version_paths_release(&p);
+	/* a copy into a local artifact store that was cut short leaves its temporary file
+	 * among the run's artifacts, where MLflow would list it */
+	char *dir = NULL;
+	if (run->artifact_uri && mlf_uri_kind(run->artifact_uri) == MLF_URI_FILE &&
+	    !mlf_uri_local_path(run->artifact_uri, cfg->workspace, &dir, &err)) {
+		json_t *removed = json_array();
+		if (mlf_remove_stale_temps(dir, removed, &err) < 0)
+			fprintf(stderr, "retrain-run: %s\n", err.msg);
+		for (size_t i = 0; i < json_array_size(removed); i++)
+			fprintf(stderr, "retrain-run: removed %s, left half-written by a retrain-run that died\n",
+				json_string_value(json_array_get(removed, i)));
+		json_decref(removed);
+	}
+	free(dir);
 }
 
 int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
@@ -162,7 +183,7 @@ int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, jso
 		rc = mlf_tracking_log_batch(t, run->run_id, NULL, 0, NULL, &tags, err) ||
 		     mlf_tracking_end_run(t, run->run_id, MLF_RUN_FAILED, 0, err);
 		if (!rc) {
-			sweep_local(cfg, run, reason);
+			sweep_local(cfg, t, run, reason);
 			json_array_append_new(closed, json_pack("{s:s, s:s?, s:s?}", "run_id", run->run_id,
 								"run_name", run->run_name,
 								"version", mlf_kvs_get(&run->tags, "version")));
@@ -176,6 +197,91 @@ int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, jso
 	}
 	mlf_run_list_release(&list);
 	return rc;
+}
+
+/*
+ * mlf_run.json files left RUNNING whose run has ended in the store since
+ * (retrain-run died after ending it, or could not write the file then): the
+ * file takes the store's word.  Under the lock no process of ours is alive.
+ */
+static int repair_states(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
+			 struct mlf_error *err)
+{
+	struct mlf_version_paths root;
+	mlf_version_paths_init(&root, cfg, 1);
+	DIR *d = opendir(root.train_root);
+	struct dirent *e;
+	int rc = 0;
+	while (!rc && d && (e = readdir(d))) {
+		long n;
+		struct mlf_error ignored = MLF_ERROR_INIT;
+		if (strncmp(e->d_name, "retrain_v", 9) || mlf_version_parse(e->d_name, &n, &ignored))
+			continue;
+		struct mlf_version_paths p;
+		mlf_version_paths_init(&p, cfg, n);
+		json_t *s = retrain_state_read(p.state, &ignored);
+		const char *status = json_string_value(json_object_get(s, "status"));
+		const char *run_id = json_string_value(json_object_get(s, "run_id"));
+		struct mlf_run run = { 0 };
+		if (status && !strcmp(status, "RUNNING") && run_id) {
+			if (mlf_tracking_get_run(t, run_id, &run, err)) {
+				if (err->kind == MLF_ERR_NOT_FOUND)  /* not ours to judge: left as it is */
+					mlf_error_clear(err);
+				else
+					rc = -1;
+			} else if (run.status != MLF_RUN_RUNNING) {
+				const char *now = mlf_run_status_name(run.status);
+				json_object_set_new(s, "status", json_string(now));
+				if (run.status == MLF_RUN_FINISHED) {
+					json_object_set_new(s, "step", json_string("finished"));
+					json_object_set_new(s, "reason", json_null());
+				} else {
+					const char *why = mlf_kvs_get(&run.tags, "mlf.failure_reason");
+					json_object_set_new(s, "reason", json_string(why ? why : "ended in the tracking store"));
+				}
+				char *text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+				rc = mlf_write_file_atomic(p.state, text, strlen(text), err);
+				free(text);
+				if (!rc) {
+					json_array_append_new(closed, json_pack("{s:s, s:s, s:s}", "run_id", run_id,
+										"version", e->d_name + 8,
+										"mlf_run_json", now));
+					fprintf(stderr, "retrain-run: %s said RUNNING, but run %s is %s in the "
+						"tracking store; the file now says so too\n", p.state, run_id, now);
+				}
+			}
+		}
+		mlf_run_release(&run);
+		json_decref(s);
+		mlf_version_paths_release(&p);
+	}
+	if (d)
+		closedir(d);
+	mlf_version_paths_release(&root);
+	return rc;
+}
+
+int retrain_reconcile(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
+		      const char *by, struct mlf_error *err)
+{
+	return retrain_sweep_runs(cfg, t, closed, by, err) || repair_states(cfg, t, closed, err) ? -1 : 0;
+}
+
+int retrain_recover(const struct mlf_config *cfg, json_t *closed, json_t *removed, const char *by,
+		    struct mlf_error *err)
+{
+	struct mlf_version_paths p;
+	struct mlf_tracking_options to;
+	struct mlf_tracking *t = NULL;
+	mlf_version_paths_init(&p, cfg, 1);
+	int rc = mlf_config_tracking_options(cfg, &to, err) || mlf_tracking_open(&t, &to, err) ||
+		 retrain_reconcile(cfg, t, closed, by, err) ||
+		 mlf_remove_stale_temps(p.models_dir, removed, err) < 0 ||
+		 mlf_remove_stale_temps(p.train_root, removed, err) < 0;
+	if (t)
+		mlf_tracking_close(t);
+	mlf_version_paths_release(&p);
+	return rc ? -1 : 0;
 }
 
 int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, struct mlf_error *err)
@@ -207,15 +313,9 @@ int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, s
 	rc = mlf_lock(p.lock, !no_wait, &fd, err);
 	if (rc && err->status == MLF_EX_TEMPFAIL)
 		mlf_error_prefix(err, "a retrain-run is working in this workspace; its run is not stale");
-	if (!rc)
-		rc = mlf_config_tracking_options(cfg, &to, err) || mlf_tracking_open(&t, &to, err);
-	if (!rc)
-		rc = retrain_sweep_runs(cfg, t, closed, "retrain-run --sweep", err);
-	/* what a killed writer left half-written: no writer of ours is alive under the lock */
 	json_t *removed = json_array();
 	if (!rc)
-		rc = mlf_remove_stale_temps(p.models_dir, removed, err) < 0 ||
-		     mlf_remove_stale_temps(p.train_root, removed, err) < 0;
+		rc = retrain_recover(cfg, closed, removed, "retrain-run --sweep", err);
 	if (!rc)
 		*doc = json_pack("{s:s, s:i, s:s?, s:s, s:o, s:o}", "kind", "mlf.sweep", "schema_version", 1,
 				 "experiment_id", mlf_config_get(cfg, "experiment_id"),
@@ -224,8 +324,6 @@ int mlf_retrain_sweep(const struct mlf_config *cfg, int no_wait, json_t **doc, s
 		json_decref(closed);
 		json_decref(removed);
 	}
-	if (t)
-		mlf_tracking_close(t);
 	if (fd >= 0)
 		mlf_unlock(fd);
 	mlf_version_paths_release(&p);
@@ -262,14 +360,12 @@ long mlf_retrain_unfinished_previous(const struct mlf_config *cfg, const json_t 
 		*resume = 1;
 		found = n;
 	} else if (status && !strcmp(status, "RUNNING")) {
-		/* RUNNING with the lock free: its process died (a crash, kill -9) */
-		int fd = -1;
-		if (!mlf_lock(p.lock, 0, &fd, &err)) {
-			mlf_unlock(fd);
-			*why = "its process died while the run was RUNNING";
-			*resume = 1;
-			found = n;
-		}
+		/* RUNNING while our caller holds the workspace lock: its process died (a
+		 * crash, kill -9).  (Taking the lock again here would fail against our own
+		 * caller's, and leave the version RUNNING for ever.) */
+		*why = "its process died while the run was RUNNING";
+		*resume = 1;
+		found = n;
 	}
 	free(yaml);
 	free(leaf);

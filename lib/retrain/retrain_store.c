@@ -235,9 +235,13 @@ int retrain_publish(struct retrain *r, struct mlf_error *err)
 	if (r->o->stop && *r->o->stop)
 		return mlf_fail(err, MLF_EX_INTERRUPTED, "stopped by a signal while publishing; "
 				"continue with `retrain-run --resume v%ld`", r->p.n);
+	/* the aliases move last, so that they never name a version whose run could still fail
+	 * for long; if ending the run fails, end_failed puts them back */
+	if (retrain_move_aliases(r, err))
+		return mlf_error_prefix(err, "moving the registry's aliases");
 	if (mlf_tracking_end_run(r->t, r->run.run_id, MLF_RUN_FINISHED, 0, err))
 		return mlf_error_prefix(err, "ending run %s FINISHED", r->run.run_id);
-	r->step = "finished";
+	retrain_step(r, "finished");
 	struct mlf_error e2 = MLF_ERROR_INIT;
 	if (retrain_state_save(r, "FINISHED", NULL, &e2))
 		fprintf(stderr, "%s: %s\n", r->o->prog, e2.msg);

@@ -193,10 +193,14 @@ int mlf_train(const struct mlf_train_options *o, struct mlf_train_result *r, str
 	if (!rc) {
 		snprintf(r->last_pt, sizeof(r->last_pt), "%s/weights/last.pt", t.save_dir);
 		snprintf(r->best_pt, sizeof(r->best_pt), "%s/weights/best.pt", t.save_dir);
-		train_progress_note(&p, "%s %d epochs from %s: %zu training images, %zu validation, "
-				    "imgsz %d, batch %d, %s",
-				    start ? "resuming" : "training", t.args.epochs, t.base_model,
-				    t.train_ds.n, t.val.ds.n, t.args.imgsz, t.args.batch, t.save_dir);
+		if (start >= t.args.epochs)
+			train_progress_note(&p, "all %d epochs were trained; finishing with the final "
+					    "validation of %s", t.args.epochs, r->best_pt);
+		else
+			train_progress_note(&p, "%s %d epochs from %s: %zu training images, %zu validation, "
+					    "imgsz %d, batch %d, %s",
+					    start ? "resuming" : "training", t.args.epochs, t.base_model,
+					    t.train_ds.n, t.val.ds.n, t.args.imgsz, t.args.batch, t.save_dir);
 		/* a fresh training is resumable before its first epoch ends */
 		if (!start)
 			rc = train_save(t.base_model, t.save_dir, &t.ema_model, &t.model, &t.recipe, &t.args,

@@ -171,11 +171,14 @@ int train_save(const char *template_pt, const char *save_dir, struct mlf_yolo_mo
 	char *wdir = mlf_path_join(save_dir, "weights");
 	char *last = mlf_path_join(wdir, "last.pt"), *bestp = mlf_path_join(wdir, "best.pt");
 	struct mlf_ckpt_record record = { MLF_TRAIN_RESUME_RECORD, rec.data, rec.len };
+	/* best.pt before last.pt: last.pt is what a resume starts from, so once it
+	 * records an epoch, that epoch's best.pt must already be on disk (a crash
+	 * between the two then repeats the epoch rather than lose its best.pt) */
 	int rc = mlf_mkdir_p(wdir, 0777, err);
-	if (!rc)
-		rc = mlf_ckpt_write_pt_records(template_pt, &w, updates, &record, 1, last, err);
 	if (!rc && best)
 		rc = mlf_ckpt_write_pt(template_pt, &w, updates, bestp, err);
+	if (!rc)
+		rc = mlf_ckpt_write_pt_records(template_pt, &w, updates, &record, 1, last, err);
 	json_decref(updates);
 	free(wdir);
 	free(last);

@@ -89,7 +89,8 @@ json_t *mlf_retrain_dataset_document(const char *dir, struct mlf_error *err);
  * stands), with *resume set when N's run is to be resumed rather than
  * started, and *why a static phrase for the message.  The nightly job
  * then finishes N instead of passing the skip on, so a failed night is
- * retried by the next one rather than forgotten.
+ * retried by the next one rather than forgotten.  The caller holds the
+ * workspace lock, which is what makes a RUNNING state a dead one.
  */
 long mlf_retrain_unfinished_previous(const struct mlf_config *cfg, const json_t *skip, int *resume,
 				     const char **why);

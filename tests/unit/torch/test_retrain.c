@@ -142,9 +142,17 @@ static void test_skip_retries_unfinished_versions(void **state)
 	state_file(1, "FAILED");
 	assert_int_equal(retry_of("v1", &resume), 1);
 	assert_int_equal(resume, 1);
-	state_file(1, "RUNNING");                                  /* lock free: the process died */
+	/* RUNNING, and the lock held by us, the caller, as retrain-run does: the process died */
+	state_file(1, "RUNNING");
+	struct mlf_version_paths p;
+	struct mlf_error err = MLF_ERROR_INIT;
+	int fd = -1;
+	mlf_version_paths_init(&p, &cfg, 1);
+	assert_int_equal(mlf_lock(p.lock, 0, &fd, &err), 0);
 	assert_int_equal(retry_of("v1", &resume), 1);
 	assert_int_equal(resume, 1);
+	mlf_unlock(fd);
+	mlf_version_paths_release(&p);
 	state_file(1, "FINISHED");
 	assert_int_equal(retry_of("v1", &resume), 0);
 	state_file(1, "KILLED");
