@@ -259,6 +259,8 @@ int mlf_failpoint(const char *what, struct mlf_error *err);
  *   on_dir      each folder, `dir` first, before its entries;
  *   on_file     each file;
  *   on_dir_end  each folder after its entries (to remove it, say);
+ *   on_dir_link each symbolic link to a folder the walk does not descend
+ *               (so that a caller can say why, rather than skip it unsaid);
  *   on_error    each failure, when the walk may go on past it (below).
  * A callback's nonzero return stops the walk and is returned.
  *
@@ -292,7 +294,7 @@ typedef int (*mlf_walk_fn)(const char *path, const char *rel, void *ctx,
 			   struct mlf_error *err);
 struct mlf_walk {
 	unsigned flags;           /* MLF_WALK_* */
-	mlf_walk_fn on_dir, on_file, on_dir_end, on_error;
+	mlf_walk_fn on_dir, on_file, on_dir_end, on_dir_link, on_error;
 	void *ctx;                /* handed to each callback */
 };
 int mlf_walk_tree(const char *dir, const struct mlf_walk *w, struct mlf_error *err);

@@ -448,6 +448,8 @@ static int walk_entry(const struct mlf_walk *w, const char *dir, const char *rel
 		rc = w->on_file ? w->on_file(path, child_rel, w->ctx, err) : 0;
 	} else if (S_ISDIR(st.st_mode) && (w->flags & MLF_WALK_FOLLOW_DIRS)) {
 		rc = walk_dir(w, path, child_rel, depth + 1, err);
+	} else if (S_ISDIR(st.st_mode) && w->on_dir_link) {
+		rc = w->on_dir_link(path, child_rel, w->ctx, err);
 	}
 	free(path);
 	free(child_rel);

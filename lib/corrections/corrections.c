@@ -262,16 +262,59 @@ static int is_interesting(const char *name)
 /*
  * Collecting every file below the root, with mlf_walk_tree: entries in name
  * order, so that problems come out in the same order on every run; hidden
- * names skipped; symlinked folders not descended (a loop, or a folder
- * outside, would otherwise be read).  A symlinked file is read when it
- * resolves inside.  A name that is not UTF-8 is a problem, shown escaped.
+ * names skipped.  A name that is not UTF-8 is a problem, shown escaped.
  * What cannot be read is a problem, and the walk goes on.
+ *
+ * Symbolic links, one rule for files and folders: a link whose target is
+ * inside the corrections folder is followed, and what it leads to is read
+ * once, under the target's own name (the walk reaches it there: reading it
+ * through the link too would count each correction twice), or under the
+ * link's name when the target is a file in a hidden folder.  A link that
+ * leads outside, or to a hidden folder, is a problem naming the target:
+ * never read, never skipped unsaid.  Links to folders are never descended,
+ * so a loop cannot be walked.
  */
+
 struct collect {
 	struct corr_ctx *ctx;
 	size_t cap;
 };
 
+/* Where a link leads, relative to the root: NULL (and *real set) when outside. */
+static const char *inside_rel(struct corr_ctx *ctx, const char *real)
+{
+	if (!real || !is_under(real, ctx->root_real))
+		return NULL;
+	const char *rel = real + strlen(ctx->root_real);
+	return *rel == '/' ? rel + 1 : rel;
+}
+
+/* Does any component of `rel` start with '.' (a part the walk does not read)? */
+static int hidden_rel(const char *rel)
+{
+	for (const char *p = rel; *p; p++)
+		if (*p == '.' && (p == rel || p[-1] == '/'))
+			return 1;
+	return 0;
+}
+
+static int collect_dir_link(const char *path, const char *rel, void *vc, struct mlf_error *err)
+{
+	struct collect *c = vc;
+	(void)err;
+	char *real = realpath(path, NULL);
+	const char *target = inside_rel(c->ctx, real);
+	if (!target)
+		mlf_problems_add(c->ctx->problems, rel, NULL, "symbolic link to a folder outside the "
+				 "corrections folder (to '%s'); not read: copy the corrections in instead",
+				 real ? real : "?");
+	else if (hidden_rel(target))
+		mlf_problems_add(c->ctx->problems, rel, NULL, "symbolic link to the hidden folder '%s'; "
+				 "hidden folders are not read", target);
+	/* else its files are read where they are */
+	free(real);
+	return 0;
+}
 static int collect_file(const char *path, const char *rel, void *vc, struct mlf_error *err)
 {
 	struct collect *c = vc;
@@ -293,12 +336,13 @@ static int collect_file(const char *path, const char *rel, void *vc, struct mlf_
 		if (!is_interesting(slash ? slash + 1 : rel))
 			return 0;
 		char *real = realpath(path, NULL);
-		int inside = real && is_under(real, ctx->root_real);
-		if (!inside)
+		const char *target = inside_rel(ctx, real);
+		if (!target)
 			mlf_problems_add(ctx->problems, rel, NULL, "symbolic link leads outside the "
 					 "corrections folder (to '%s'); not read", real ? real : "?");
+		int read_here = target && hidden_rel(target);  /* else the walk reads it at its own name */
 		free(real);
-		if (!inside)
+		if (!read_here)
 			return 0;
 	}
 	if (ctx->nfiles == c->cap) {
@@ -427,7 +471,7 @@ int mlf_corrections_load(const char *root, const struct mlf_class_names *classes
 
 	struct collect c = { &ctx, 0 };
 	struct mlf_walk w = { .flags = MLF_WALK_NO_HIDDEN, .on_file = collect_file,
-			      .on_error = collect_failed, .ctx = &c };
+			      .on_dir_link = collect_dir_link, .on_error = collect_failed, .ctx = &c };
 	mlf_walk_tree(root, &w, NULL);
 	if (ctx.nfiles > 1)  /* no file at all leaves ctx.files NULL */
 		qsort(ctx.files, ctx.nfiles, sizeof(*ctx.files), by_string);

@@ -775,21 +775,54 @@ static void test_walk_rules(void **state)
 	struct mlf_problems p = MLF_PROBLEMS_INIT;
 	load(&set, &p);
 	assert_int_equal(set.n, 0);
-	if (p.n != 2)
+	if (p.n != 3)
 		print_problems(&p);
-	assert_int_equal(p.n, 2);
+	assert_int_equal(p.n, 3);
 	assert_true(has_problem(&p, deep_dir, NULL, "folder nested more than 64 levels deep; not read"));
 	assert_true(has_problem(&p, "esc.jpg", NULL, "symbolic link leads outside the corrections folder"));
+	/* a linked folder outside is said, never skipped unsaid */
+	assert_true(has_problem(&p, "linkdir", NULL, "symbolic link to a folder outside the corrections folder"));
 	mlf_correction_set_release(&set);
 	mlf_problems_release(&p);
 	mlf_buf_release(&deep);
 	free(deep_dir);
 }
 
+/* Links that stay inside are followed, and what they lead to is read once. */
+static void test_links_inside(void **state)
+{
+	(void)state;
+	fresh_root();
+	put("team/img.jpg", NULL);
+	put("team/a.json", NATIVE(IMG BOXES(BOX)));
+	put("alias", "@link:team");                    /* a folder inside: read at team/ */
+	put("b.json", "@link:team/a.json");            /* a file inside: read at team/a.json */
+	put(".stash/img.jpg", NULL);
+	put(".stash/c.json", NATIVE(IMG BOXES(BOX)));
+	put("img.jpg", NULL);
+	put("c.json", "@link:.stash/c.json");          /* a file in a hidden folder: read here */
+	put("hidden", "@link:.stash");                 /* a hidden folder: said */
+	put("loop", "@link:.");                        /* the root itself: read once, no loop */
+
+	struct mlf_correction_set set;
+	struct mlf_problems p = MLF_PROBLEMS_INIT;
+	load(&set, &p);
+	if (p.n != 1)
+		print_problems(&p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(set.n, 2);
+	assert_string_equal(set.items[0].source, "c.json");
+	assert_string_equal(set.items[1].source, "team/a.json");
+	assert_true(has_problem(&p, "hidden", NULL, "symbolic link to the hidden folder '.stash'"));
+	mlf_correction_set_release(&set);
+	mlf_problems_release(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_native),
+		cmocka_unit_test(test_links_inside),
 		cmocka_unit_test(test_yolo),
 		cmocka_unit_test(test_coco),
 		cmocka_unit_test(test_labelstudio),
