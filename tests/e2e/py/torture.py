@@ -232,6 +232,8 @@ def main():
     trace_ws = os.path.join(a.work, "trace")
     fresh_copy(a.template, trace_ws)
     trace = os.path.join(a.work, "trace.txt")
+    if os.path.exists(trace):  # a kept TORTURE_WORK: the trace appends
+        os.unlink(trace)
     rc, doc, err = night(trace_ws, {"MLF_FAILPOINT_TRACE": trace})
     if rc != 0:
         sys.exit("torture: the clean run failed (%d): %s" % (rc, err))
