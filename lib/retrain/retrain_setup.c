@@ -340,6 +340,7 @@ int retrain_train_options(struct retrain *r, struct mlf_error *err)
 	t->save_dir = r->p.train_dir;
 	t->threads = r->o->threads;
 	t->prog = r->o->prog;
+	t->progress = r->o->quiet ? MLF_PROGRESS_NONE : MLF_PROGRESS_AUTO;  /* -q: no epoch lines either */
 	t->on_epoch = retrain_on_epoch;
 	t->ctx = r;
 	t->stop = r->o->stop;
