@@ -81,6 +81,17 @@ char *mlf_rest_jdup_str(const json_t *obj, const char *key);
 /* A run as the server's JSON gives it ({"info": ..., "data": ...}) into *out; -1 with err
  * when it has no run id.  *out is released by the caller either way. */
 int mlf_rest_read_run(const json_t *run, struct mlf_run *out, struct mlf_error *err);
+/* An experiment ({"experiment_id": ..., "name": ..., "tags": ...}) into *out (released by
+ * the caller); what is missing is left "" or 0. */
+void mlf_rest_read_experiment(const json_t *e, struct mlf_experiment *out);
+/* {"model_version": {...}} into *out (released by the caller either way); -1 with err
+ * when there is no model_version. */
+int mlf_rest_read_model_version(const json_t *resp, struct mlf_model_version *out,
+				struct mlf_error *err);
+/* [{"key", "value", "timestamp", "step"}, ...] into a new array; -1 with err (`what` names
+ * the run) when a value is not a number. */
+int mlf_rest_read_metrics(const json_t *arr, struct mlf_metric **out, size_t *n, const char *what,
+			  struct mlf_error *err);
 /* An int64 member (number or numeric string); 0 when missing or not one. */
 int64_t mlf_rest_jget_i64(const json_t *obj, const char *key);
 /* Append [{"key": ..., "value": ...}, ...] to `out`. */

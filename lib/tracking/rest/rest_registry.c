@@ -13,7 +13,7 @@
 
 #define REGISTRATION_WAIT_S 300  /* as MLflow's client waits for a model version */
 
-static int read_model_version(const json_t *resp, struct mlf_model_version *out,
+int mlf_rest_read_model_version(const json_t *resp, struct mlf_model_version *out,
 			      struct mlf_error *err)
 {
 	const json_t *mv = json_object_get(resp, "model_version");
@@ -64,7 +64,7 @@ int mlf_rest_get_model_version(void *impl, const char *name, const char *version
 	mlf_rest_query_add(&q, "version", version);
 	if (mlf_rest_api_get(impl, "model-versions/get", &q, &resp, err))
 		return -1;
-	int rc = read_model_version(resp, out, err);
+	int rc = mlf_rest_read_model_version(resp, out, err);
 	json_decref(resp);
 	return rc;
 }
@@ -137,7 +137,7 @@ int mlf_rest_create_model_version(void *impl, const char *name, const char *sour
 	json_decref(b.obj);
 	if (rc)
 		return mlf_error_prefix(err, "cannot create a version of model '%s'", name);
-	rc = read_model_version(resp, out, err);
+	rc = mlf_rest_read_model_version(resp, out, err);
 	json_decref(resp);
 	if (rc)
 		return -1;
@@ -213,7 +213,7 @@ int mlf_rest_get_alias(void *impl, const char *name, const char *alias,
 					     "model '%s' has no alias '%s'", name, alias);
 		return -1;
 	}
-	int rc = read_model_version(resp, out, err);
+	int rc = mlf_rest_read_model_version(resp, out, err);
 	json_decref(resp);
 	return rc;
 }

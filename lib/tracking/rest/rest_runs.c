@@ -30,7 +30,7 @@ static int read_metric(const json_t *m, struct mlf_metric *out)
 	return 0;
 }
 
-static int read_metrics(const json_t *arr, struct mlf_metric **out, size_t *n,
+int mlf_rest_read_metrics(const json_t *arr, struct mlf_metric **out, size_t *n,
 			const char *what, struct mlf_error *err)
 {
 	size_t i, cnt = json_array_size(arr);
@@ -78,7 +78,7 @@ int mlf_rest_read_run(const json_t *run, struct mlf_run *out, struct mlf_error *
 	if (json_is_object(data)) {
 		mlf_rest_read_kvs(json_object_get(data, "params"), &out->params);
 		mlf_rest_read_kvs(json_object_get(data, "tags"), &out->tags);
-		if (read_metrics(json_object_get(data, "metrics"), &out->metrics, &out->nmetrics,
+		if (mlf_rest_read_metrics(json_object_get(data, "metrics"), &out->metrics, &out->nmetrics,
 				 out->run_id, err)) {
 			mlf_run_release(out);
 			return -1;
@@ -346,7 +346,7 @@ int mlf_rest_get_metric_history(void *impl, const char *run_id, const char *key,
 			goto fail;
 		struct mlf_metric *got;
 		size_t ngot;
-		if (read_metrics(json_object_get(resp, "metrics"), &got, &ngot, run_id, err)) {
+		if (mlf_rest_read_metrics(json_object_get(resp, "metrics"), &got, &ngot, run_id, err)) {
 			json_decref(resp);
 			goto fail;
 		}

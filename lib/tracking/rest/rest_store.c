@@ -116,7 +116,7 @@ void mlf_rest_read_kvs(const json_t *arr, struct mlf_kvs *out)
 	}
 }
 
-static void read_experiment(const json_t *e, struct mlf_experiment *out)
+void mlf_rest_read_experiment(const json_t *e, struct mlf_experiment *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->experiment_id = mlf_rest_jdup_str(e, "experiment_id");
@@ -215,7 +215,7 @@ static int fetch_experiment(void *impl, const char *endpoint, const char *key, c
 	const json_t *e = json_object_get(resp, "experiment");
 	int rc = 0;
 	if (json_is_object(e))
-		read_experiment(e, out);
+		mlf_rest_read_experiment(e, out);
 	else
 		rc = mlf_fail(err, MLF_REST_EX_BAD_ANSWER,
 			      "the server's answer for %s has no experiment", value);
