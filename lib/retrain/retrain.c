@@ -78,8 +78,10 @@ static int train(struct retrain *r, struct mlf_error *err)
 		r->post = json_incref(json_object_get(saved, "metrics"));
 		return 0;
 	}
-	if (r->resuming && mlf_is_file(r->p.last_pt))
+	if (r->resuming && mlf_is_file(r->p.last_pt)) {
 		r->train.resume = r->p.last_pt;
+		r->train.resume_done = 1;  /* killed after the last epoch: finish it */
+	}
 	int rc = mlf_train(&r->train, &r->result, err);
 	r->train_seconds += r->result.seconds;
 	if (rc == MLF_TRAIN_STOPPED)

@@ -222,8 +222,12 @@ int train_ctx_open(struct train_ctx *t, const struct mlf_train_options *o, struc
 		if (s && s != abs)
 			*s = 0;
 		t->save_dir = abs;
-		/* all epochs done: mlf_train goes straight to the final validation, which a
-		 * process killed after the last epoch's checkpoint never finished */
+		/* all epochs done: with resume_done, mlf_train goes straight to the final
+		 * validation, which a process killed after the last epoch's checkpoint never
+		 * finished */
+		if (t->counters.epochs_done >= t->args.epochs && !o->resume_done)
+			return mlf_fail(err, MLF_EX_USAGE, "%s: its training already finished all %d epochs",
+					o->resume, t->args.epochs);
 	} else {
 		t->args = o->args;
 		if (copy_arg(t->args.model, sizeof(t->args.model), o->base_model, "base model", err) < 0 ||

@@ -301,6 +301,9 @@ struct mlf_train_options {
 	const char *data_yaml;
 	const char *save_dir;           /* created; must not hold a training unless resuming */
 	const char *resume;             /* a last.pt to continue from, or NULL */
+	int resume_done;                /* a last.pt whose epochs are all done goes on to the final
+					   validation (what a crash after the last epoch cut short);
+					   0: it is refused (64), there is nothing to resume */
 	int device;                     /* MLF_TRAIN_DEVICE_AUTO (default), MLF_TH_CPU or a CUDA index */
 	int threads;                    /* CPU threads for libtorch; 0: every online core */
 	enum mlf_train_progress progress;
