@@ -64,14 +64,25 @@ def sh(args, cwd, env=None, stdin=None):
     return rc, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
-def fresh_copy(template, ws):
-    """A new workspace from TEMPLATE, its store made here (the experiment's
-    artifact location is an absolute path, so a store cannot be copied)."""
+def fresh_copy(template, ws, server):
+    """A new workspace from TEMPLATE and the store it writes to: its own SQLite
+    store, made here (the experiment's artifact location is an absolute path,
+    so a store cannot be copied); or, on a shared server, its own experiment
+    and registered model.  Returns (tracking URI, experiment id, model name)."""
     shutil.rmtree(ws, ignore_errors=True)
     shutil.copytree(template, ws, symlinks=True)
-    rc, _out, err = sh(["mlf-validate", "--init", "-q"], ws)
-    if rc != 0:
-        sys.exit("torture: mlf-validate --init failed in %s (%d): %s" % (ws, rc, err))
+    if not server:
+        rc, _out, err = sh(["mlf-validate", "--init", "-q"], ws)
+        if rc != 0:
+            sys.exit("torture: mlf-validate --init failed in %s (%d): %s" % (ws, rc, err))
+        return "sqlite:///" + os.path.join(ws, "runs/mlflow/mlflow.db"), "1", "mlf-detector"
+    name = os.path.basename(ws)
+    exp = MlflowClient(server).create_experiment(name)
+    with open(os.path.join(ws, "mlf.yaml")) as f:
+        conf = re.sub(r"(?m)^experiment_id: .*$", 'experiment_id: "%s"' % exp, f.read())
+    with open(os.path.join(ws, "mlf.yaml"), "w") as f:
+        f.write(conf + "registered_model: mlf-detector-%s\n" % name)
+    return server, exp, "mlf-detector-" + name
 
 
 def night(ws, env=None):
@@ -98,10 +109,11 @@ def sha256(path):
 
 
 class Case:
-    def __init__(self, ws):
+    def __init__(self, ws, store):
         self.ws = ws
         self.broken = []
-        self.client = MlflowClient(tracking_uri="sqlite:///" + os.path.join(ws, "runs/mlflow/mlflow.db"))
+        uri, self.experiment, self.model = store
+        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def expect(self, cond, what):
         if not cond:
@@ -109,7 +121,7 @@ class Case:
         return cond
 
     def runs(self):
-        return self.client.search_runs(["1"], run_view_type=ViewType.ALL, max_results=1000)
+        return self.client.search_runs([self.experiment], run_view_type=ViewType.ALL, max_results=1000)
 
     def run_status(self, run_id):
         try:
@@ -120,7 +132,7 @@ class Case:
     def aliases_truthful(self, when):
         """Every alias names a version whose run is FINISHED; returns {alias: (version, run_id)}."""
         found = {}
-        for rm in self.client.search_registered_models():
+        for rm in self.client.search_registered_models("name = '%s'" % self.model):
             for alias, version in (rm.aliases or {}).items():
                 mv = self.client.get_model_version(rm.name, version)
                 status = self.run_status(mv.run_id)
@@ -224,13 +236,15 @@ def main():
     ap.add_argument("--steps", default="", help="only these steps (comma-separated)")
     ap.add_argument("--actions", default="kill,enospc")
     ap.add_argument("--only", default="", help="only these cases (STEP:N:ACTION, comma-separated)")
+    ap.add_argument("--server", default="", help="a shared MLflow server's URL: each case gets "
+                    "its own experiment and registered model there (TEMPLATE's mlf.yaml points at it)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
 
     # the write points, in order, from one clean run
     trace_ws = os.path.join(a.work, "trace")
-    fresh_copy(a.template, trace_ws)
+    fresh_copy(a.template, trace_ws, a.server)
     trace = os.path.join(a.work, "trace.txt")
     if os.path.exists(trace):  # a kept TORTURE_WORK: the trace appends
         os.unlink(trace)
@@ -258,8 +272,7 @@ def main():
         label = "%s:%d:%s" % (step, n, action)
         # a new path each time: MLflow's client keeps one engine per store URI
         ws = os.path.join(a.work, "case%d" % i)
-        fresh_copy(a.template, ws)
-        c = Case(ws)
+        c = Case(ws, fresh_copy(a.template, ws, a.server))
         rc, _doc, err1 = night(ws, {"MLF_FAILPOINT": label})
         after_fault(c, action, rc, label)
         rc2, doc2, err2 = night(ws)
