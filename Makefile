@@ -54,6 +54,7 @@ TORCH_DIRS := torch model train retrain
 LIB_SRC := $(sort $(foreach d,$(LIB_DIRS),$(wildcard lib/$(d)/*.c)))
 CMD_SRC := $(sort $(wildcard cmd/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 DEVTOOL_SRC := $(sort $(wildcard tools/*.c))
 
@@ -142,6 +143,20 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_MAIN) $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(UNIT_LDFLAGS) -o $@ $< $(UNIT_MAIN) $(BUILD)/libmlf.a $(LIBS) -lcmocka
 
+# test_fuzz_regressions replays the inputs that once crashed a fuzz harness through it
+# (tests/fuzz/regressions/NAME/): the harnesses are compiled in again, by the normal
+# compiler, each with its entry point renamed fuzz_replay_NAME.
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_REPLAY_OBJ := $(FUZZ_NAMES:%=$(BUILD)/obj/tests/fuzz-replay/%.o)
+$(BUILD)/obj/tests/fuzz-replay/%.o: tests/fuzz/fuzz_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -DLLVMFuzzerTestOneInput=fuzz_replay_$* -MMD -MP -c $< -o $@
+$(BUILD)/obj/tests/unit/test_fuzz_regressions.o: ALL_CPPFLAGS += -D'FUZZ_HARNESSES=$(foreach n,$(FUZZ_NAMES),X($(n)))'
+$(BUILD)/tests/test_fuzz_regressions: $(BUILD)/obj/tests/unit/test_fuzz_regressions.o $(FUZZ_REPLAY_OBJ) \
+				     $(UNIT_MAIN) $(BUILD)/libmlf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(UNIT_LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libmlf.a $(LIBS) -lcmocka
+
 # Developer tools (not installed): the synthetic data generator.
 $(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
@@ -185,7 +200,6 @@ SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 # input) over libmlf.a built with clang, ASan and UBSan into $(FUZZ_BUILD); scripts/fuzz
 # runs them.  make fuzz-smoke: each for a few seconds from its seeds (CI).
 FUZZ_BUILD ?= $(BUILD)-fuzz
-FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" \
@@ -227,7 +241,7 @@ uninstall:
 clean:
 	rm -rf build build-*
 
--include $(LIB_OBJ:.o=.d) $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/obj/tests/fuzz/%.d) $(UNIT_MAIN:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/obj/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
+-include $(LIB_OBJ:.o=.d) $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/obj/tests/fuzz/%.d) $(FUZZ_REPLAY_OBJ:.o=.d) $(UNIT_MAIN:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/obj/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
 	$(TOOL_SRC:tests/tools/%.c=$(BUILD)/obj/tests/tools/%.d) $(DEVTOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.d) \
 	$(TORCH_LIB_OBJ:.o=.d) $(TORCH_UNIT_SRC:tests/unit/torch/%.c=$(BUILD)/obj/tests/unit/torch/%.d) \
 	$(TORCH_TOOL_SRC:tools/torch/%.c=$(BUILD)/obj/tools/torch/%.d) \

@@ -2,7 +2,9 @@
  * What the libFuzzer harnesses share.  Each harness is one file defining
  * LLVMFuzzerTestOneInput over one parser of outside input; most of mlf's
  * parsers read files, so the input is written to a file in a private folder
- * first (made once per process).  See scripts/fuzz.
+ * first (made once per process, under $TMPDIR).  See scripts/fuzz; the unit
+ * test test_fuzz_regressions runs the same harnesses, their entry point
+ * renamed fuzz_replay_NAME, over the inputs that once crashed them.
  */
 #ifndef MLF_TESTS_FUZZ_H
 #define MLF_TESTS_FUZZ_H
@@ -20,9 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* The harness's private folder, made on first use. */
 static inline const char *fuzz_dir(void)
 {
-	static char dir[64];
+	static char dir[4096];
 	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "%s/mlf-fuzz.XXXXXX", "/tmp");
+		const char *tmp = getenv("TMPDIR");
+		snprintf(dir, sizeof(dir), "%s/mlf-fuzz.XXXXXX", tmp && *tmp && strlen(tmp) < 4000 ? tmp : "/tmp");
 		if (!mkdtemp(dir))
 			abort();
 	}
@@ -32,7 +35,7 @@ static inline const char *fuzz_dir(void)
 /* `data` written to <dir>/<name> (folders made), returning the path (static). */
 static inline const char *fuzz_file(const char *name, const uint8_t *data, size_t size)
 {
-	static char path[512];
+	static char path[4608];
 	struct mlf_error err = MLF_ERROR_INIT;
 	snprintf(path, sizeof(path), "%s/%s", fuzz_dir(), name);
 	char *slash = strrchr(path, '/');
