@@ -122,7 +122,7 @@ static int build(const struct mlf_prep_options *opts, const struct mlf_class_nam
 					doc, err);
 	/* One flush for the whole folder, then rename(2), which fails if the target
 	 * exists: a version is never overwritten and never seen half-written. */
-	if (!rc && mlf_sync_fs(tmp, err))
+	if (!rc && (mlf_sync_fs(tmp, err) || mlf_failpoint(final_dir, err)))
 		rc = -1;
 	if (!rc && rename(tmp, final_dir) != 0) {
 		rc = mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot move the finished dataset to %s",
@@ -148,6 +148,7 @@ int mlf_prep_run(const struct mlf_prep_options *opts, json_t **doc,
 	long version = 0;
 
 	*doc = NULL;
+	mlf_failpoint_step("prep");  /* scripts/torture's name for retrain-prep's writes */
 	if (opts->val_fraction < 0 || opts->val_fraction >= 1)
 		return mlf_fail(err, MLF_EX_USAGE, "--val-fraction must be at least 0 and below 1");
 	if (!opts->base_data)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Crash points (mlf/base.h's failpoints): the torture test over a sample of
-# the write points of a retraining (scripts/torture runs them all), and the
+# the write points of a night (scripts/torture runs them all), and the
 # registry's aliases: moved only at the end of step 12, put back where they
 # were when the run fails there (set back on the SQLite store, removed through
 # a real MLflow server when there was none), read back with the MLflow client.

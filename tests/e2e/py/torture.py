@@ -5,7 +5,8 @@ then check that the record still tells the truth and the next night recovers.
 
 TEMPLATE is a workspace (mlf.yaml, base model, corrections; scripts/torture
 makes it) whose next retrain-prep makes v1.
-A trace run (MLF_FAILPOINT_TRACE) lists every write point of a retraining;
+A trace run (MLF_FAILPOINT_TRACE) lists every write point of a night, retrain-prep's
+(step "prep") and retrain-run's (its twelve steps);
 then for each point and action, on a fresh copy of TEMPLATE:
 
   night 1   retrain-prep | retrain-run, with MLF_FAILPOINT=STEP:N:ACTION
@@ -85,11 +86,15 @@ def fresh_copy(template, ws, server):
     return server, exp, "mlf-detector-" + name
 
 
+PREP_FAILED = 1000  # night()'s status when retrain-prep failed: 1000 + its status
+
+
 def night(ws, env=None):
-    """retrain-prep | retrain-run in ws: (run's exit status, its document or None, stderr)."""
-    rc, out, err = sh(["retrain-prep", "-q"], ws)
+    """retrain-prep | retrain-run in ws, both under `env`: (run's exit status, or
+    PREP_FAILED + prep's; its document or None; stderr)."""
+    rc, out, err = sh(["retrain-prep", "-q"], ws, env)
     if rc != 0:
-        return 1000 + rc, None, "retrain-prep failed (%d): %s" % (rc, err)
+        return PREP_FAILED + rc, None, "retrain-prep failed (%d): %s" % (rc, err)
     with open(os.path.join(ws, "night.json"), "w") as f:
         f.write(out)
     rc, out, err = sh(["retrain-run", "-q"], ws, env, os.path.join(ws, "night.json"))
@@ -157,11 +162,15 @@ class Case:
                             "%s: model-locate exits %d with deployable %s" % (when, rc, doc.get("deployable")))
 
     def no_temps(self, when):
-        for root, _dirs, files in os.walk(self.ws):
+        for root, dirs, files in os.walk(self.ws):
             for f in files:
                 if TEMP_RE.search(f):
                     self.broken.append("%s: temporary file left: %s"
                                        % (when, os.path.relpath(os.path.join(root, f), self.ws)))
+            for d in dirs:  # retrain-prep builds a version in .retrain_vN.tmp.PID
+                if ".tmp." in d:
+                    self.broken.append("%s: temporary folder left: %s"
+                                       % (when, os.path.relpath(os.path.join(root, d), self.ws)))
 
     def models_complete(self, when):
         models = os.path.join(self.ws, "models")
@@ -197,10 +206,12 @@ class Case:
 
 def after_fault(c, action, rc, label):
     when = "after " + label
+    if rc >= PREP_FAILED:  # a fault in retrain-prep: retrain-run did not run
+        rc -= PREP_FAILED
     if action == "kill":
-        c.expect(rc == 137, "%s: retrain-run exited %d, not killed (failpoint not reached)" % (when, rc))
+        c.expect(rc == 137, "%s: exited %d, not killed (failpoint not reached)" % (when, rc))
     else:
-        c.expect(rc not in (137,), "%s: retrain-run was killed" % when)
+        c.expect(rc not in (137,), "%s: killed" % when)
         running = [r.info.run_id for r in c.runs() if r.info.status == "RUNNING"]
         c.expect(not running, "%s: the process exited but left run(s) RUNNING: %s" % (when, running))
         # a process that exited has put the aliases back if its run did not finish
@@ -278,7 +289,8 @@ def main():
         rc2, doc2, err2 = night(ws)
         after_recovery(c, rc2, doc2, err2)
         status = "ok  " if not c.broken else "FAIL"
-        print("%s %-22s %-48s night 1 exit %d, night 2 exit %d" % (status, label, what[:48], rc, rc2))
+        first = "prep exit %d" % (rc - PREP_FAILED) if rc >= PREP_FAILED else "night 1 exit %d" % rc
+        print("%s %-22s %-48s %s, night 2 exit %d" % (status, label, what[:48], first, rc2))
         for b in c.broken:
             print("       - " + b)
         if c.broken and a.verbose:
