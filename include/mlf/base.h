@@ -341,6 +341,17 @@ int mlf_parse_int64(const char *s, int64_t *out);
 /* A string, or json null for NULL. */
 json_t *mlf_json_string_or_null(const char *s);
 /*
+ * The text Python's str() gives the value json.loads would make of `v`:
+ * None/True/False, ints, floats as repr() writes them (the shortest digits
+ * that read back the same: 0.7, not 0.69999999999999996; 1e-05), a string as
+ * it is, lists and dicts with repr()'d items ("['a', 1]").  MLflow's Python
+ * client stores a param as str(value), so a param logged this way is the one
+ * Ultralytics' callback logs, and `params.iou = '0.7'` finds it.
+ */
+char *mlf_json_py_str(const json_t *v);
+/* Append repr(x) as Python 3 writes it ("nan", "inf" included): the one copy of that rule. */
+void mlf_buf_add_py_float(struct mlf_buf *b, double x);
+/*
  * The member `key` of `obj` when it is a string, else `fallback` (NULL, "",
  * a default): `obj` may be NULL or not an object.  For a member of a member,
  * mlf_json_str(json_object_get(doc, "run"), "run_id", NULL).  The string

@@ -90,3 +90,147 @@ int mlf_json_write_line(json_t *doc, FILE *out, struct mlf_error *err)
 		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot write the output document");
 	return 0;
 }
+
+/* ---- values as Python's str() shows them ----------------------------------- */
+
+/*
+ * repr(float) in Python 3: the shortest digits that read back to the same
+ * double, in fixed notation when the decimal point falls within 16 places
+ * (0.7, 100.0, 0.0001), else in exponent notation with at least two exponent
+ * digits (1e-05, 1.5e+16).
+ */
+void mlf_buf_add_py_float(struct mlf_buf *b, double x)
+{
+	if (isnan(x)) {
+		mlf_buf_adds(b, "nan");
+		return;
+	}
+	if (isinf(x)) {
+		mlf_buf_adds(b, x > 0 ? "inf" : "-inf");
+		return;
+	}
+	char sci[40];
+	for (int prec = 0; prec < 17; prec++) {
+		snprintf(sci, sizeof(sci), "%.*e", prec, x);
+		if (strtod(sci, NULL) == x)
+			break;
+	}
+	/* sci is "-d.ddde+XX": the digits, and where the point goes */
+	char digits[24];
+	size_t nd = 0;
+	const char *p = sci;
+	if (*p == '-') {
+		mlf_buf_addc(b, '-');
+		p++;
+	}
+	for (; *p && *p != 'e'; p++)
+		if (*p != '.')
+			digits[nd++] = *p;
+	while (nd > 1 && digits[nd - 1] == '0')  /* %.0e of 0 gives "0e+00": one digit stays */
+		nd--;
+	digits[nd] = 0;
+	int decpt = atoi(p + 1) + 1;  /* x = 0.DIGITS * 10^decpt */
+	if (decpt <= -4 || decpt > 16) {
+		mlf_buf_addc(b, digits[0]);
+		if (nd > 1)
+			mlf_buf_addf(b, ".%s", digits + 1);
+		int e = decpt - 1;
+		mlf_buf_addf(b, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+	} else if (decpt <= 0) {
+		mlf_buf_adds(b, "0.");
+		for (int i = 0; i < -decpt; i++)
+			mlf_buf_addc(b, '0');
+		mlf_buf_adds(b, digits);
+	} else if ((size_t)decpt < nd) {
+		mlf_buf_add(b, digits, (size_t)decpt);
+		mlf_buf_addf(b, ".%s", digits + decpt);
+	} else {
+		mlf_buf_adds(b, digits);
+		for (size_t i = nd; i < (size_t)decpt; i++)
+			mlf_buf_addc(b, '0');
+		mlf_buf_adds(b, ".0");
+	}
+}
+
+/* repr(str): single quotes unless the text holds one and no double quote. */
+static void py_repr_str(struct mlf_buf *b, const char *s)
+{
+	char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
+	mlf_buf_addc(b, q);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '\\' || *c == (unsigned char)q)
+			mlf_buf_addf(b, "\\%c", *c);
+		else if (*c == '\n')
+			mlf_buf_adds(b, "\\n");
+		else if (*c == '\r')
+			mlf_buf_adds(b, "\\r");
+		else if (*c == '\t')
+			mlf_buf_adds(b, "\\t");
+		else if (*c < 0x20 || *c == 0x7f)
+			mlf_buf_addf(b, "\\x%02x", *c);
+		else
+			mlf_buf_addc(b, (char)*c);
+	}
+	mlf_buf_addc(b, q);
+}
+
+static void py_text(struct mlf_buf *b, const json_t *v, int top)
+{
+	size_t i;
+	const char *key;
+	json_t *item;
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		mlf_buf_adds(b, "None");
+		break;
+	case JSON_TRUE:
+		mlf_buf_adds(b, "True");
+		break;
+	case JSON_FALSE:
+		mlf_buf_adds(b, "False");
+		break;
+	case JSON_INTEGER:
+		mlf_buf_addf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		mlf_buf_add_py_float(b, json_real_value(v));
+		break;
+	case JSON_STRING:
+		if (top)
+			mlf_buf_adds(b, json_string_value(v));
+		else
+			py_repr_str(b, json_string_value(v));
+		break;
+	case JSON_ARRAY:
+		mlf_buf_addc(b, '[');
+		json_array_foreach(v, i, item) {
+			if (i)
+				mlf_buf_adds(b, ", ");
+			py_text(b, item, 0);
+		}
+		mlf_buf_addc(b, ']');
+		break;
+	case JSON_OBJECT:
+		mlf_buf_addc(b, '{');
+		i = 0;
+		json_object_foreach((json_t *)v, key, item) {
+			if (i++)
+				mlf_buf_adds(b, ", ");
+			py_repr_str(b, key);
+			mlf_buf_adds(b, ": ");
+			py_text(b, item, 0);
+		}
+		mlf_buf_addc(b, '}');
+		break;
+	}
+}
+
+char *mlf_json_py_str(const json_t *v)
+{
+	struct mlf_buf b = MLF_BUF_INIT;
+	if (!v)
+		mlf_buf_adds(&b, "None");
+	else
+		py_text(&b, v, 1);
+	return mlf_buf_detach(&b);
+}

@@ -179,7 +179,7 @@ double mlf_py_round6(double x)
 	return strtod(s, NULL);
 }
 
-/* Python's repr(float) (shortest round-trip), then PyYAML's "1e-05" -> "1.0e-05". */
+/* PyYAML's float: Python's repr() ("1e-05" made "1.0e-05"), YAML's names for NaN and infinities. */
 static void yaml_float(struct mlf_buf *out, double x)
 {
 	if (isnan(x)) {
@@ -190,50 +190,17 @@ static void yaml_float(struct mlf_buf *out, double x)
 		mlf_buf_adds(out, x > 0 ? ".inf" : "-.inf");
 		return;
 	}
-	char e[64];
-	int p;
-	for (p = 1; p <= 17; p++) {
-		snprintf(e, sizeof(e), "%.*e", p - 1, x);
-		if (strtod(e, NULL) == x)
-			break;
-	}
-	/* e is "[-]d.ddde[+-]XX": digits and decimal exponent */
-	char digits[32];
-	size_t nd = 0;
-	const char *c = e;
-	int neg = *c == '-';
-	if (neg)
-		c++;
-	for (; *c && *c != 'e'; c++)
-		if (*c != '.')
-			digits[nd++] = *c;
-	digits[nd] = '\0';
-	int exp10 = atoi(c + 1);
-	while (nd > 1 && digits[nd - 1] == '0')
-		digits[--nd] = '\0';
-	if (neg)
-		mlf_buf_addc(out, '-');
-	if (exp10 >= -4 && exp10 < 16) {
-		if (exp10 < 0) {
-			mlf_buf_adds(out, "0.");
-			for (int i = 0; i < -exp10 - 1; i++)
-				mlf_buf_addc(out, '0');
-			mlf_buf_adds(out, digits);
-		} else {
-			for (int i = 0; i <= exp10; i++)
-				mlf_buf_addc(out, (size_t)i < nd ? digits[i] : '0');
-			mlf_buf_addc(out, '.');
-			if ((size_t)exp10 + 1 < nd)
-				mlf_buf_adds(out, digits + exp10 + 1);
-			else
-				mlf_buf_addc(out, '0');
-		}
+	struct mlf_buf r = MLF_BUF_INIT;
+	mlf_buf_add_py_float(&r, x);
+	const char *e = strchr(r.data, 'e');
+	if (e && !memchr(r.data, '.', (size_t)(e - r.data))) {
+		mlf_buf_add(out, r.data, (size_t)(e - r.data));
+		mlf_buf_adds(out, ".0");
+		mlf_buf_adds(out, e);
 	} else {
-		mlf_buf_addc(out, digits[0]);
-		mlf_buf_addc(out, '.');
-		mlf_buf_adds(out, nd > 1 ? digits + 1 : "0");
-		mlf_buf_addf(out, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+		mlf_buf_adds(out, r.data);
 	}
+	mlf_buf_release(&r);
 }
 
 /* PyYAML's plain style when the string cannot be read back as something

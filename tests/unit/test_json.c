@@ -170,6 +170,68 @@ static void test_sha256_hex(void **state)
 	assert_false(mlf_is_sha256_hex(longer));
 }
 
+/* Expected texts from Python 3's repr() of each value (run once, kept here). */
+static void test_py_str_floats(void **state)
+{
+	(void)state;
+	static const struct { double x; const char *want; } cases[] = {
+		{ 0.7, "0.7" }, { 0.937, "0.937" }, { 0.0005, "0.0005" }, { 0.01, "0.01" },
+		{ 1e-05, "1e-05" }, { 1.5e-07, "1.5e-07" }, { 100.0, "100.0" }, { 0.0, "0.0" },
+		{ -0.0, "-0.0" }, { 1e+16, "1e+16" }, { 1000000000000000.0, "1000000000000000.0" },
+		{ 1.2345678901234568e+17, "1.2345678901234568e+17" },
+		{ 0.30000000000000004, "0.30000000000000004" }, { 0.3333333333333333, "0.3333333333333333" },
+		{ 2.5, "2.5" }, { -1.25e-10, "-1.25e-10" }, { 5e-324, "5e-324" },
+		{ 1.7976931348623157e+308, "1.7976931348623157e+308" }, { 0.0001, "0.0001" },
+		{ 0.00012345, "0.00012345" }, { 12345.678, "12345.678" }, { 1e+22, "1e+22" },
+		{ 0.3, "0.3" }, { 16.0, "16.0" }, { 640.0, "640.0" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_real(cases[i].x);
+		char *got = mlf_json_py_str(v);
+		assert_string_equal(got, cases[i].want);
+		free(got);
+		json_decref(v);
+	}
+	/* and every text reads back to its double */
+	unsigned long long bits = 0x9e3779b97f4a7c15ULL;
+	for (int i = 0; i < 20000; i++) {
+		bits ^= bits << 13, bits ^= bits >> 7, bits ^= bits << 17;
+		double x;
+		memcpy(&x, &bits, sizeof(x));
+		if (!isfinite(x))
+			continue;
+		json_t *v = json_real(x);
+		char *got = mlf_json_py_str(v);
+		if (strtod(got, NULL) != x)
+			fail_msg("%.17g gave '%s'", x, got);
+		free(got);
+		json_decref(v);
+	}
+}
+
+static void test_py_str_values(void **state)
+{
+	(void)state;
+	static const struct { const char *json, *want; } cases[] = {
+		{ "null", "None" }, { "true", "True" }, { "false", "False" }, { "42", "42" },
+		{ "-7", "-7" }, { "\"yolov8n.pt\"", "yolov8n.pt" }, { "\"\"", "" },
+		{ "[0.5, 1, \"a\", null]", "[0.5, 1, 'a', None]" },
+		{ "{\"k\": [true], \"it's\": \"x\\\\y\"}", "{'k': [True], \"it's\": 'x\\\\y'}" },
+		{ "[]", "[]" }, { "{}", "{}" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+		assert_non_null(v);
+		char *got = mlf_json_py_str(v);
+		assert_string_equal(got, cases[i].want);
+		free(got);
+		json_decref(v);
+	}
+	char *none = mlf_json_py_str(NULL);
+	assert_string_equal(none, "None");
+	free(none);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +242,8 @@ int main(void)
 		cmocka_unit_test(test_string_members),
 		cmocka_unit_test(test_sha256_hex),
 		cmocka_unit_test(test_utf8_escape),
+		cmocka_unit_test(test_py_str_floats),
+		cmocka_unit_test(test_py_str_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
