@@ -30,7 +30,7 @@ struct verify {
 static const char *const required_params[] = {
 	"epochs", "imgsz", "batch", "optimizer", "lr0", "seed", "data", "dataset_digest",
 };
-static const char *const required_metrics[] = { "val_mAP50", "val_precision" };
+static const char *const required_metrics[] = { "val_mAP50", "val_precision", "mAP50", "precision" };
 
 /* ---- the report --------------------------------------------------------- */
 

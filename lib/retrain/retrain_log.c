@@ -150,14 +150,6 @@ int retrain_start_run(struct retrain *r, struct mlf_error *err)
 	return retrain_state_save(r, "RUNNING", NULL, err);
 }
 
-/* Strings as they are, anything else as its JSON text (true, null, 0.01). */
-static char *param_text(const json_t *v)
-{
-	if (json_is_string(v))
-		return mlf_xstrdup(json_string_value(v));
-	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-}
-
 int retrain_log_params(struct retrain *r, struct mlf_error *err)
 {
 	json_t *args = mlf_train_args_json(&r->train.args);
@@ -165,7 +157,9 @@ int retrain_log_params(struct retrain *r, struct mlf_error *err)
 	const char *key;
 	json_t *v;
 	json_object_foreach(args, key, v) {
-		char *text = param_text(v);
+		/* as Ultralytics' callback logs them through MLflow's Python client: str(value),
+		 * so 0.7 (not 0.69999999999999996), True, None */
+		char *text = mlf_json_py_str(v);
 		mlf_kvs_add(&params, key, text);
 		free(text);
 	}
@@ -199,8 +193,15 @@ int retrain_log_dataset(struct retrain *r, struct mlf_error *err)
 	/* MLflow's digests are short; ours is the full sha256, kept in the tags */
 	char short_digest[24];
 	snprintf(short_digest, sizeof(short_digest), "%s", digest + (strncmp(digest, "sha256:", 7) ? 0 : 7));
-	if (mlf_tracking_log_dataset_input(r->t, r->run.run_id, name, short_digest, "local", path,
-					   "training", &e2)) {
+	/* the source as MLflow's own local dataset source writes it (json.dumps of {"uri": path}),
+	 * so that mlflow.data.get_source() reads it back */
+	json_t *src = json_pack("{s:s}", "uri", path ? path : "");
+	char *source = json_dumps(src, JSON_ENSURE_ASCII);
+	json_decref(src);
+	int rc = mlf_tracking_log_dataset_input(r->t, r->run.run_id, name, short_digest, "local", source,
+						"training", &e2);
+	free(source);
+	if (rc) {
 		if (e2.kind != MLF_ERR_UNSUPPORTED) {
 			*err = e2;
 			return -1;
@@ -310,10 +311,12 @@ int retrain_on_epoch(const struct mlf_train_epoch *e, void *ctx, struct mlf_erro
 	struct mlf_metric m[NFIG + MLF_NGROUPS];
 	size_t n = 0;
 	int64_t now = mlf_now_ms();
+	/* step: the epoch counted from 0, as Ultralytics' callback logs it (trainer.epoch) */
+	int64_t step = e->epoch - 1;
 	for (size_t i = 0; i < NFIG; i++)
-		m[n++] = (struct mlf_metric){ mlf_xstrdup(figures[i].key), figures[i].value, now, e->epoch };
+		m[n++] = (struct mlf_metric){ mlf_xstrdup(figures[i].key), figures[i].value, now, step };
 	for (int g = 0; g < e->ngroups && g < MLF_NGROUPS; g++)
-		m[n++] = (struct mlf_metric){ mlf_xasprintf("lr/pg%d", g), e->lr[g], now, e->epoch };
+		m[n++] = (struct mlf_metric){ mlf_xasprintf("lr/pg%d", g), e->lr[g], now, step };
 	struct mlf_error e2 = MLF_ERROR_INIT;
 	/* A store that stops answering must not cost the training: the
 	 * figures are kept and logged when it is back (and are in results.csv). */
@@ -347,9 +350,17 @@ int retrain_log_final(struct retrain *r, struct mlf_error *err)
 {
 	if (retrain_flush_pending(r, err))
 		return -1;
-	struct mlf_metric m[12];
+	struct mlf_metric m[16];
 	size_t n = val_metrics(m, r->post, "val_", r->result.epochs_done);
 	int64_t now = mlf_now_ms();
+	/* the same figures under the names the Python system this replaces logged, which
+	 * its users' queries and dashboards ask for (metrics.mAP50 > 0.5) */
+	static const char *const seed_names[] = { "precision", "recall", "mAP50", "mAP50-95" };
+	for (size_t i = 0; i < 4; i++) {
+		double v = NAN;
+		mlf_json_to_double(json_object_get(r->post, seed_names[i]), &v);
+		m[n++] = (struct mlf_metric){ mlf_xstrdup(seed_names[i]), v, now, 0 };
+	}
 	m[n++] = (struct mlf_metric){ mlf_xstrdup("retraining_dataset_samples"),
 				      (double)dataset_images(r->dataset), now, 0 };
 	m[n++] = (struct mlf_metric){ mlf_xstrdup("best_epoch"), r->result.best_epoch, now, 0 };

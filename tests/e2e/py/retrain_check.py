@@ -13,6 +13,7 @@ import sys
 import tempfile
 
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+import mlflow  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 
 failures = 0
@@ -63,20 +64,41 @@ def main():
         check(f"param {key} present", key in params)
     check("param epochs as trained", params.get("epochs") == str(a.epochs), params.get("epochs"))
     check("every training setting is a param (more than 60)", len(params) > 60, len(params))
+    # as Ultralytics' callback logs them through MLflow's Python client: str(value)
+    for key, want in (("iou", "0.7"), ("momentum", "0.937"), ("amp", "True"), ("freeze", "None"),
+                      ("warmup_bias_lr", "0.1"), ("mosaic", "1.0")):
+        check(f"param {key} as Python writes it", params.get(key) == want, params.get(key))
+    found = c.search_runs([a.experiment], "params.iou = '0.7' and params.momentum = '0.937'")
+    check("search_runs finds the run by params.iou = '0.7'", a.run_id in [r.info.run_id for r in found],
+          [r.info.run_id for r in found])
     if a.status != "FINISHED":
         return
     inputs = [d.dataset.name for d in (run.inputs.dataset_inputs if run.inputs else [])]
     check("the dataset is a run input", f"retrain_{a.version}" in inputs, inputs)
+    for d in (run.inputs.dataset_inputs if run.inputs else []):
+        try:
+            source = mlflow.data.get_source(d)
+            check("mlflow.data.get_source() reads the dataset's source", source.uri.endswith(
+                  f"/retrain_{a.version}") and os.path.isdir(source.uri), source.uri)
+        except Exception as e:  # noqa: BLE001 - the failure is what is checked
+            check("mlflow.data.get_source() reads the dataset's source", False, repr(e))
+        check("the dataset's source type is local", d.dataset.source_type == "local", d.dataset.source_type)
     m = data.metrics
     for key in ("pre_precision", "pre_recall", "pre_mAP50", "pre_mAP50-95", "val_precision",
-                "val_recall", "val_mAP50", "val_mAP50-95", "retraining_dataset_samples"):
+                "val_recall", "val_mAP50", "val_mAP50-95", "retraining_dataset_samples",
+                "mAP50", "mAP50-95", "precision", "recall"):
         check(f"metric {key} present", key in m)
+    for key in ("mAP50", "mAP50-95", "precision", "recall"):
+        check(f"metric {key} is val_{key}'s value", m.get(key) == m.get("val_" + key),
+              (m.get(key), m.get("val_" + key)))
+    found = c.search_runs([a.experiment], "metrics.mAP50 > 0")
+    check("search_runs finds the run by metrics.mAP50 > 0", a.run_id in [r.info.run_id for r in found])
     check("val_mAP50 > 0", m.get("val_mAP50", 0) > 0, m.get("val_mAP50"))
     check("val_precision > 0", m.get("val_precision", 0) > 0, m.get("val_precision"))
     for key in ("metrics/mAP50-95B", "train/box_loss", "val/cls_loss", "lr/pg0"):
         hist = c.get_metric_history(a.run_id, key)
         steps = sorted(x.step for x in hist)
-        check(f"{key} logged at every epoch", steps == list(range(1, a.epochs + 1)), steps)
+        check(f"{key} logged at every epoch", steps == list(range(a.epochs)), steps)
     files = set()
 
     def walk(path=None):
