@@ -155,37 +155,13 @@ static void c_numeric_leave(struct c_numeric *s)
 	}
 }
 
-/*
- * The text Python's str(float) prints: the fewest significant digits that
- * read back as exactly `v`, fixed notation for exponents -4..15 ("100.0",
- * "0.1"), else "1e-05" / "1e+16".  float() reads it back bit for bit.
- */
+/* The text Python's str(float) prints (mlf_buf_add_py_float): float() reads it back bit for bit. */
 static void format_double(char *out, size_t n, double v)
 {
-	if (isnan(v)) {
-		snprintf(out, n, "nan");
-		return;
-	}
-	if (isinf(v)) {
-		snprintf(out, n, v > 0 ? "inf" : "-inf");
-		return;
-	}
-	int prec = 1;
-	for (; prec < 17; prec++) {
-		snprintf(out, n, "%.*e", prec - 1, v);
-		if (strtod(out, NULL) == v)
-			break;
-	}
-	snprintf(out, n, "%.*e", prec - 1, v);
-	int exp = atoi(strchr(out, 'e') + 1);
-	if (exp >= -4 && exp < 16) {
-		int decimals = prec - 1 - exp > 0 ? prec - 1 - exp : 0;
-		snprintf(out, n, "%.*f", decimals, v);
-		if (!strchr(out, '.')) {
-			size_t len = strlen(out);
-			snprintf(out + len, n - len, ".0");
-		}
-	}
+	struct mlf_buf b = MLF_BUF_INIT;
+	mlf_buf_add_py_float(&b, v);
+	snprintf(out, n, "%s", b.data);
+	mlf_buf_release(&b);
 }
 
 /* Python's float() accepts more spellings; these are the ones Python and C write. */
