@@ -695,8 +695,6 @@ static void check_registry(struct verify *s)
 			    "is tagged registry_version=%s", doc_version, s->run.run_id, version);
 		else
 			check_model_version(s, name, version);
-	} else if (!strcmp(mlf_tracking_backend(s->t), "file")) {
-		add(s, 1, "registry", "skipped: the file tracking store keeps no model registry");
 	} else {
 		add(s, 0, "registry", "run %s has no registered_model / registry_version tags: the "
 		    "model was not registered; register model/%s.pt of the run, or retrain",

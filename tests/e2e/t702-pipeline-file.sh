@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The pipeline on MLflow's legacy file store, read back with the real MLflow
-# client (MLFLOW_ALLOW_FILE_STORE=true); the registry step is recorded as
-# skipped, which mlf-verify accepts.
+# client (MLFLOW_ALLOW_FILE_STORE=true), its model registry included: the
+# version and its aliases are kept under runs/mlruns/models/ as MLflow keeps them.
 # needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 set -o pipefail
@@ -12,11 +12,16 @@ check "mlf-validate --init creates experiment 0123" mlf-validate --init -q
 check_status 0 "pipeline on the file store" \
 	bash -c 'mlf-validate -q && retrain-prep -q | retrain-run >"$0/run.json" && mlf-verify -q <"$0/run.json" >"$0/verify.json"' "$T"
 run=$(json_get "$T/run.json" run_id)
-check_grep "registry step recorded as skipped" '"skipped"' "$T/run.json"
-check "MLflow reads the run from the file store" py retrain_check.py "file://$WS/runs/mlruns" "$run" \
-	--experiment 0123 --version v1 --epochs 3 --no-registry \
+check_eq "registered: version 1" "$(json_get "$T/run.json" registry.version)" "1"
+check_eq "mlf-verify passes it, the registry check included" "$(json_get "$T/verify.json" ok)" "true"
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print([c["detail"] for c in d["checks"] if c["name"] == "registry"][0])' "$T/verify.json" >"$T/reg.txt"
+check_grep "... which read the version from the file store's registry" "mlf-detector version 1 of run" "$T/reg.txt"
+check "MLflow reads the run and its registry version from the file store" py retrain_check.py \
+	"file://$WS/runs/mlruns" "$run" --experiment 0123 --version v1 --epochs 3 --aliases challenger,champion \
 	--model-sha "$(sha256sum models/retrained_v1.pt | cut -d' ' -f1)"
 check "metrics written in the file store's layout" test -s "runs/mlruns/0123/$run/metrics/val_mAP50"
 model-locate 1 >"$T/locate.json"
 check_eq "model-locate: all copies agree" "$(json_get "$T/locate.json" agree)" "true"
+check_eq "model-locate: the registry version" "$(json_get "$T/locate.json" registry.version)" "1"
 finish

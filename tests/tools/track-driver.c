@@ -33,7 +33,8 @@ static const char usage_text[] =
 	"  list-artifacts RUN_ID [PATH] | download-artifact RUN_ID PATH LOCAL_DST\n"
 	"  log-dataset RUN_ID NAME DIGEST SOURCE_TYPE SOURCE CONTEXT\n"
 	"  ensure-registered-model NAME | create-model-version NAME SOURCE RUN_ID\n"
-	"  get-model-version NAME VERSION | set-alias NAME ALIAS VERSION | get-alias NAME ALIAS\n";
+	"  get-model-version NAME VERSION | set-alias NAME ALIAS VERSION | get-alias NAME ALIAS\n"
+	"  delete-alias NAME ALIAS\n";
 
 static json_t *kvs_object(const struct mlf_kvs *kvs)
 {
@@ -289,6 +290,12 @@ static int command(struct mlf_tracking *t, int argc, char **argv, json_t **out,
 		if (need_args(argc, 4, err))
 			return -1;
 		rc = mlf_tracking_set_alias(t, argv[1], argv[2], argv[3], err);
+		if (!rc)
+			*out = json_object();
+	} else if (!strcmp(cmd, "delete-alias")) {
+		if (need_args(argc, 3, err))
+			return -1;
+		rc = mlf_tracking_delete_alias(t, argv[1], argv[2], err);
 		if (!rc)
 			*out = json_object();
 	} else {

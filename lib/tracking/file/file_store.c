@@ -216,4 +216,10 @@ const struct mlf_tracking_ops mlf_file_store_ops = {
 	.search_runs = mlf_fst_search_runs,
 	.delete_run = mlf_fst_delete_run,
 	.log_dataset_input = mlf_fst_log_dataset_input,
+	.ensure_registered_model = mlf_fst_ensure_registered_model,
+	.create_model_version = mlf_fst_create_model_version,
+	.get_model_version = mlf_fst_get_model_version,
+	.set_alias = mlf_fst_set_alias,
+	.delete_alias = mlf_fst_delete_alias,
+	.get_alias = mlf_fst_get_alias,
 };

@@ -6,6 +6,7 @@
  *   <root>/<exp_id>/meta.yaml, tags/<key>
  *   <root>/<exp_id>/<run_id>/meta.yaml, metrics/ params/ tags/ artifacts/ inputs/
  *   <root>/<exp_id>/datasets/<md5>/meta.yaml
+ *   <root>/models/<name>/meta.yaml, aliases/<alias>, version-<n>/meta.yaml
  *   <root>/.trash/<exp_id>/...   deleted experiments
  *
  *   file_store.c              opening, ping, the ops table; ids, key paths, meta.yaml
@@ -13,6 +14,7 @@
  *   file_store_runs.c         finding runs, run meta.yaml, run lifecycle and search
  *   file_store_metrics.c      param, tag and metric files; metric text; log_batch
  *   file_store_inputs.c       dataset inputs
+ *   file_store_registry.c     the model registry: <root>/models/<name>/
  *   file_store_yaml.c         the YAML subset of meta.yaml
  *
  * Ownership: struct file_store owns its strings, made by mlf_file_store_open
@@ -204,5 +206,18 @@ int mlf_fst_get_metric_history(void *impl, const char *run_id, const char *key,
 int mlf_fst_log_dataset_input(void *impl, const char *run_id, const char *name,
 			      const char *digest, const char *source_type, const char *source,
 			      const char *context, struct mlf_error *err);
+
+/* ---- model registry (file_store_registry.c) ------------------------------- */
+
+int mlf_fst_ensure_registered_model(void *impl, const char *name, struct mlf_error *err);
+int mlf_fst_create_model_version(void *impl, const char *name, const char *source, const char *run_id,
+				 struct mlf_model_version *out, struct mlf_error *err);
+int mlf_fst_get_model_version(void *impl, const char *name, const char *version,
+			      struct mlf_model_version *out, struct mlf_error *err);
+int mlf_fst_set_alias(void *impl, const char *name, const char *alias, const char *version,
+		      struct mlf_error *err);
+int mlf_fst_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err);
+int mlf_fst_get_alias(void *impl, const char *name, const char *alias, struct mlf_model_version *out,
+		      struct mlf_error *err);
 
 #endif
