@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Crash points (mlf/base.h's failpoints): the torture test over a sample of
-# the write points of a night (scripts/torture runs them all), and the
+# the write points of a night (scripts/torture runs them all) and over the
+# cases where it once found bugs: kill -9 before the first mlf_run.json (an
+# empty folder, exit 73 for ever), a dead RUNNING run on a night with nothing
+# new, best.pt/last.pt and the final plots, a temporary file in the artifact
+# store, mlf_run.json after FINISHED, the aliases moved; and the
 # registry's aliases: moved only at the end of step 12, put back where they
 # were when the run fails there (set back on the SQLite store, removed through
 # a real MLflow server when there was none), read back with the MLflow client.
@@ -15,6 +19,14 @@ check_eq "torture sample: exit 0" "$rc" "0"
 check_grep "torture sample: every case tried" "^torture: ${MLF_TORTURE_SAMPLE:-24} case(s) tried" "$T/torture.log"
 check_grep "torture sample: no invariant broken" " 0 invariant(s) broken" "$T/torture.log"
 check_eq "torture sample: a line per case" "$(grep -c '^ok ' "$T/torture.log")" "${MLF_TORTURE_SAMPLE:-24}"
+
+# ---- the cases where the torture test found bugs, every time (see the commit that fixed them)
+found=run:2:kill,pre_eval:3:kill,train:7:kill,train:12:enospc,dataset:3:kill,finished:1:enospc,publish:7:kill
+scripts/torture --only "$found" >"$T/found.log" 2>&1
+rc=$?
+sed 's/^/    /' "$T/found.log" | grep -v '^    ok ' | tail -20
+check_eq "torture, the cases that once failed: exit 0" "$rc" "0"
+check_eq "... all 7 tried and passed" "$(grep -c '^ok ' "$T/found.log")" "7"
 
 # alias VERSION_OR_NONE: where alias $2 of mlf-detector points in store $1
 alias_of() { "$PY" -c 'import sys; from mlflow import MlflowClient

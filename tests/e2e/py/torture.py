@@ -276,7 +276,7 @@ def main():
         idx = sorted({round(i * (len(cases) - 1) / (a.sample - 1)) for i in range(a.sample)}) \
             if a.sample > 1 else [len(cases) // 2]
         cases = [cases[i] for i in idx]
-    print("torture: %d write points in a retraining; trying %d case(s)" % (len(points), len(cases)))
+    print("torture: %d write points in a night; trying %d case(s)" % (len(points), len(cases)))
 
     broken_total, failed_cases, t0 = 0, [], time.time()
     for i, ((step, n, what), action) in enumerate(cases):
