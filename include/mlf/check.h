@@ -210,9 +210,6 @@ enum mlf_alias_verdict {
 /* Where an alias set for version `ours` points now (`now` NULL = not set). */
 enum mlf_alias_verdict mlf_alias_judge(const char *ours, const char *now);
 
-/* "challenger, champion" -> keys of *out in order, trimmed, without empties
- * or repeats (values ""). */
-void mlf_alias_list_parse(const char *text, struct mlf_kvs *out);
 
 /* ---- everything about one version (model-locate) ------------------------ */
 
@@ -232,11 +229,11 @@ struct mlf_locations {
 	char *tracking_uri;           /* redacted */
 	char *run_error;
 
-	/* Its registry version, from the run's tags; reg_name NULL when none. */
+	/* Its registry version, from the run's tags (immutable facts); its aliases from
+	 * the registry, the one truth about them.  reg_name NULL when none. */
 	char *reg_name;
 	char *reg_version;
 	struct mlf_kvs aliases;       /* aliases on this version now */
-	struct mlf_kvs moved;         /* alias -> the version it points to now (not ours) */
 	char *reg_error;              /* the registry contradicts the tags, or cannot be read */
 	char *reg_note;               /* e.g. unconfirmed: the store keeps no registry */
 

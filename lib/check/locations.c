@@ -143,28 +143,6 @@ enum mlf_alias_verdict mlf_alias_judge(const char *ours, const char *now)
 	return cmp == 0 ? MLF_ALIAS_HERE : cmp > 0 ? MLF_ALIAS_MOVED_ON : MLF_ALIAS_OLDER;
 }
 
-void mlf_alias_list_parse(const char *text, struct mlf_kvs *out)
-{
-	const char *p = text ? text : "";
-	while (*p) {
-		size_t len = strcspn(p, ",");
-		const char *s = p, *e = p + len;
-		while (s < e && (*s == ' ' || *s == '\t'))
-			s++;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if (e > s) {
-			char *alias = mlf_xstrndup(s, (size_t)(e - s));
-			if (!mlf_kvs_get(out, alias))
-				mlf_kvs_add(out, alias, "");
-			free(alias);
-		}
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-}
-
 /* ---- one version, every location ---------------------------------------- */
 
 static void read_metadata(struct mlf_locations *l)
@@ -212,35 +190,11 @@ static void raise_status(struct mlf_locations *l, int status)
 	l->status = mlf_status_worse(l->status, status);
 }
 
-static void confirm_aliases(struct mlf_locations *l, struct mlf_tracking *t,
-			    const struct mlf_kvs *tagged)
-{
-	for (size_t i = 0; i < tagged->n; i++) {
-		const char *alias = tagged->items[i].key;
-		struct mlf_model_version mv = { 0 };
-		struct mlf_error err = MLF_ERROR_INIT;
-		if (mlf_kvs_get(&l->aliases, alias))
-			continue;
-		if (mlf_tracking_get_alias(t, l->reg_name, alias, &mv, &err) == 0) {
-			if (mlf_alias_judge(l->reg_version, mv.version) == MLF_ALIAS_HERE)
-				mlf_kvs_add(&l->aliases, alias, "");
-			else
-				mlf_kvs_add(&l->moved, alias, mv.version ? mv.version : "");
-		} else if (err.kind == MLF_ERR_NOT_FOUND) {
-			mlf_kvs_add(&l->moved, alias, "");
-		} else if (!l->reg_error) {
-			l->reg_error = mlf_xstrdup(err.msg);
-		}
-		mlf_model_version_release(&mv);
-	}
-}
-
 static void locate_registry(struct mlf_locations *l, struct mlf_tracking *t,
 			    const struct mlf_run *run)
 {
 	const char *name = mlf_kvs_get(&run->tags, "registered_model");
 	const char *version = mlf_kvs_get(&run->tags, "registry_version");
-	struct mlf_kvs tagged = MLF_KVS_INIT;
 	struct mlf_model_version mv = { 0 };
 	struct mlf_error err = MLF_ERROR_INIT;
 
@@ -248,12 +202,8 @@ static void locate_registry(struct mlf_locations *l, struct mlf_tracking *t,
 		return;
 	l->reg_name = mlf_xstrdup(name);
 	l->reg_version = mlf_xstrdup(version);
-	mlf_alias_list_parse(mlf_kvs_get(&run->tags, "registry_aliases"), &tagged);
 	if (mlf_tracking_get_model_version(t, name, version, &mv, &err)) {
 		if (err.kind == MLF_ERR_UNSUPPORTED) {
-			/* Nothing to confirm with: show what the run recorded. */
-			for (size_t i = 0; i < tagged.n; i++)
-				mlf_kvs_add(&l->aliases, tagged.items[i].key, "");
 			l->reg_note = mlf_xasprintf("unconfirmed: %s", err.msg);
 		} else {
 			l->reg_error = mlf_xstrdup(err.msg);
@@ -264,12 +214,11 @@ static void locate_registry(struct mlf_locations *l, struct mlf_tracking *t,
 		l->reg_error = mlf_xasprintf("model version %s %s belongs to run %s, not to run %s",
 					     name, version, mv.run_id, run->run_id);
 	} else {
+		/* the registry is the one truth about aliases: no run tag repeats them */
 		for (size_t i = 0; i < mv.aliases.n; i++)
 			mlf_kvs_add(&l->aliases, mv.aliases.items[i].key, "");
-		confirm_aliases(l, t, &tagged);
 	}
 	mlf_model_version_release(&mv);
-	mlf_kvs_release(&tagged);
 }
 
 static char *artifact_path_of(const struct mlf_locations *l)
@@ -423,14 +372,6 @@ static json_t *registry_json(const struct mlf_locations *l)
 		return json_null();
 	json_t *o = json_pack("{s:s, s:s, s:o}", "name", l->reg_name, "version", l->reg_version,
 			      "aliases", kvs_keys_json(&l->aliases));
-	if (l->moved.n) {
-		json_t *moved = json_object();
-		for (size_t i = 0; i < l->moved.n; i++)
-			json_object_set_new(moved, l->moved.items[i].key,
-					    mlf_json_string_or_null(*l->moved.items[i].value ?
-								    l->moved.items[i].value : NULL));
-		json_object_set_new(o, "moved", moved);
-	}
 	if (l->reg_error)
 		json_object_set_new(o, "error", json_string(l->reg_error));
 	if (l->reg_note)
@@ -466,10 +407,6 @@ static char *registry_text(const struct mlf_locations *l)
 		mlf_buf_adds(&b, ", aliases ");
 		add_kvs_keys(&b, &l->aliases);
 	}
-	for (size_t i = 0; i < l->moved.n; i++)
-		mlf_buf_addf(&b, "; %s now %s%s", l->moved.items[i].key,
-			     *l->moved.items[i].value ? "at version " : "unset",
-			     l->moved.items[i].value);
 	if (l->reg_error)
 		mlf_buf_addf(&b, "; %s", l->reg_error);
 	if (l->reg_note)
@@ -630,6 +567,5 @@ void mlf_locations_release(struct mlf_locations *l)
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
 		free(*strings[i]);
 	mlf_kvs_release(&l->aliases);
-	mlf_kvs_release(&l->moved);
 	memset(l, 0, sizeof(*l));
 }

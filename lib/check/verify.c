@@ -641,11 +641,17 @@ static void judge_alias(struct verify *s, const char *name, const char *version,
 	mlf_model_version_release(&mv);
 }
 
-static void check_model_version(struct verify *s, const char *name, const char *version)
+/*
+ * The version exists and is this run's.  Its aliases: the registry is the
+ * one truth (no run tag repeats them, so none goes stale when they move);
+ * the ones the run document says the run set, `expected` (NULL when a
+ * version is verified on its own), are judged; the rest are reported.
+ */
+static void check_model_version(struct verify *s, const char *name, const char *version,
+				const json_t *expected)
 {
 	struct mlf_model_version mv = { 0 };
 	struct mlf_error err = MLF_ERROR_INIT;
-	struct mlf_kvs aliases = MLF_KVS_INIT;
 	struct mlf_buf ok = MLF_BUF_INIT, bad = MLF_BUF_INIT;
 
 	if (mlf_tracking_get_model_version(s->t, name, version, &mv, &err)) {
@@ -665,9 +671,18 @@ static void check_model_version(struct verify *s, const char *name, const char *
 	if (!mv.run_id || strcmp(mv.run_id, s->run.run_id))
 		mlf_buf_addf(&bad, "; it belongs to run %s, not to run %s",
 			     mv.run_id ? mv.run_id : "(none)", s->run.run_id);
-	mlf_alias_list_parse(mlf_kvs_get(&s->run.tags, "registry_aliases"), &aliases);
-	for (size_t i = 0; i < aliases.n; i++)
-		judge_alias(s, name, version, aliases.items[i].key, &ok, &bad);
+	size_t i, i_exp;
+	json_t *a;
+	json_array_foreach(expected, i, a)
+		if (json_is_string(a))
+			judge_alias(s, name, version, json_string_value(a), &ok, &bad);
+	for (i = 0; i < mv.aliases.n; i++) {
+		int judged = 0;
+		json_array_foreach(expected, i_exp, a)
+			judged |= json_is_string(a) && !strcmp(json_string_value(a), mv.aliases.items[i].key);
+		if (!judged)
+			mlf_buf_addf(&ok, ", %s -> %s", mv.aliases.items[i].key, version);
+	}
 	if (bad.len)
 		add(s, 0, "registry", "model version %s %s: %s", name, version, bad.data + 2);
 	else
@@ -675,7 +690,6 @@ static void check_model_version(struct verify *s, const char *name, const char *
 		    ok.len ? "; aliases " : "", ok.len ? ok.data + 2 : "");
 	mlf_buf_release(&ok);
 	mlf_buf_release(&bad);
-	mlf_kvs_release(&aliases);
 	mlf_model_version_release(&mv);
 }
 
@@ -694,7 +708,7 @@ static void check_registry(struct verify *s)
 			add(s, 0, "registry", "the run document says registry version %s, but run %s "
 			    "is tagged registry_version=%s", doc_version, s->run.run_id, version);
 		else
-			check_model_version(s, name, version);
+			check_model_version(s, name, version, json_object_get(reg, "aliases"));
 	} else {
 		add(s, 0, "registry", "run %s has no registered_model / registry_version tags: the "
 		    "model was not registered; register model/%s.pt of the run, or retrain",

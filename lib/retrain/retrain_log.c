@@ -34,7 +34,7 @@ int retrain_set_tag(struct retrain *r, const char *key, const char *value, struc
 
 static const char *const audit_tags[] = {
 	"type", "model_type", "version", "training_type", "experiment_id", "dataset", "dataset_digest",
-	"base_model", "base_model_sha256", "registered_model", "registry_version", "registry_aliases", NULL,
+	"base_model", "base_model_sha256", "registered_model", "registry_version", NULL,
 };
 
 /* "k=v,k=v" from run.tags; an audit tag cannot be overridden. */

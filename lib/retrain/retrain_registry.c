@@ -170,22 +170,14 @@ int retrain_move_aliases(struct retrain *r, struct mlf_error *err)
 		if (retrain_state_save(r, "RUNNING", NULL, err))
 			return -1;
 	}
-	struct mlf_buf list = MLF_BUF_INIT;
+	/* no run tag repeats them: the registry is the one truth about aliases, and a
+	 * tag would go stale as soon as a later version took them */
 	size_t i;
 	json_t *a;
-	json_array_foreach(aliases, i, a) {
-		if (mlf_tracking_set_alias(r->t, name, json_string_value(a), version, err)) {
-			mlf_buf_release(&list);
+	json_array_foreach(aliases, i, a)
+		if (mlf_tracking_set_alias(r->t, name, json_string_value(a), version, err))
 			return -1;
-		}
-		mlf_buf_addf(&list, "%s%s", i ? "," : "", json_string_value(a));
-	}
-	struct mlf_kvs tags = MLF_KVS_INIT;
-	mlf_kvs_add(&tags, "registry_aliases", list.data);
-	int rc = mlf_tracking_log_batch(r->t, r->run.run_id, NULL, 0, NULL, &tags, err);
-	mlf_kvs_release(&tags);
-	mlf_buf_release(&list);
-	return rc;
+	return 0;
 }
 
 int retrain_restore_aliases(struct mlf_tracking *t, json_t *state, struct mlf_error *err)

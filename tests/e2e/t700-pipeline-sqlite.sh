@@ -11,7 +11,7 @@ make_workspace "$WS" "sqlite:///runs/mlflow/mlflow.db"
 cd "$WS"
 check "mlf-validate --init creates experiment 1" mlf-validate --init -q
 
-pipeline() { mlf-validate -q && retrain-prep -q | retrain-run | mlf-verify -q >"$1"; }
+pipeline() { mlf-validate -q && retrain-prep -q | retrain-run | tee "$T/run1.json" | mlf-verify -q >"$1"; }
 check_status 0 "first pipeline: validate, prep, run, verify" pipeline "$T/verify1.json"
 check_eq "mlf-verify found no problem" "$(json_get "$T/verify1.json" ok)" "true"
 run1=$(json_get "$T/verify1.json" run_id)
@@ -40,6 +40,12 @@ check "run 2 read back: challenger and champion moved to it" py retrain_check.py
 	"sqlite:///$WS/runs/mlflow/mlflow.db" "$run2" --experiment 1 --version v2 --epochs 3 \
 	--aliases challenger,champion
 check_status 0 "version 1 still verifies (its aliases moved on to a newer version)" mlf-verify -q --version 1
+mlf-verify -q <"$T/run1.json" >"$T/reverify1.json"
+check_eq "run 1's document still verifies" "$?" "0"
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print([c["detail"] for c in d["checks"] if c["name"] == "registry"][0])' "$T/reverify1.json" >"$T/reg1.txt"
+check_grep "... its aliases judged from the registry: moved on to version 2" \
+	"challenger -> 2 (moved on by a later retraining), champion -> 2 (moved on" "$T/reg1.txt"
 model-locate latest >"$T/locate.json"
 check_eq "model-locate latest is v2" "$(json_get "$T/locate.json" version)" "v2"
 check_eq "all copies of v2 agree" "$(json_get "$T/locate.json" agree)" "true"

@@ -66,34 +66,6 @@ static void test_alias_judge(void **state)
 	assert_int_equal(mlf_alias_judge("3", ""), MLF_ALIAS_INVALID);
 }
 
-static void expect_aliases(const char *text, const char *const *want, size_t n)
-{
-	struct mlf_kvs kvs = MLF_KVS_INIT;
-	mlf_alias_list_parse(text, &kvs);
-	assert_int_equal(kvs.n, n);
-	for (size_t i = 0; i < n; i++) {
-		assert_string_equal(kvs.items[i].key, want[i]);
-		assert_string_equal(kvs.items[i].value, "");
-	}
-	mlf_kvs_release(&kvs);
-}
-
-static void test_alias_list_parse(void **state)
-{
-	(void)state;
-	static const char *const two[] = { "challenger", "champion" };
-	static const char *const one[] = { "challenger" };
-	static const char *const ab[] = { "a", "b" };
-	expect_aliases("challenger,champion", two, 2);
-	expect_aliases(" challenger ,\tchampion\t", two, 2);
-	expect_aliases("challenger", one, 1);
-	expect_aliases("challenger,,challenger,", one, 1);
-	expect_aliases(" a , ,b,a ", ab, 2);
-	expect_aliases("", NULL, 0);
-	expect_aliases(",,, ", NULL, 0);
-	expect_aliases(NULL, NULL, 0);
-}
-
 /* ---- one location ---------------------------------------------------------- */
 
 static void test_kind_names(void **state)
@@ -259,7 +231,6 @@ int main(void)
 		cmocka_unit_test(test_version_cmp_is_numeric),
 		cmocka_unit_test(test_version_cmp_refuses_non_numbers),
 		cmocka_unit_test(test_alias_judge),
-		cmocka_unit_test(test_alias_list_parse),
 		cmocka_unit_test(test_kind_names),
 		cmocka_unit_test_setup_teardown(test_probe_file, workspace_setup, workspace_teardown),
 		cmocka_unit_test_setup_teardown(test_locate_nothing_is_66, workspace_setup, workspace_teardown),

@@ -130,6 +130,8 @@ def main():
         check("registry version name", mv.name == a.registry, mv.name)
         check("registry version tag matches", tags.get("registry_version") == str(mv.version),
               (tags.get("registry_version"), mv.version))
+        check("no run tag repeats the aliases (the registry alone says where they are)",
+              "registry_aliases" not in tags, tags.get("registry_aliases"))
         got = c.get_model_version(a.registry, mv.version)
         for alias in filter(None, a.aliases.split(",")):
             check(f"alias {alias} on version {mv.version}", alias in got.aliases, got.aliases)
