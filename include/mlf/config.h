@@ -88,6 +88,14 @@ int mlf_config_tracking_options(const struct mlf_config *cfg, struct mlf_trackin
 char *mlf_config_expected_artifact_location(const struct mlf_config *cfg);
 
 /*
+ * The registered model versions go to (allocated): registered_model when
+ * set; else the name of the experiment the runs go to, each character a
+ * model name cannot hold ('/', ':', '\\', a leading '.') made '-', so that
+ * two experiments on one server never share a model and its champion.
+ */
+char *mlf_config_registered_model(const struct mlf_config *cfg, const char *experiment_name);
+
+/*
  * Model versions in a workspace: where retrained_vN lives.
  *
  * Version N of the model is trained from dataset version data/retrain_vN/

@@ -383,6 +383,18 @@ int mlf_config_tracking_options(const struct mlf_config *cfg, struct mlf_trackin
 	return 0;
 }
 
+char *mlf_config_registered_model(const struct mlf_config *cfg, const char *experiment_name)
+{
+	const char *set = mlf_config_get(cfg, "registered_model");
+	if (set && *set)
+		return mlf_xstrdup(set);
+	char *name = mlf_xstrdup(experiment_name && *experiment_name ? experiment_name : "mlf-detector");
+	for (char *p = name; *p; p++)
+		if (*p == '/' || *p == ':' || *p == '\\' || (p == name && *p == '.'))
+			*p = '-';
+	return name;
+}
+
 char *mlf_config_expected_artifact_location(const struct mlf_config *cfg)
 {
 	const char *explicit_loc = mlf_config_get(cfg, "artifact_location");

@@ -176,6 +176,7 @@ static void release(struct retrain *r)
 	free(r->model_type);
 	free(r->data_yaml);
 	free(r->st_path);
+	free(r->registered_model);
 	free(r->metadata_text);
 	json_decref(r->dataset);
 	json_decref(r->state);

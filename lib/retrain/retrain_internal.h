@@ -46,6 +46,7 @@ struct retrain {
 	uint64_t st_size;
 	char *st_path;             /* runs/train/retrained_vN.safetensors */
 	char *metadata_text;       /* retrained_vN_metadata.json's bytes */
+	char *registered_model;    /* mlf_config_registered_model, once the experiment is open */
 	json_t *registry;          /* {"name", "version", "aliases", "promoted", "reason"} or {"skipped"} */
 	json_t *artifact_location; /* the mlflow_artifact location entry */
 	int published;             /* models/ files written */

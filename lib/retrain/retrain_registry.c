@@ -82,7 +82,7 @@ out:
 
 int retrain_register(struct retrain *r, struct mlf_error *err)
 {
-	const char *name = mlf_config_get(r->cfg, "registered_model");
+	const char *name = r->registered_model;
 	enum mlf_promote rule;
 	if (mlf_promote_parse(mlf_config_get(r->cfg, "registry.promote"), &rule))
 		return mlf_fail(err, MLF_EX_CONFIG, "registry.promote is always, if-better or never, not '%s'",

@@ -430,6 +430,8 @@ int retrain_open_experiment(struct retrain *r, struct mlf_error *err)
 			      "configured '%s'; run mlf-validate to see why", r->experiment_id,
 			      e.artifact_location ? e.artifact_location : "", want);
 	free(want);
+	free(r->registered_model);
+	r->registered_model = mlf_config_registered_model(r->cfg, e.name);
 	mlf_experiment_release(&e);
 	/* One recovery path, at every start: under the lock, a RUNNING run of this workspace
 	 * has no process left; close it now rather than leave it RUNNING for ever. */

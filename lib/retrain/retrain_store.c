@@ -48,7 +48,7 @@ static json_t *metadata(struct retrain *r, const char *created)
 			 "classes", r->classes,
 			 "run", "tracking_uri", mlf_tracking_uri(r->t), "experiment_id", r->experiment_id,
 			 "run_id", r->run.run_id, "artifact_uri", r->run.artifact_uri, "artifact_path", artifact,
-			 "registered_model", mlf_config_get(r->cfg, "registered_model"),
+			 "registered_model", r->registered_model,
 			 "dataset", "name", json_object_get(r->dataset, "name"),
 			 "digest", json_object_get(r->dataset, "digest"), "path", json_object_get(r->dataset, "path"),
 			 "base_model", "path", r->base_model, "sha256", r->base_sha,

@@ -57,6 +57,24 @@ check_eq "--resume v2 logs the rest and finishes" "$?" "0"
 check "the resumed run read back: every epoch logged" py retrain_check.py "$URL" "$run2" \
 	--experiment "$id" --version v2 --epochs 12
 
+# ---- a second workspace on the same server: its own experiment, so its own model and champion
+champion_of() { "$PY" -c 'import sys; from mlflow import MlflowClient
+c = MlflowClient(sys.argv[1], registry_uri=sys.argv[1])
+try: mv = c.get_model_version_by_alias(sys.argv[2], "champion"); print(mv.version, mv.run_id)
+except Exception as e: print("none")' "$URL" "$1"; }
+before=$(champion_of nightly)
+check "the first workspace's model is named after its experiment, with a champion" test "$before" != none
+WS3=$T/ws3
+RETRAIN_EPOCHS=1 make_workspace "$WS3" "$URL" 5 && fast_retries "$WS3"
+cd "$WS3"
+id3=$(new_experiment "$URL" second-team)
+sed -i "s/^experiment_id: .*/experiment_id: \"$id3\"/" mlf.yaml
+retrain-prep -q | retrain-run -q >"$T/team2.json"
+check_eq "the second workspace trains its v1" "$(json_get "$T/team2.json" success)" "true"
+check_eq "... registered under its own experiment's name" "$(json_get "$T/team2.json" registry.name)" "second-team"
+check_eq "... as version 1, its champion" "$(champion_of second-team | cut -d' ' -f1)" "1"
+check_eq "the first workspace's champion did not move" "$(champion_of nightly)" "$before"
+
 # ---- a server that cannot store artifacts
 start_mlflow_server "$T/broken" --artifacts-destination "$T/not-a-folder" || not_ok "second server starts"
 : >"$T/not-a-folder"

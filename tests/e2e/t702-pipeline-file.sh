@@ -16,7 +16,7 @@ check_eq "registered: version 1" "$(json_get "$T/run.json" registry.version)" "1
 check_eq "mlf-verify passes it, the registry check included" "$(json_get "$T/verify.json" ok)" "true"
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))
 print([c["detail"] for c in d["checks"] if c["name"] == "registry"][0])' "$T/verify.json" >"$T/reg.txt"
-check_grep "... which read the version from the file store's registry" "mlf-detector version 1 of run" "$T/reg.txt"
+check_grep "... which read the version from the file store's registry" "mlf-retraining version 1 of run" "$T/reg.txt"
 check "MLflow reads the run and its registry version from the file store" py retrain_check.py \
 	"file://$WS/runs/mlruns" "$run" --experiment 0123 --version v1 --epochs 3 --aliases challenger,champion \
 	--model-sha "$(sha256sum models/retrained_v1.pt | cut -d' ' -f1)"

@@ -28,11 +28,12 @@ sed 's/^/    /' "$T/found.log" | grep -v '^    ok ' | tail -20
 check_eq "torture, the cases that once failed: exit 0" "$rc" "0"
 check_eq "... all 7 tried and passed" "$(grep -c '^ok ' "$T/found.log")" "7"
 
-# alias VERSION_OR_NONE: where alias $2 of mlf-detector points in store $1
+# alias_of STORE ALIAS: the version ALIAS names (or "none") in the registered model
+# of the store's experiment $EXP_NAME (mlf's default model name is the experiment's)
 alias_of() { "$PY" -c 'import sys; from mlflow import MlflowClient
 c = MlflowClient(sys.argv[1], registry_uri=sys.argv[1])
-try: print(c.get_model_version_by_alias("mlf-detector", sys.argv[2]).version)
-except Exception: print("none")' "$1" "$2"; }
+try: print(c.get_model_version_by_alias(sys.argv[3], sys.argv[2]).version)
+except Exception: print("none")' "$1" "$2" "$EXP_NAME"; }
 run_status() { "$PY" -c 'import sys; from mlflow import MlflowClient
 print(MlflowClient(sys.argv[1]).get_run(sys.argv[2]).info.status)' "$1" "$2"; }
 # end_run_point: the failpoint number of "ending the run" in step 12 (from a trace)
@@ -45,6 +46,7 @@ printf 'registry:\n  promote: always\n' >>"$WS/mlf.yaml"
 cd "$WS"
 URI="sqlite:///$WS/runs/mlflow/mlflow.db"
 mlf-validate --init -q >/dev/null
+EXP_NAME=mlf-retraining
 retrain-prep -q | MLF_FAILPOINT_TRACE=$T/trace.txt retrain-run -q >"$T/v1.json"
 check_eq "v1 trained" "$(json_get "$T/v1.json" success)" "true"
 point=$(end_run_point "$T/trace.txt")
@@ -74,6 +76,7 @@ RETRAIN_EPOCHS=1 make_workspace "$WS2" "$URL"
 cd "$WS2"
 id=$("$PY" -c 'import sys; from mlflow import MlflowClient
 print(MlflowClient(sys.argv[1]).create_experiment("crash-points"))' "$URL")
+EXP_NAME=crash-points
 sed -i "s/^experiment_id: .*/experiment_id: \"$id\"/" mlf.yaml
 retrain-prep -q >"$T/rds1.json"
 MLF_FAILPOINT=publish:$point:enospc retrain-run -q <"$T/rds1.json" >"$T/r1.json" 2>"$T/r1.err"

@@ -36,7 +36,7 @@ def main():
     ap.add_argument("--version", required=True)
     ap.add_argument("--epochs", type=int, required=True)
     ap.add_argument("--status", default="FINISHED")
-    ap.add_argument("--registry", default="mlf-detector")
+    ap.add_argument("--registry", default="", help="default: the experiment's name (mlf's default)")
     ap.add_argument("--aliases", default="")
     ap.add_argument("--model-sha", default="")
     ap.add_argument("--no-registry", action="store_true")
@@ -44,6 +44,8 @@ def main():
 
     c = MlflowClient(tracking_uri=a.uri, registry_uri=None if a.no_registry else a.uri)
     run = c.get_run(a.run_id)
+    if not a.registry:
+        a.registry = c.get_experiment(a.experiment).name.replace("/", "-").replace(":", "-")
     info, data = run.info, run.data
     check("run is in the exact experiment", info.experiment_id == a.experiment, info.experiment_id)
     check(f"run status is {a.status}", info.status == a.status, info.status)

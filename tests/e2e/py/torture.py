@@ -76,7 +76,8 @@ def fresh_copy(template, ws, server):
         rc, _out, err = sh(["mlf-validate", "--init", "-q"], ws)
         if rc != 0:
             sys.exit("torture: mlf-validate --init failed in %s (%d): %s" % (ws, rc, err))
-        return "sqlite:///" + os.path.join(ws, "runs/mlflow/mlflow.db"), "1", "mlf-detector"
+        # mlf's default registered model: the experiment's name (mlf-validate --init's)
+        return "sqlite:///" + os.path.join(ws, "runs/mlflow/mlflow.db"), "1", "mlf-retraining"
     name = os.path.basename(ws)
     exp = MlflowClient(server).create_experiment(name)
     with open(os.path.join(ws, "mlf.yaml")) as f:
