@@ -8,6 +8,7 @@ export MLFLOW_ALLOW_FILE_STORE=true
 ROOT_DIR="$T/mlruns"
 URI="file://$ROOT_DIR"
 drv() { "$DRIVER" --uri "$URI" --workspace "$T" "$@"; }
+cd "$T"  # the MLflow client makes an mlflow.db in its working folder
 jget() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d[sys.argv[1]])' "$1"; }
 
 run=$(drv create-run 0 registry-run | jget run_id)
