@@ -106,6 +106,11 @@ int main(int argc, char **argv)
 		json_decref(doc);
 		if (!cli.quiet)
 			mlf_report_print(&report, stderr, isatty(STDERR_FILENO));
+		else  /* -q keeps warnings, as every program's -q does */
+			for (size_t i = 0; i < report.n; i++)
+				if (report.checks[i].warning)
+					fprintf(stderr, "mlf-validate: warning: %s (%s)\n", report.checks[i].detail,
+						report.checks[i].hint ? report.checks[i].hint : report.checks[i].name);
 	}
 	mlf_report_release(&report);
 	mlf_config_release(&cfg);

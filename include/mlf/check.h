@@ -29,6 +29,7 @@ struct mlf_check {
 	char *name;
 	int ok;
 	int skipped;
+	int warning;    /* ok, but something the operator should look at (the hint says what) */
 	int status;     /* exit status this failure implies (1, 69, 78) */
 	char *detail;
 	char *hint;     /* NULL when there is nothing to do */

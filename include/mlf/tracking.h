@@ -414,6 +414,10 @@ int mlf_tracking_get_model_version(struct mlf_tracking *t, const char *name,
 				   struct mlf_error *err);
 int mlf_tracking_set_alias(struct mlf_tracking *t, const char *name, const char *alias,
 			   const char *version, struct mlf_error *err);
+/* Every live version of model `name` (none when it does not exist) into *out, in version
+ * order: key = the version, value = its run id ("" when it has none). */
+int mlf_tracking_list_model_versions(struct mlf_tracking *t, const char *name, struct mlf_kvs *out,
+				     struct mlf_error *err);
 /* Removes the alias; one that is not set is not an error. */
 int mlf_tracking_delete_alias(struct mlf_tracking *t, const char *name, const char *alias,
 			      struct mlf_error *err);

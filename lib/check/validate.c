@@ -22,8 +22,8 @@
 #include "check_internal.h"
 
 const char *const mlf_check_names[] = {
-	"config", "tracking_store", "experiment", "artifact_location", "artifact_writable",
-	"workspace_writable", "disk_space", "base_model", "corrections", "probe", NULL,
+	"config", "tracking_store", "experiment", "artifact_location", "registered_model",
+	"artifact_writable", "workspace_writable", "disk_space", "base_model", "corrections", "probe", NULL,
 };
 
 int mlf_validate_check_skip(const char *list, struct mlf_error *err)
@@ -75,6 +75,7 @@ static void vadd(struct validation *v, const char *name, int ok, int status, con
 	c->name = mlf_xstrdup(name);
 	c->ok = ok;
 	c->skipped = 0;
+	c->warning = 0;
 	c->status = ok ? 0 : status ? status : MLF_EX_CHECK;
 	c->detail = mlf_buf_detach(&detail);
 	c->hint = mlf_xstrdup(hint);
@@ -99,6 +100,18 @@ static void fail(struct validation *v, const char *name, int status, const char 
 	va_start(ap, fmt);
 	vadd(v, name, 0, status, hint, fmt, ap);
 	va_end(ap);
+}
+
+/* Passed, with something to look at: the report says "warning" and the hint what to do. */
+static void warn(struct validation *v, const char *name, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void warn(struct validation *v, const char *name, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vadd(v, name, 1, 0, hint, fmt, ap);
+	va_end(ap);
+	v->report->checks[v->report->n - 1].warning = 1;
 }
 
 static void skip(struct validation *v, const char *name)
@@ -325,6 +338,64 @@ static void check_artifact_location(struct validation *v)
 		     mlf_config_get(v->cfg, "artifact_location") ? mlf_config_origin(v->cfg, "artifact_location")
 								  : "from artifact_root");
 	free(want);
+}
+
+/*
+ * The registered model should be this experiment's alone: a version of
+ * another experiment's run means another workspace registers under the same
+ * name, and champion would be decided between models measured on different
+ * validation data.  A warning, not a failure: sharing may be meant.
+ */
+static void check_registered_model(struct validation *v)
+{
+	if (!v->have_exp) {
+		fail(v, "registered_model", MLF_EX_CHECK, NULL, "not checked: no experiment");
+		return;
+	}
+	char *name = mlf_config_registered_model(v->cfg, v->exp.name);
+	struct mlf_kvs versions = MLF_KVS_INIT;
+	struct mlf_buf others = MLF_BUF_INIT;
+	struct mlf_error err = MLF_ERROR_INIT;
+	size_t nothers = 0;
+	int rc = mlf_tracking_list_model_versions(v->store, name, &versions, &err);
+	for (size_t i = 0; !rc && i < versions.n; i++) {
+		struct mlf_run run = { 0 };
+		if (!*versions.items[i].value)
+			continue;  /* registered by hand, from no run */
+		if (mlf_tracking_get_run(v->store, versions.items[i].value, &run, &err)) {
+			if (err.kind == MLF_ERR_NOT_FOUND)  /* a deleted run: nothing to compare */
+				mlf_error_clear(&err);
+			else
+				rc = -1;
+		} else if (run.experiment_id && strcmp(run.experiment_id, v->exp.experiment_id)) {
+			if (nothers++ < 3)
+				mlf_buf_addf(&others, "%sversion %s (experiment %s)", nothers > 1 ? ", " : "",
+					     versions.items[i].key, run.experiment_id);
+		}
+		mlf_run_release(&run);
+	}
+	if (rc && err.kind == MLF_ERR_UNSUPPORTED)
+		pass(v, "registered_model", "not checked: %s", err.msg);
+	else if (rc)
+		fail(v, "registered_model", check_tracking_status(&err), NULL, "%s", err.msg);
+	else if (nothers)
+		warn(v, "registered_model", "set registered_model (mlf.yaml) to a name this workspace "
+		     "alone uses",
+		     "registered model '%s' holds %zu version(s) of other experiments' runs: %s%s; another "
+		     "workspace registers under the same name, and champion would be decided across both",
+		     name, nothers, others.data, nothers > 3 ? ", ..." : "");
+	else {
+		const char *set = mlf_config_get(v->cfg, "registered_model");
+		const char *why = set && *set ? "registered_model" : "the experiment's name";
+		if (versions.n)
+			pass(v, "registered_model", "'%s' (%s): %zu version(s), all of experiment %s", name,
+			     why, versions.n, v->exp.experiment_id);
+		else
+			pass(v, "registered_model", "'%s' (%s): no version yet", name, why);
+	}
+	mlf_buf_release(&others);
+	mlf_kvs_release(&versions);
+	free(name);
 }
 
 static void check_local_writable(struct validation *v, const char *name, const char *dir,
@@ -640,7 +711,7 @@ int mlf_validate(const struct mlf_config *cfg, const struct mlf_validate_options
 	struct validation v = { cfg, opts, report, NULL, { 0 }, 0 };
 	static void (*const steps[])(struct validation *) = {
 		check_config, check_store, check_experiment, check_artifact_location,
-		check_artifact_writable, check_workspace_writable, check_disk,
+		check_registered_model, check_artifact_writable, check_workspace_writable, check_disk,
 		check_base_model, check_corrections,
 	};
 	memset(report, 0, sizeof(*report));
@@ -675,6 +746,8 @@ json_t *mlf_report_json(const struct mlf_report *r, const struct mlf_config *cfg
 				      "detail", c->detail, "hint", mlf_json_string_or_null(c->hint));
 		if (c->skipped)
 			json_object_set_new(o, "skipped", json_true());
+		if (c->warning)
+			json_object_set_new(o, "warning", json_true());
 		json_array_append_new(checks, o);
 	}
 	int status = mlf_report_status(r);
@@ -694,13 +767,14 @@ void mlf_report_print(const struct mlf_report *r, FILE *out, int color)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		const struct mlf_check *c = &r->checks[i];
-		const char *mark = c->skipped ? "skip" : c->ok ? " ok " : "FAIL";
+		const char *mark = c->skipped ? "skip" : c->warning ? "WARN" : c->ok ? " ok " : "FAIL";
 		if (color && !c->skipped)
-			fprintf(out, "[%s%s\033[0m] %-18s %s\n", c->ok ? "\033[32m" : "\033[31m", mark,
-				c->name, c->detail);
+			fprintf(out, "[%s%s\033[0m] %-18s %s\n",
+				c->warning ? "\033[33m" : c->ok ? "\033[32m" : "\033[31m", mark, c->name,
+				c->detail);
 		else
 			fprintf(out, "[%s] %-18s %s\n", mark, c->name, c->detail);
-		if (!c->ok && c->hint)
+		if ((!c->ok || c->warning) && c->hint)
 			fprintf(out, "       %-18s hint: %s\n", "", c->hint);
 	}
 }

@@ -613,6 +613,16 @@ int mlf_tracking_set_alias(struct mlf_tracking *t, const char *name, const char 
 	return t->ops->set_alias(t->impl, name, alias, version, err);
 }
 
+int mlf_tracking_list_model_versions(struct mlf_tracking *t, const char *name, struct mlf_kvs *out,
+				     struct mlf_error *err)
+{
+	if (check_model_name(name, err))
+		return -1;
+	if (!t->ops->list_model_versions)
+		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	return t->ops->list_model_versions(t->impl, name, out, err);
+}
+
 int mlf_tracking_delete_alias(struct mlf_tracking *t, const char *name, const char *alias,
 			      struct mlf_error *err)
 {

@@ -63,6 +63,10 @@ struct mlf_tracking_ops {
 	int (*set_alias)(void *impl, const char *name, const char *alias, const char *version,
 			 struct mlf_error *err);
 	int (*delete_alias)(void *impl, const char *name, const char *alias, struct mlf_error *err);
+	/* Every live version of `name` into *out: key = version, value = run id ("" when none);
+	 * a model that does not exist has none. */
+	int (*list_model_versions)(void *impl, const char *name, struct mlf_kvs *out,
+				   struct mlf_error *err);
 	int (*get_alias)(void *impl, const char *name, const char *alias,
 			 struct mlf_model_version *out, struct mlf_error *err);
 	/* The HTTP client the artifact proxy should use, when the store is a server. */

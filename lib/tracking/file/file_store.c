@@ -221,5 +221,6 @@ const struct mlf_tracking_ops mlf_file_store_ops = {
 	.get_model_version = mlf_fst_get_model_version,
 	.set_alias = mlf_fst_set_alias,
 	.delete_alias = mlf_fst_delete_alias,
+	.list_model_versions = mlf_fst_list_model_versions,
 	.get_alias = mlf_fst_get_alias,
 };

@@ -240,6 +240,34 @@ int mlf_fst_get_model_version(void *impl, const char *name, const char *version,
 	return rc;
 }
 
+int mlf_fst_list_model_versions(void *impl, const char *name, struct mlf_kvs *out,
+				struct mlf_error *err)
+{
+	struct file_store *fs = impl;
+	if (check_name(name, err))
+		return -1;
+	char *dir = model_dir(fs, name);
+	long last = mlf_is_dir(dir) ? last_version(dir) : 0;
+	int rc = 0;
+	for (long n = 1; n <= last && !rc; n++) {
+		char version[24];
+		struct mlf_model_version mv;
+		snprintf(version, sizeof(version), "%ld", n);
+		if (read_version(dir, name, version, &mv, err)) {
+			if (err->kind == MLF_ERR_NOT_FOUND) {  /* a number never used, or removed */
+				mlf_error_clear(err);
+				continue;
+			}
+			rc = -1;
+			break;
+		}
+		mlf_kvs_add(out, mv.version, mv.run_id ? mv.run_id : "");
+		mlf_model_version_release(&mv);
+	}
+	free(dir);
+	return rc;
+}
+
 int mlf_fst_set_alias(void *impl, const char *name, const char *alias, const char *version,
 		      struct mlf_error *err)
 {

@@ -131,6 +131,8 @@ int mlf_rest_get_model_version(void *impl, const char *name, const char *version
 			       struct mlf_model_version *out, struct mlf_error *err);
 int mlf_rest_set_alias(void *impl, const char *name, const char *alias, const char *version,
 		       struct mlf_error *err);
+int mlf_rest_list_model_versions(void *impl, const char *name, struct mlf_kvs *out,
+				 struct mlf_error *err);
 int mlf_rest_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err);
 int mlf_rest_get_alias(void *impl, const char *name, const char *alias,
 		       struct mlf_model_version *out, struct mlf_error *err);

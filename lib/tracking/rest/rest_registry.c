@@ -184,6 +184,48 @@ int mlf_rest_set_alias(void *impl, const char *name, const char *alias, const ch
 	return 0;
 }
 
+int mlf_rest_list_model_versions(void *impl, const char *name, struct mlf_kvs *out,
+				 struct mlf_error *err)
+{
+	struct mlf_buf f = MLF_BUF_INIT;
+	char *token = NULL;
+	int rc = -1;
+	mlf_buf_adds(&f, "name=");
+	if (mlf_rest_filter_quote(&f, name, err))
+		goto out;
+	for (;;) {
+		struct mlf_buf q = MLF_BUF_INIT;
+		json_t *resp, *it;
+		size_t i;
+		mlf_rest_query_add(&q, "filter", f.data);
+		mlf_rest_query_add(&q, "max_results", "1000");
+		if (token)
+			mlf_rest_query_add(&q, "page_token", token);
+		if (mlf_rest_api_get(impl, "model-versions/search", &q, &resp, err)) {
+			mlf_error_prefix(err, "cannot list the versions of model '%s'", name);
+			goto out;
+		}
+		json_array_foreach(json_object_get(resp, "model_versions"), i, it) {
+			char *v = mlf_rest_jdup_str(it, "version"), *run = mlf_rest_jdup_str(it, "run_id");
+			mlf_kvs_add(out, v, run);
+			free(v);
+			free(run);
+		}
+		const char *next = mlf_json_str(resp, "next_page_token", NULL);
+		int more = next && *next && (!token || strcmp(token, next));
+		free(token);
+		token = more ? mlf_xstrdup(next) : NULL;
+		json_decref(resp);
+		if (!more)
+			break;
+	}
+	rc = 0;
+out:
+	free(token);
+	mlf_buf_release(&f);
+	return rc;
+}
+
 int mlf_rest_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err)
 {
 	struct rest_builder b = { json_object(), NULL };

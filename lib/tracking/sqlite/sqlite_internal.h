@@ -122,6 +122,8 @@ int mlf_sq_create_model_version(void *impl, const char *name, const char *source
 				struct mlf_error *err);
 int mlf_sq_get_model_version(void *impl, const char *name, const char *version,
 			     struct mlf_model_version *out, struct mlf_error *err);
+int mlf_sq_list_model_versions(void *impl, const char *name, struct mlf_kvs *out,
+			       struct mlf_error *err);
 int mlf_sq_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err);
 int mlf_sq_set_alias(void *impl, const char *name, const char *alias, const char *version,
 		     struct mlf_error *err);

@@ -215,6 +215,20 @@ int mlf_sq_set_alias(void *impl, const char *name, const char *alias, const char
 	return mlf_sq_tx_end(s, rc, err);
 }
 
+int mlf_sq_list_model_versions(void *impl, const char *name, struct mlf_kvs *out,
+			       struct mlf_error *err)
+{
+	struct sqlite_store *s = impl;
+	if (check_model_name(name, err) || mlf_sq_tx_begin_read(s, err))
+		return -1;
+	int rc = mlf_sq_load_kvs(s, "listing model versions", out, err,
+				 "SELECT CAST(version AS TEXT), COALESCE(run_id, '') FROM model_versions "
+				 "WHERE name = ? AND (current_stage IS NULL OR current_stage != 'Deleted_Internal') "
+				 "ORDER BY version", "s", name);
+	mlf_sq_tx_rollback(s);
+	return rc;
+}
+
 int mlf_sq_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err)
 {
 	struct sqlite_store *s = impl;
