@@ -105,7 +105,7 @@ static int steps(struct retrain *r, struct mlf_error *err)
 		{ "run", "starting the run", retrain_start_run, 0 },
 		{ "params", "logging the training settings", retrain_log_params, 1 },
 		{ "dataset", "logging the dataset", retrain_log_dataset, 1 },
-		{ "pre_eval", "evaluating the base model on the new validation split", retrain_evaluate_base, 1 },
+		{ "pre_eval", "evaluating the base model and the champion on the new validation split", retrain_evaluate_base, 1 },
 		{ "train", "training", train, 0 },
 		{ "final", "logging the final validation", retrain_log_final, 0 },
 		{ "store", "storing the model", retrain_store, 0 },
@@ -182,6 +182,7 @@ static void release(struct retrain *r)
 	json_decref(r->state);
 	json_decref(r->classes);
 	json_decref(r->pre);
+	json_decref(r->champion);
 	json_decref(r->post);
 	json_decref(r->pending);
 	json_decref(r->registry);

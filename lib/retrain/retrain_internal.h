@@ -37,6 +37,8 @@ struct retrain {
 	struct mlf_train_options train;
 	struct mlf_train_result result;
 	json_t *pre, *post;        /* {"precision":..,"recall":..,"mAP50":..,"mAP50-95":..,"fitness":..} */
+	json_t *champion;          /* {"version", "run_id", "metrics": {as pre}} measured in step 5 on this
+				      version's validation split; NULL when there is no champion to measure */
 	json_t *pending;           /* metrics the store did not take yet: [{key,value,timestamp,step}] */
 	int epoch_log_failures;
 

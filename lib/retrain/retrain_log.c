@@ -235,6 +235,102 @@ static size_t val_metrics(struct mlf_metric *m, const json_t *val, const char *p
 	return n;
 }
 
+/*
+ * The champion's model file, to measure it on this version's validation split:
+ * the registry's champion version, its run's `version` tag, and that version's
+ * models/ file in this workspace when its sha256 is the one its metadata
+ * records.  NULL (and *why set) when there is none to measure here.
+ */
+static char *champion_file(struct retrain *r, char **version, char **run_id, const char **why,
+			   struct mlf_error *err)
+{
+	struct mlf_model_version mv = { 0 };
+	struct mlf_run run = { 0 };
+	char *path = NULL;
+	*version = *run_id = NULL;
+	*why = NULL;
+	if (mlf_tracking_get_alias(r->t, r->registered_model, "champion", &mv, err)) {
+		if (err->kind != MLF_ERR_NOT_FOUND && err->kind != MLF_ERR_UNSUPPORTED)
+			return NULL;
+		mlf_error_clear(err);
+		*why = "no champion yet";
+		return NULL;
+	}
+	const char *tag = NULL;
+	if (mv.run_id && !mlf_tracking_get_run(r->t, mv.run_id, &run, err))
+		tag = mlf_kvs_get(&run.tags, "version");
+	mlf_error_clear(err);
+	long n;
+	struct mlf_error e2 = MLF_ERROR_INIT;
+	if (!tag || mlf_version_parse(tag, &n, &e2)) {
+		*why = "the champion's run names no version of this workspace";
+	} else {
+		struct mlf_version_paths p;
+		mlf_version_paths_init(&p, r->cfg, n);
+		json_t *meta = json_load_file(p.metadata, 0, NULL);
+		char sha[65];
+		if (mlf_is_file(p.model_pt) && !mlf_sha256_file(p.model_pt, sha, NULL, &e2) &&
+		    !strcmp(sha, mlf_json_str(meta, "sha256", "")))
+			path = mlf_xstrdup(p.model_pt);
+		else
+			*why = "the champion's model file is not in this workspace's models/ (or differs "
+			       "from its metadata)";
+		json_decref(meta);
+		mlf_version_paths_release(&p);
+	}
+	*version = mlf_xstrdup(mv.version);
+	*run_id = mlf_xstrdup(mv.run_id);
+	mlf_run_release(&run);
+	mlf_model_version_release(&mv);
+	return path;
+}
+
+/* Step 5's second half: the champion on the same data as the new model will be. */
+static int evaluate_champion(struct retrain *r, struct mlf_error *err)
+{
+	char *version, *run_id;
+	const char *why;
+	char *path = champion_file(r, &version, &run_id, &why, err);
+	int rc = 0;
+	json_decref(r->champion);
+	r->champion = NULL;
+	if (!path) {
+		if (err->msg[0] && !why)
+			rc = -1;
+		else if (version)
+			retrain_say(r, "champion (version %s) not measured on the new split: %s", version, why);
+	} else {
+		char sha[65];
+		json_t *metrics = NULL;
+		if (mlf_sha256_file(path, sha, NULL, err))
+			rc = -1;
+		else if (!strcmp(sha, r->base_sha)) {
+			metrics = json_incref(r->pre);  /* the champion is the base model: measured already */
+		} else {
+			struct mlf_val_summary v;
+			if (mlf_train_evaluate(path, r->data_yaml, "val", &r->train.args, r->train.device, &v, err))
+				rc = mlf_error_prefix(err, "evaluating the champion %s", path);
+			else
+				metrics = retrain_val_json(&v);
+		}
+		if (!rc) {
+			r->champion = json_pack("{s:s?, s:s?, s:o}", "version", version, "run_id", run_id,
+						"metrics", metrics);
+			double m = NAN;
+			mlf_json_to_double(json_object_get(metrics, "mAP50-95"), &m);
+			retrain_say(r, "champion (version %s) on the new val split: mAP50-95 %.3f", version, m);
+			struct mlf_metric mm[8];
+			size_t n = val_metrics(mm, metrics, "champion_", 0);
+			rc = mlf_tracking_log_batch(r->t, r->run.run_id, mm, n, NULL, NULL, err);
+			release_keys(mm, n);
+		}
+	}
+	free(path);
+	free(version);
+	free(run_id);
+	return rc;
+}
+
 int retrain_evaluate_base(struct retrain *r, struct mlf_error *err)
 {
 	struct mlf_val_summary v;
@@ -254,7 +350,11 @@ int retrain_evaluate_base(struct retrain *r, struct mlf_error *err)
 	size_t n = val_metrics(m, r->pre, "pre_", 0);
 	int rc = mlf_tracking_log_batch(r->t, r->run.run_id, m, n, NULL, NULL, err);
 	release_keys(m, n);
-	return rc ? -1 : retrain_mark_done(r, "pre_eval", json_incref(r->pre), err);
+	if (rc || evaluate_champion(r, err))
+		return -1;
+	/* kept for a resume, which skips this step */
+	json_object_set(r->state, "champion_eval", r->champion ? r->champion : json_null());
+	return retrain_mark_done(r, "pre_eval", json_incref(r->pre), err);
 }
 
 static void pend(struct retrain *r, const struct mlf_metric *m, size_t n)

@@ -43,6 +43,21 @@ static int decide(struct retrain *r, const char *name, enum mlf_promote rule, ch
 		return 0;
 	}
 	const char *metric = mlf_config_get(r->cfg, "registry.metric");
+	/* Fair: both models measured on this version's validation split (step 5 measured the
+	 * champion; the final validation, ours), the metric named without its val_ prefix. */
+	const char *key = !strncmp(metric, "val_", 4) ? metric + 4 : metric;
+	const json_t *theirs_now = json_object_get(r->champion, "metrics");
+	double ours_now = NAN, champ_now = NAN;
+	mlf_json_to_double(json_object_get(r->post, key), &ours_now);
+	mlf_json_to_double(json_object_get(theirs_now, key), &champ_now);
+	if (theirs_now && !isnan(ours_now) && !isnan(champ_now)) {
+		int better = ours_now > champ_now;
+		*reason = mlf_xasprintf("%s %.4f %s the champion's %.4f (version %s), both measured on "
+					"this version's validation split", metric, ours_now,
+					better ? "beats" : "does not beat", champ_now,
+					mlf_json_str(r->champion, "version", "?"));
+		return better;
+	}
 	struct mlf_model_version champion = { 0 };
 	struct mlf_run ours = { 0 }, theirs = { 0 };
 	int promote = -1;
@@ -70,8 +85,9 @@ static int decide(struct retrain *r, const char *name, enum mlf_promote rule, ch
 		promote = 1;
 	} else {
 		promote = mine > best;
-		*reason = mlf_xasprintf("%s %.4f %s the champion's %.4f (version %s)", metric, mine,
-					promote ? "beats" : "does not beat", best, champion.version);
+		*reason = mlf_xasprintf("%s %.4f %s the champion's %.4f (version %s), as its own run "
+					"measured it on its own validation split: its model was not measured here",
+					metric, mine, promote ? "beats" : "does not beat", best, champion.version);
 	}
 out:
 	mlf_model_version_release(&champion);
@@ -105,12 +121,14 @@ int retrain_register(struct retrain *r, struct mlf_error *err)
 		struct mlf_kvs tags = MLF_KVS_INIT;
 		mlf_kvs_add(&tags, "registered_model", name);
 		mlf_kvs_add(&tags, "registry_version", v.version);
+		mlf_kvs_add(&tags, "mlf.promotion", reason);  /* the decision, and both numbers */
 		rc = mlf_tracking_log_batch(r->t, r->run.run_id, NULL, 0, NULL, &tags, err);
 		mlf_kvs_release(&tags);
 		json_decref(r->registry);
-		r->registry = json_pack("{s:s, s:s, s:[s, s*], s:b, s:s}", "name", name, "version", v.version,
-					"aliases", "challenger", promote ? "champion" : NULL,
-					"promoted", promote, "reason", reason);
+		r->registry = json_pack("{s:s, s:s, s:[s, s*], s:b, s:s, s:O?}", "name", name,
+					"version", v.version, "aliases", "challenger",
+					promote ? "champion" : NULL, "promoted", promote, "reason", reason,
+					"champion", r->champion);
 		retrain_say(r, "registered %s version %s (to become challenger%s when the run finishes): %s",
 			    name, v.version, promote ? " and champion" : "", reason);
 	}

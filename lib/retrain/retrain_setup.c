@@ -182,6 +182,9 @@ static int dataset_from_state(struct retrain *r, struct mlf_error *err)
 	json_t *pre = json_object_get(json_object_get(r->state, "done"), "pre_eval");
 	if (json_is_object(pre))
 		r->pre = json_incref(pre);
+	json_t *champion = json_object_get(r->state, "champion_eval");
+	if (json_is_object(champion))
+		r->champion = json_incref(champion);
 	json_t *registry = json_object_get(json_object_get(r->state, "done"), "register");
 	if (json_is_object(registry))
 		r->registry = json_incref(registry);
