@@ -73,6 +73,8 @@ const struct mlf_config_key mlf_config_keys[] = {
 	  "seed of the training's random numbers (augmentation, order)" },
 	{ "train.args", MLF_CFG_STRING, NULL, NULL, 0, 0,
 	  "any other Ultralytics training setting, as a JSON object: {\"lr0\": 0.001, \"patience\": 20}" },
+	{ "train.start_from", MLF_CFG_STRING, NULL, "base", 0, 0,
+	  "what a retraining starts from: base (paths.base_model) or champion (the registry's, continuous learning)" },
 	{ "train.training_type", MLF_CFG_STRING, NULL, "fine_tune", 0, 0,
 	  "recorded as the run's training_type tag" },
 	{ "run.tags", MLF_CFG_STRING, NULL, NULL, 0, 0,

@@ -114,6 +114,15 @@ int retrain_publish(struct retrain *r, struct mlf_error *err);
 void retrain_unpublish(struct retrain *r);
 
 /* retrain_registry.c: the version is made in step 10, its aliases move in step 12 */
+/*
+ * The champion's model file in this workspace (allocated), to measure it
+ * (step 5) or start from it (train.start_from: champion); *version and
+ * *run_id the champion's (allocated, NULL when there is no champion).  NULL
+ * with *why set when there is none to use here; NULL with *why NULL and err
+ * set when the store failed.
+ */
+char *retrain_champion_file(struct retrain *r, char **version, char **run_id, const char **why,
+			    struct mlf_error *err);
 int retrain_register(struct retrain *r, struct mlf_error *err);
 /* Point the aliases step 10 chose at our version, after saving in mlf_run.json
  * ("aliases_before") where they pointed, so that a failure can put them back. */

@@ -235,62 +235,12 @@ static size_t val_metrics(struct mlf_metric *m, const json_t *val, const char *p
 	return n;
 }
 
-/*
- * The champion's model file, to measure it on this version's validation split:
- * the registry's champion version, its run's `version` tag, and that version's
- * models/ file in this workspace when its sha256 is the one its metadata
- * records.  NULL (and *why set) when there is none to measure here.
- */
-static char *champion_file(struct retrain *r, char **version, char **run_id, const char **why,
-			   struct mlf_error *err)
-{
-	struct mlf_model_version mv = { 0 };
-	struct mlf_run run = { 0 };
-	char *path = NULL;
-	*version = *run_id = NULL;
-	*why = NULL;
-	if (mlf_tracking_get_alias(r->t, r->registered_model, "champion", &mv, err)) {
-		if (err->kind != MLF_ERR_NOT_FOUND && err->kind != MLF_ERR_UNSUPPORTED)
-			return NULL;
-		mlf_error_clear(err);
-		*why = "no champion yet";
-		return NULL;
-	}
-	const char *tag = NULL;
-	if (mv.run_id && !mlf_tracking_get_run(r->t, mv.run_id, &run, err))
-		tag = mlf_kvs_get(&run.tags, "version");
-	mlf_error_clear(err);
-	long n;
-	struct mlf_error e2 = MLF_ERROR_INIT;
-	if (!tag || mlf_version_parse(tag, &n, &e2)) {
-		*why = "the champion's run names no version of this workspace";
-	} else {
-		struct mlf_version_paths p;
-		mlf_version_paths_init(&p, r->cfg, n);
-		json_t *meta = json_load_file(p.metadata, 0, NULL);
-		char sha[65];
-		if (mlf_is_file(p.model_pt) && !mlf_sha256_file(p.model_pt, sha, NULL, &e2) &&
-		    !strcmp(sha, mlf_json_str(meta, "sha256", "")))
-			path = mlf_xstrdup(p.model_pt);
-		else
-			*why = "the champion's model file is not in this workspace's models/ (or differs "
-			       "from its metadata)";
-		json_decref(meta);
-		mlf_version_paths_release(&p);
-	}
-	*version = mlf_xstrdup(mv.version);
-	*run_id = mlf_xstrdup(mv.run_id);
-	mlf_run_release(&run);
-	mlf_model_version_release(&mv);
-	return path;
-}
-
 /* Step 5's second half: the champion on the same data as the new model will be. */
 static int evaluate_champion(struct retrain *r, struct mlf_error *err)
 {
 	char *version, *run_id;
 	const char *why;
-	char *path = champion_file(r, &version, &run_id, &why, err);
+	char *path = retrain_champion_file(r, &version, &run_id, &why, err);
 	int rc = 0;
 	json_decref(r->champion);
 	r->champion = NULL;

@@ -140,6 +140,55 @@ int retrain_register(struct retrain *r, struct mlf_error *err)
 	return retrain_mark_done(r, "register", json_incref(r->registry), err);
 }
 
+/*
+ * See retrain_internal.h: the registry's champion version, its run's `version`
+ * tag, and that version's models/ file in this workspace when its sha256 is
+ * the one its metadata records.
+ */
+char *retrain_champion_file(struct retrain *r, char **version, char **run_id, const char **why,
+			   struct mlf_error *err)
+{
+	struct mlf_model_version mv = { 0 };
+	struct mlf_run run = { 0 };
+	char *path = NULL;
+	*version = *run_id = NULL;
+	*why = NULL;
+	if (mlf_tracking_get_alias(r->t, r->registered_model, "champion", &mv, err)) {
+		if (err->kind != MLF_ERR_NOT_FOUND && err->kind != MLF_ERR_UNSUPPORTED)
+			return NULL;
+		mlf_error_clear(err);
+		*why = "no champion yet";
+		return NULL;
+	}
+	const char *tag = NULL;
+	if (mv.run_id && !mlf_tracking_get_run(r->t, mv.run_id, &run, err))
+		tag = mlf_kvs_get(&run.tags, "version");
+	mlf_error_clear(err);
+	long n;
+	struct mlf_error e2 = MLF_ERROR_INIT;
+	if (!tag || mlf_version_parse(tag, &n, &e2)) {
+		*why = "the champion's run names no version of this workspace";
+	} else {
+		struct mlf_version_paths p;
+		mlf_version_paths_init(&p, r->cfg, n);
+		json_t *meta = json_load_file(p.metadata, 0, NULL);
+		char sha[65];
+		if (mlf_is_file(p.model_pt) && !mlf_sha256_file(p.model_pt, sha, NULL, &e2) &&
+		    !strcmp(sha, mlf_json_str(meta, "sha256", "")))
+			path = mlf_xstrdup(p.model_pt);
+		else
+			*why = "the champion's model file is not in this workspace's models/ (or differs "
+			       "from its metadata)";
+		json_decref(meta);
+		mlf_version_paths_release(&p);
+	}
+	*version = mlf_xstrdup(mv.version);
+	*run_id = mlf_xstrdup(mv.run_id);
+	mlf_run_release(&run);
+	mlf_model_version_release(&mv);
+	return path;
+}
+
 /* ---- the aliases: moved just before FINISHED, put back if it fails ------- */
 
 /* What `alias` of `name` points at now: a new string, NULL when unset; -1 with err. */

@@ -252,18 +252,16 @@ static char *model_type(const json_t *meta)
 	return mlf_xasprintf("%.*s", (int)len, base);
 }
 
-static int base_model(struct retrain *r, struct mlf_error *err)
+/* r->base_model read as mlf-validate reads it: its sha256, model type and classes. */
+static int load_base_model(struct retrain *r, struct mlf_error *err)
 {
-	const char *saved = json_string_value(json_object_get(r->state, "base_model"));
-	r->base_model = saved ? mlf_xstrdup(saved) : mlf_config_path(r->cfg, "paths.base_model");
-	if (!mlf_is_file(r->base_model))
-		return mlf_fail(err, MLF_EX_NOINPUT, "base model %s not found; copy the detector to retrain "
-				"there or set paths.base_model", r->base_model);
 	if (mlf_sha256_file(r->base_model, r->base_sha, NULL, err))
 		return -1;
 	struct mlf_ckpt c;
 	if (mlf_yolo_checkpoint_read(r->base_model, &c, err))  /* as mlf-validate checks it */
 		return mlf_error_prefix(err, "base model");
+	free(r->model_type);
+	json_decref(r->classes);
 	r->model_type = model_type(c.meta);
 	r->classes = json_array();
 	const json_t *names = json_object_get(c.meta, "names");
@@ -275,6 +273,20 @@ static int base_model(struct retrain *r, struct mlf_error *err)
 	}
 	mlf_ckpt_release(&c);
 	return 0;
+}
+
+static int base_model(struct retrain *r, struct mlf_error *err)
+{
+	const char *saved = json_string_value(json_object_get(r->state, "base_model"));
+	const char *from = mlf_config_get(r->cfg, "train.start_from");
+	if (strcmp(from, "base") && strcmp(from, "champion"))
+		return mlf_fail(err, MLF_EX_CONFIG, "train.start_from is base or champion, not '%s' (%s)", from,
+				mlf_config_origin(r->cfg, "train.start_from"));
+	r->base_model = saved ? mlf_xstrdup(saved) : mlf_config_path(r->cfg, "paths.base_model");
+	if (!mlf_is_file(r->base_model))
+		return mlf_fail(err, MLF_EX_NOINPUT, "base model %s not found; copy the detector to retrain "
+				"there or set paths.base_model", r->base_model);
+	return load_base_model(r, err);
 }
 
 /* The training would refuse other classes; say so before a run exists. */
@@ -409,6 +421,42 @@ int retrain_setup(struct retrain *r, struct mlf_error *err)
 	       retrain_train_options(r, err) ? -1 : 0;
 }
 
+/*
+ * train.start_from: champion (continuous learning): a new training starts from
+ * the registry's champion, found once the store is open, instead of
+ * paths.base_model; with no champion usable here, from paths.base_model, said.
+ * A resumed run keeps what it started from (mlf_run.json).
+ */
+static int start_from_champion(struct retrain *r, struct mlf_error *err)
+{
+	if (r->resuming || strcmp(mlf_config_get(r->cfg, "train.start_from"), "champion"))
+		return 0;
+	char *version, *run_id;
+	const char *why;
+	char *path = retrain_champion_file(r, &version, &run_id, &why, err);
+	int rc = 0;
+	if (!path) {
+		if (why)
+			retrain_say(r, "train.start_from is champion, but %s: starting from the base model %s",
+				    why, r->base_model);
+		else
+			rc = -1;
+	} else {
+		free(r->base_model);
+		r->base_model = path;
+		path = NULL;
+		rc = load_base_model(r, err) || same_classes(r, err) ||
+		     copy_arg(r->train.args.model, sizeof(r->train.args.model), r->base_model, "base model", err);
+		r->train.base_model = r->base_model;
+		if (!rc)
+			retrain_say(r, "starting from the champion, version %s: %s", version, r->base_model);
+	}
+	free(path);
+	free(version);
+	free(run_id);
+	return rc;
+}
+
 int retrain_open_experiment(struct retrain *r, struct mlf_error *err)
 {
 	struct mlf_tracking_options to;
@@ -436,6 +484,8 @@ int retrain_open_experiment(struct retrain *r, struct mlf_error *err)
 	free(r->registered_model);
 	r->registered_model = mlf_config_registered_model(r->cfg, e.name);
 	mlf_experiment_release(&e);
+	if (!rc)
+		rc = start_from_champion(r, err);
 	/* One recovery path, at every start: under the lock, a RUNNING run of this workspace
 	 * has no process left; close it now rather than leave it RUNNING for ever. */
 	r->reconciled = json_array();

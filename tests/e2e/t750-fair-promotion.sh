@@ -6,7 +6,8 @@
 # it) yet becomes champion (there is none yet), and its run's logged
 # val_mAP50-95 is then raised to 0.999 with the MLflow client; v2 trains
 # normally.  The old comparison (v2 against 0.999) would keep v1; the fair one
-# measures v1 on v2's split and promotes v2.
+# measures v1 on v2's split and promotes v2.  Then train.start_from: champion
+# starts v3 from v2's model (continuous learning).
 # needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 WS=$T/ws
@@ -46,4 +47,19 @@ print("new %.4f champion %.4f promoted %s" % (new, champ, reg["promoted"]))
 PY
 check_eq "the fair comparison promotes v2, where the old one (against 0.999) would not" \
 	"$(json_get "$T/v2.json" registry.promoted)" "true"
+
+# ---- continuous learning: train.start_from champion starts v3 from v2's model
+mlf-synth corrections data/corrections --count 8 --start 200 --size 160x120 --classes cat,dog,person \
+	--seed 8 2>/dev/null
+retrain-prep -q >/dev/null
+check_status 78 "train.start_from takes base or champion only" \
+	retrain-run -q --set train.start_from=latest --dataset data/retrain_v3
+retrain-run --set train.start_from=champion --dataset data/retrain_v3 >"$T/v3.json" 2>"$T/v3.err"
+check_eq "v3 trained" "$(json_get "$T/v3.json" success)" "true"
+check_grep "... said to start from the champion" "starting from the champion, version 2" "$T/v3.err"
+check_eq "... from models/retrained_v2.pt" "$(json_get "$T/v3.json" base_model.path)" "$WS/models/retrained_v2.pt"
+check_eq "... whose sha256 the run records" "$(json_get "$T/v3.json" base_model.sha256)" \
+	"$(sha256sum models/retrained_v2.pt | cut -d' ' -f1)"
+check_eq "... and the champion measured in step 5 is the model it started from (its pre_ figures)" \
+	"$(json_get "$T/v3.json" registry.champion.metrics.mAP50-95)" "$(json_get "$T/v3.json" pre_metrics.mAP50-95)"
 finish
