@@ -647,6 +647,17 @@ static void judge_alias(struct verify *s, const char *name, const char *version,
  * the ones the run document says the run set, `expected` (NULL when a
  * version is verified on its own), are judged; the rest are reported.
  */
+/* Is `alias` one of the strings of the JSON array `list` (NULL: none)? */
+static int listed(const json_t *list, const char *alias)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(list, i, a)
+		if (json_is_string(a) && !strcmp(json_string_value(a), alias))
+			return 1;
+	return 0;
+}
+
 static void check_model_version(struct verify *s, const char *name, const char *version,
 				const json_t *expected)
 {
@@ -671,18 +682,14 @@ static void check_model_version(struct verify *s, const char *name, const char *
 	if (!mv.run_id || strcmp(mv.run_id, s->run.run_id))
 		mlf_buf_addf(&bad, "; it belongs to run %s, not to run %s",
 			     mv.run_id ? mv.run_id : "(none)", s->run.run_id);
-	size_t i, i_exp;
+	size_t i;
 	json_t *a;
 	json_array_foreach(expected, i, a)
 		if (json_is_string(a))
 			judge_alias(s, name, version, json_string_value(a), &ok, &bad);
-	for (i = 0; i < mv.aliases.n; i++) {
-		int judged = 0;
-		json_array_foreach(expected, i_exp, a)
-			judged |= json_is_string(a) && !strcmp(json_string_value(a), mv.aliases.items[i].key);
-		if (!judged)
+	for (i = 0; i < mv.aliases.n; i++)
+		if (!listed(expected, mv.aliases.items[i].key))
 			mlf_buf_addf(&ok, ", %s -> %s", mv.aliases.items[i].key, version);
-	}
 	if (bad.len)
 		add(s, 0, "registry", "model version %s %s: %s", name, version, bad.data + 2);
 	else

@@ -66,7 +66,7 @@ struct retrain {
  * stderr, and its reason says who closed it (`by`) and how to resume it.
  */
 int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
-		       const char *by, struct mlf_error *err);
+		       json_t *removed, const char *by, struct mlf_error *err);
 /*
  * The one recovery path, run by whoever holds the workspace lock (every
  * retrain-run start, the skip path, --sweep): retrain_sweep_runs, then every
@@ -74,7 +74,9 @@ int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, jso
  * the store's status (appended to `closed` with "mlf_run_json").
  */
 int retrain_reconcile(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
-		      const char *by, struct mlf_error *err);
+		      json_t *removed, const char *by, struct mlf_error *err);
+/* "removed PATH, left half-written ..." on stderr for each of `removed` (JSON strings). */
+void retrain_say_removed(const char *prog, int quiet, const json_t *removed);
 /* retrain_reconcile on a store opened here, then the temporary files of dead
  * writers under models/ and runs/train/ removed (appended to `removed`). */
 int retrain_recover(const struct mlf_config *cfg, json_t *closed, json_t *removed, const char *by,

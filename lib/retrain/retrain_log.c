@@ -245,7 +245,7 @@ static int evaluate_champion(struct retrain *r, struct mlf_error *err)
 	json_decref(r->champion);
 	r->champion = NULL;
 	if (!path) {
-		if (err->msg[0] && !why)
+		if (!why)  /* the store failed */
 			rc = -1;
 		else if (version)
 			retrain_say(r, "champion (version %s) not measured on the new split: %s", version, why);

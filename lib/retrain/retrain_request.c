@@ -105,10 +105,7 @@ static void recover(const struct mlf_retrain_options *o)
 	if (retrain_recover(o->cfg, closed, removed, "the next retrain-run", &e))
 		fprintf(stderr, "%s: warning: could not check for runs a dead retrain-run left: %s\n",
 			o->prog, e.msg);
-	for (size_t i = 0; i < json_array_size(removed); i++)
-		if (!o->quiet)
-			fprintf(stderr, "%s: removed %s, left half-written by a retrain-run that died\n", o->prog,
-				json_string_value(json_array_get(removed, i)));
+	retrain_say_removed(o->prog, o->quiet, removed);
 	json_decref(closed);
 	json_decref(removed);
 }

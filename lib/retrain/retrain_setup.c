@@ -394,9 +394,8 @@ static int remove_stale_temps(struct retrain *r, struct mlf_error *err)
 	json_t *removed = json_array();
 	int n = mlf_remove_stale_temps(r->p.models_dir, removed, err);
 	int m = n < 0 ? -1 : mlf_remove_stale_temps(r->p.train_root, removed, err);
-	for (size_t i = 0; m >= 0 && i < json_array_size(removed); i++)
-		retrain_say(r, "removed %s, left half-written by a retrain-run that died",
-			    json_string_value(json_array_get(removed, i)));
+	if (m >= 0)
+		retrain_say_removed(r->o->prog, r->o->quiet, removed);
 	json_decref(removed);
 	return m < 0 ? -1 : 0;
 }
@@ -489,7 +488,11 @@ int retrain_open_experiment(struct retrain *r, struct mlf_error *err)
 	/* One recovery path, at every start: under the lock, a RUNNING run of this workspace
 	 * has no process left; close it now rather than leave it RUNNING for ever. */
 	r->reconciled = json_array();
-	if (!rc)
-		rc = retrain_reconcile(r->cfg, r->t, r->reconciled, "the next retrain-run", err);
+	if (!rc) {
+		json_t *removed = json_array();  /* temporary files of dead runs' artifact copies */
+		rc = retrain_reconcile(r->cfg, r->t, r->reconciled, removed, "the next retrain-run", err);
+		retrain_say_removed(r->o->prog, r->o->quiet, removed);
+		json_decref(removed);
+	}
 	return rc;
 }

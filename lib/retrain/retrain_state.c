@@ -107,7 +107,7 @@ long mlf_retrain_latest_unfinished(const struct mlf_config *cfg)
 /* A stale run's traces: state FAILED, no models/ files of its own, the
  * registry's aliases back where they were before it moved them. */
 static void sweep_local(const struct mlf_config *cfg, struct mlf_tracking *t, const struct mlf_run *run,
-			const char *reason)
+			const char *reason, json_t *removed)
 {
 	struct mlf_error err = MLF_ERROR_INIT;
 	const char *version = mlf_kvs_get(&run->tags, "version");
@@ -145,19 +145,14 @@ static void sweep_local(const struct mlf_config *cfg, struct mlf_tracking *t, co
 	char *dir = NULL;
 	if (run->artifact_uri && mlf_uri_kind(run->artifact_uri) == MLF_URI_FILE &&
 	    !mlf_uri_local_path(run->artifact_uri, cfg->workspace, &dir, &err)) {
-		json_t *removed = json_array();
 		if (mlf_remove_stale_temps(dir, removed, &err) < 0)
 			fprintf(stderr, "retrain-run: %s\n", err.msg);
-		for (size_t i = 0; i < json_array_size(removed); i++)
-			fprintf(stderr, "retrain-run: removed %s, left half-written by a retrain-run that died\n",
-				json_string_value(json_array_get(removed, i)));
-		json_decref(removed);
 	}
 	free(dir);
 }
 
 int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
-		       const char *by, struct mlf_error *err)
+		       json_t *removed, const char *by, struct mlf_error *err)
 {
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
@@ -183,7 +178,7 @@ int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, jso
 		rc = mlf_tracking_log_batch(t, run->run_id, NULL, 0, NULL, &tags, err) ||
 		     mlf_tracking_end_run(t, run->run_id, MLF_RUN_FAILED, 0, err);
 		if (!rc) {
-			sweep_local(cfg, t, run, reason);
+			sweep_local(cfg, t, run, reason, removed);
 			json_array_append_new(closed, json_pack("{s:s, s:s?, s:s?}", "run_id", run->run_id,
 								"run_name", run->run_name,
 								"version", mlf_kvs_get(&run->tags, "version")));
@@ -262,9 +257,18 @@ static int repair_states(const struct mlf_config *cfg, struct mlf_tracking *t, j
 }
 
 int retrain_reconcile(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,
-		      const char *by, struct mlf_error *err)
+		      json_t *removed, const char *by, struct mlf_error *err)
 {
-	return retrain_sweep_runs(cfg, t, closed, by, err) || repair_states(cfg, t, closed, err) ? -1 : 0;
+	return retrain_sweep_runs(cfg, t, closed, removed, by, err) || repair_states(cfg, t, closed, err)
+		       ? -1 : 0;
+}
+
+void retrain_say_removed(const char *prog, int quiet, const json_t *removed)
+{
+	for (size_t i = 0; !quiet && i < json_array_size(removed); i++)
+		fprintf(stderr, "%s: removed %s, left half-written by a retrain-run that died\n",
+			prog ? prog : "retrain-run",
+			json_string_value(json_array_get(removed, i)));
 }
 
 int retrain_recover(const struct mlf_config *cfg, json_t *closed, json_t *removed, const char *by,
@@ -275,7 +279,7 @@ int retrain_recover(const struct mlf_config *cfg, json_t *closed, json_t *remove
 	struct mlf_tracking *t = NULL;
 	mlf_version_paths_init(&p, cfg, 1);
 	int rc = mlf_config_tracking_options(cfg, &to, err) || mlf_tracking_open(&t, &to, err) ||
-		 retrain_reconcile(cfg, t, closed, by, err) ||
+		 retrain_reconcile(cfg, t, closed, removed, by, err) ||
 		 mlf_remove_stale_temps(p.models_dir, removed, err) < 0 ||
 		 mlf_remove_stale_temps(p.train_root, removed, err) < 0;
 	if (t)

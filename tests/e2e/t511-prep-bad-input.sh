@@ -3,12 +3,16 @@
 # nothing written; --skip-bad leaves them out and records why.
 . "$(dirname "$0")/lib.sh"
 
+# small_workspace DIR N: 8 base images and N corrections, one new correction enough
+small_workspace() {
+	mkdir -p "$1"
+	printf 'checks:\n  min_corrections: 1\n' >"$1/mlf.yaml"
+	mlf-synth base "$1/data/base" --images 8 --seed 1 2>/dev/null
+	mlf-synth corrections "$1/data/corrections" --count "$2" --format mlf --seed 5 2>/dev/null
+}
 W=$T/ws
 C=$W/data/corrections
-mkdir -p "$W"
-printf 'checks:\n  min_corrections: 1\n' >"$W/mlf.yaml"
-mlf-synth base "$W/data/base" --images 8 --seed 1 2>/dev/null
-mlf-synth corrections "$C" --count 10 --format mlf --seed 5 2>/dev/null
+small_workspace "$W" 10
 cls=$(ls "$C"/*.json | head -1)
 cls_name=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["boxes"][0]["class"])' "$cls")
 
@@ -67,10 +71,7 @@ check_eq "one duplicate counted" \
 # --skip-bad recorded, escaped, among the skipped (it used to be trained on, unlisted).
 W3=$T/ws3
 C3=$W3/data/corrections
-mkdir -p "$W3"
-printf 'checks:\n  min_corrections: 1\n' >"$W3/mlf.yaml"
-mlf-synth base "$W3/data/base" --images 8 --seed 1 2>/dev/null
-mlf-synth corrections "$C3" --count 3 --format mlf --seed 5 2>/dev/null
+small_workspace "$W3" 3
 mv "$(ls "$C3"/*.json | head -1)" "$C3/bad$(printf '\377').json"
 retrain-prep -C "$W3" >/dev/null 2>"$T/u.err"
 check_eq "a name that is not UTF-8 exits 65" "$?" 65
