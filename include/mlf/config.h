@@ -108,6 +108,14 @@ char *mlf_config_registered_model(const struct mlf_config *cfg, const char *expe
  *   runs/train/retrain_vN/                 the training folder: weights/best.pt, last.pt,
  *                                          args.yaml, results.csv, plots, mlf_run.json
  *
+ * and its run keeps its artifacts where the Python system this toolchain
+ * replaces put them, so that queries and scripts written for it find them:
+ *
+ *   models/retrained_vN.pt (+ _metadata.json, .safetensors)
+ *   retraining_dataset/    data.yaml, corrections_applied.json, retraining_dataset_metadata.json
+ *   config/args.yaml       the training settings
+ *   plots/                 every figure of the training folder, and results.csv behind them
+ *
  * Ownership: every string in struct mlf_version_paths is allocated and
  * freed by mlf_version_paths_release(); the configuration is borrowed.
  */
@@ -127,7 +135,18 @@ struct mlf_version_paths {
 	char *last_pt;         /* runs/train/retrain_vN/weights/last.pt */
 	char *state;           /* runs/train/retrain_vN/mlf_run.json: the run this folder belongs to */
 	char *lock;            /* runs/train/.retrain-run.lock: one retrain-run per workspace */
+	char *art_model;       /* the run's artifact models/retrained_vN.pt */
+	char *art_metadata;    /* models/retrained_vN_metadata.json */
+	char *art_safetensors; /* models/retrained_vN.safetensors */
 };
+
+#define MLF_ART_MODELS "models"
+#define MLF_ART_DATASET "retraining_dataset"
+#define MLF_ART_CONFIG "config"
+#define MLF_ART_PLOTS "plots"
+#define MLF_ART_ARGS MLF_ART_CONFIG "/args.yaml"
+#define MLF_ART_RESULTS MLF_ART_PLOTS "/results.csv"
+#define MLF_ART_RESULTS_PNG MLF_ART_PLOTS "/results.png"
 
 void mlf_version_paths_init(struct mlf_version_paths *p, const struct mlf_config *cfg, long n);
 void mlf_version_paths_release(struct mlf_version_paths *p);

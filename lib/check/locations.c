@@ -224,7 +224,7 @@ static void locate_registry(struct mlf_locations *l, struct mlf_tracking *t,
 static char *artifact_path_of(const struct mlf_locations *l)
 {
 	const char *p = mlf_json_str(json_object_get(l->metadata, "run"), "artifact_path", NULL);
-	return p ? mlf_xstrdup(p) : mlf_xasprintf("model/%s.pt", l->paths.name);
+	return mlf_xstrdup(p ? p : l->paths.art_model);
 }
 
 static void locate_run(struct mlf_locations *l, const struct mlf_config *cfg)

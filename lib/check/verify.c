@@ -237,18 +237,15 @@ static void check_file(struct verify *s, const char *path, const char *artifact)
 
 static void check_files(struct verify *s)
 {
-	char *pt = mlf_xasprintf("model/%s.pt", s->p.name);
-	char *meta = mlf_xasprintf("model/%s_metadata.json", s->p.name);
+	const char *pt = s->p.art_model;
 	char *args = mlf_path_join(s->p.train_dir, "args.yaml");
 	char *results = mlf_path_join(s->p.train_dir, "results.csv");
 	check_file(s, s->p.model_pt, pt);
-	check_file(s, s->p.metadata, meta);
+	check_file(s, s->p.metadata, s->p.art_metadata);
 	check_file(s, s->p.quick_pt, pt);
 	check_file(s, s->p.best_pt, pt);
-	check_file(s, args, "training/args.yaml");
-	check_file(s, results, "training/results.csv");
-	free(pt);
-	free(meta);
+	check_file(s, args, MLF_ART_ARGS);
+	check_file(s, results, MLF_ART_RESULTS);
 	free(args);
 	free(results);
 	mlf_location_probe_file(&s->copies[MLF_LOC_MODELS], MLF_LOC_MODELS, s->p.model_pt);
@@ -269,10 +266,10 @@ static void check_metadata(struct verify *s)
 	if (!s->metadata || !format || strcmp(format, "mlf.model")) {
 		if (s->metadata)
 			add(s, 0, "metadata", "%s is not model metadata (no \"format\": \"mlf.model\"); "
-			    "restore it from the run's artifact model/%s_metadata.json", path, s->p.name);
+			    "restore it from the run's artifact %s", path, s->p.art_metadata);
 		else
 			add(s, 0, "metadata", "%s is not valid JSON (line %d: %s); restore it from the "
-			    "run's artifact model/%s_metadata.json", path, je.line, je.text, s->p.name);
+			    "run's artifact %s", path, je.line, je.text, s->p.art_metadata);
 		json_decref(s->metadata);
 		s->metadata = NULL;
 		return;
@@ -473,7 +470,7 @@ static void check_metrics(struct verify *s)
 			    s->run.run_id, key);
 		else if (!isfinite(m->value) || m->value <= 0)
 			add(s, 0, name, "run %s has %s = %g, which must be above 0: the retrained model "
-			    "finds nothing on the validation split; see the run's training/results.csv "
+			    "finds nothing on the validation split; see the run's " MLF_ART_RESULTS " "
 			    "and plots, train longer (train.epochs) or check the dataset",
 			    s->run.run_id, key, m->value);
 		else
@@ -514,12 +511,12 @@ static void check_artifacts(struct verify *s)
 	struct mlf_artifact_list list = { 0 };
 	struct mlf_error err = MLF_ERROR_INIT;
 	static const char *const fixed[] = {
-		"retraining_dataset/corrections_applied.json",
-		"retraining_dataset/retraining_dataset_metadata.json",
-		"retraining_dataset/data.yaml",
-		"training/args.yaml",
-		"training/results.csv",
-		"plots/results.png",
+		MLF_ART_DATASET "/corrections_applied.json",
+		MLF_ART_DATASET "/retraining_dataset_metadata.json",
+		MLF_ART_DATASET "/data.yaml",
+		MLF_ART_ARGS,
+		MLF_ART_RESULTS,
+		MLF_ART_RESULTS_PNG,
 	};
 	if (mlf_tracking_list_artifacts(s->t, &s->run, NULL, &list, &err)) {
 		add(s, 0, "artifacts", "cannot list the artifacts of run %s at %s: %s", s->run.run_id,
@@ -530,15 +527,9 @@ static void check_artifacts(struct verify *s)
 	for (size_t i = 0; i < 3; i++)
 		check_artifact(s, &list, fixed[i]);
 	if (s->n) {
-		char *pt = mlf_xasprintf("model/%s.pt", s->p.name);
-		char *meta = mlf_xasprintf("model/%s_metadata.json", s->p.name);
-		char *st = mlf_xasprintf("model/%s.safetensors", s->p.name);
-		check_artifact(s, &list, pt);
-		check_artifact(s, &list, meta);
-		check_artifact(s, &list, st);
-		free(pt);
-		free(meta);
-		free(st);
+		check_artifact(s, &list, s->p.art_model);
+		check_artifact(s, &list, s->p.art_metadata);
+		check_artifact(s, &list, s->p.art_safetensors);
 	}
 	for (size_t i = 3; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		check_artifact(s, &list, fixed[i]);
@@ -585,10 +576,9 @@ static void check_checksums(struct verify *s)
 		add(s, 0, "sha256:run_document", "the run document says sha256 %.12s..., but %s "
 		    "says %.12s...", doc_sha, ref_from, ref);
 	if (s->have_run && s->t) {
-		char *path = mlf_xasprintf("model/%s.pt", s->p.name);
-		if (mlf_location_probe_artifact(&s->copies[MLF_LOC_ARTIFACT], s->t, &s->run, path, &err))
+		if (mlf_location_probe_artifact(&s->copies[MLF_LOC_ARTIFACT], s->t, &s->run,
+						s->p.art_model, &err))
 			raise_for(s, &err);
-		free(path);
 	}
 	if (!ref) {
 		if (s->copies[MLF_LOC_QUICK].exists == 1 || s->copies[MLF_LOC_TRAINING].exists == 1 ||
@@ -718,8 +708,8 @@ static void check_registry(struct verify *s)
 			check_model_version(s, name, version, json_object_get(reg, "aliases"));
 	} else {
 		add(s, 0, "registry", "run %s has no registered_model / registry_version tags: the "
-		    "model was not registered; register model/%s.pt of the run, or retrain",
-		    s->run.run_id, s->n ? s->p.name : "retrained_vN");
+		    "model was not registered; register %s of the run, or retrain",
+		    s->run.run_id, s->n ? s->p.art_model : MLF_ART_MODELS "/retrained_vN.pt");
 	}
 }
 

@@ -33,6 +33,9 @@ void mlf_version_paths_init(struct mlf_version_paths *p, const struct mlf_config
 	p->last_pt = mlf_path_join(p->train_dir, "weights/last.pt");
 	p->state = mlf_path_join(p->train_dir, "mlf_run.json");
 	p->lock = mlf_path_join(p->train_root, ".retrain-run.lock");
+	p->art_model = in(MLF_ART_MODELS, "retrained_v%ld.pt", n);
+	p->art_metadata = in(MLF_ART_MODELS, "retrained_v%ld_metadata.json", n);
+	p->art_safetensors = in(MLF_ART_MODELS, "retrained_v%ld.safetensors", n);
 	free(runs);
 }
 
@@ -40,7 +43,8 @@ void mlf_version_paths_release(struct mlf_version_paths *p)
 {
 	char **all[] = { &p->name, &p->models_dir, &p->model_pt, &p->metadata, &p->safetensors,
 			 &p->train_root, &p->quick_pt, &p->quick_metadata, &p->train_dir, &p->best_pt,
-			 &p->last_pt, &p->state, &p->lock };
+			 &p->last_pt, &p->state, &p->lock, &p->art_model, &p->art_metadata,
+			 &p->art_safetensors };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		free(*all[i]);
 		*all[i] = NULL;

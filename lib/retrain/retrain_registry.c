@@ -113,7 +113,7 @@ int retrain_register(struct retrain *r, struct mlf_error *err)
 		return retrain_mark_done(r, "register", json_incref(r->registry), err);
 	}
 	struct mlf_model_version v = { 0 };
-	char *source = mlf_xasprintf("%s/model", r->run.artifact_uri);
+	char *source = mlf_xasprintf("%s/" MLF_ART_MODELS, r->run.artifact_uri);
 	char *reason = NULL;
 	int rc = mlf_tracking_create_model_version(r->t, name, source, r->run.run_id, &v, err);
 	int promote = rc ? -1 : decide(r, name, rule, &reason, err);

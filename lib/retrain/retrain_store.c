@@ -32,10 +32,9 @@ static int copy_checked(const char *src, const char *dst, const char *want_sha, 
 
 static json_t *metadata(struct retrain *r, const char *created)
 {
-	char file[64], st_file[80], artifact[96], version[32];
+	char file[64], st_file[80], version[32];
 	snprintf(file, sizeof(file), "%s.pt", r->p.name);
 	snprintf(st_file, sizeof(st_file), "%s.safetensors", r->p.name);
-	snprintf(artifact, sizeof(artifact), "model/%s.pt", r->p.name);
 	snprintf(version, sizeof(version), "v%ld", r->p.n);
 	json_t *args = mlf_train_args_json(&r->train.args);
 	return json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:s, s:{s:s, s:I, s:s}, s:s, s:s, s:s, s:O,"
@@ -47,7 +46,7 @@ static json_t *metadata(struct retrain *r, const char *created)
 			 "created_at", created, "tool", "retrain-run " MLF_VERSION, "model_type", r->model_type,
 			 "classes", r->classes,
 			 "run", "tracking_uri", mlf_tracking_uri(r->t), "experiment_id", r->experiment_id,
-			 "run_id", r->run.run_id, "artifact_uri", r->run.artifact_uri, "artifact_path", artifact,
+			 "run_id", r->run.run_id, "artifact_uri", r->run.artifact_uri, "artifact_path", r->p.art_model,
 			 "registered_model", r->registered_model,
 			 "dataset", "name", json_object_get(r->dataset, "name"),
 			 "digest", json_object_get(r->dataset, "digest"), "path", json_object_get(r->dataset, "path"),
@@ -115,11 +114,11 @@ static int is_png(const char *name)
 
 int retrain_log_artifacts(struct retrain *r, struct mlf_error *err)
 {
-	if (mlf_tracking_log_artifact(r->t, &r->run, r->p.quick_pt, "model", err) ||
-	    mlf_tracking_log_artifact(r->t, &r->run, r->p.quick_metadata, "model", err) ||
-	    mlf_tracking_log_artifact(r->t, &r->run, r->st_path, "model", err) ||
-	    log_in(r, r->p.train_dir, "args.yaml", "training", err) ||
-	    log_in(r, r->p.train_dir, "results.csv", "training", err))
+	if (mlf_tracking_log_artifact(r->t, &r->run, r->p.quick_pt, MLF_ART_MODELS, err) ||
+	    mlf_tracking_log_artifact(r->t, &r->run, r->p.quick_metadata, MLF_ART_MODELS, err) ||
+	    mlf_tracking_log_artifact(r->t, &r->run, r->st_path, MLF_ART_MODELS, err) ||
+	    log_in(r, r->p.train_dir, "args.yaml", MLF_ART_CONFIG, err) ||
+	    log_in(r, r->p.train_dir, "results.csv", MLF_ART_PLOTS, err))
 		return -1;
 	DIR *d = opendir(r->p.train_dir);
 	if (!d)
@@ -128,7 +127,7 @@ int retrain_log_artifacts(struct retrain *r, struct mlf_error *err)
 	int rc = 0;
 	while (!rc && (e = readdir(d)))
 		if (is_png(e->d_name))
-			rc = log_in(r, r->p.train_dir, e->d_name, "plots", err);
+			rc = log_in(r, r->p.train_dir, e->d_name, MLF_ART_PLOTS, err);
 	closedir(d);
 	return rc;
 }
@@ -145,21 +144,18 @@ int retrain_check_artifacts(struct retrain *r, struct mlf_error *err)
 	struct mlf_artifact_list list = { 0 };
 	if (mlf_tracking_list_artifacts(r->t, &r->run, NULL, &list, err))
 		return mlf_error_prefix(err, "listing the run's artifacts");
-	char model[96], meta[112], st[112];
-	snprintf(model, sizeof(model), "model/%s.pt", r->p.name);
-	snprintf(meta, sizeof(meta), "model/%s_metadata.json", r->p.name);
-	snprintf(st, sizeof(st), "model/%s.safetensors", r->p.name);
+	const char *model = r->p.art_model;
 	struct expected want[] = {
 		{ model, mlf_xstrdup(r->p.quick_pt) },
-		{ meta, mlf_xstrdup(r->p.quick_metadata) },
-		{ st, mlf_xstrdup(r->st_path) },
-		{ "training/args.yaml", mlf_path_join(r->p.train_dir, "args.yaml") },
-		{ "training/results.csv", mlf_path_join(r->p.train_dir, "results.csv") },
-		{ "plots/results.png", mlf_path_join(r->p.train_dir, "results.png") },
-		{ "retraining_dataset/data.yaml", mlf_xstrdup(mlf_json_str(r->dataset, "data_yaml", NULL)) },
-		{ "retraining_dataset/corrections_applied.json",
+		{ r->p.art_metadata, mlf_xstrdup(r->p.quick_metadata) },
+		{ r->p.art_safetensors, mlf_xstrdup(r->st_path) },
+		{ MLF_ART_ARGS, mlf_path_join(r->p.train_dir, "args.yaml") },
+		{ MLF_ART_RESULTS, mlf_path_join(r->p.train_dir, "results.csv") },
+		{ MLF_ART_RESULTS_PNG, mlf_path_join(r->p.train_dir, "results.png") },
+		{ MLF_ART_DATASET "/data.yaml", mlf_xstrdup(mlf_json_str(r->dataset, "data_yaml", NULL)) },
+		{ MLF_ART_DATASET "/corrections_applied.json",
 		  mlf_xstrdup(mlf_json_str(r->dataset, "corrections_applied", NULL)) },
-		{ "retraining_dataset/retraining_dataset_metadata.json",
+		{ MLF_ART_DATASET "/retraining_dataset_metadata.json",
 		  mlf_xstrdup(mlf_json_str(r->dataset, "metadata", NULL)) },
 	};
 	size_t nwant = sizeof(want) / sizeof(want[0]);

@@ -27,7 +27,7 @@ check_eq "quick-access copy equals the model" "$(sha256sum runs/train/retrained_
 check_eq "metadata records the sha256" "$(json_get models/retrained_v1_metadata.json sha256)" "$sha1"
 check_eq "metadata records the run" "$(json_get models/retrained_v1_metadata.json run.run_id)" "$run1"
 check "no temporary files left" test -z "$(find models runs/train -name '*.tmp.*')"
-check "artifacts under the experiment's folder" test -s "runs/mlflow/1/$run1/artifacts/model/retrained_v1.pt"
+check "artifacts under the experiment's folder" test -s "runs/mlflow/1/$run1/artifacts/models/retrained_v1.pt"
 
 # a second batch of corrections: version 2, challenger moves to it
 mlf-synth corrections data/corrections --count 8 --start 100 --size 160x120 --classes cat,dog,person \

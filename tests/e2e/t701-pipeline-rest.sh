@@ -28,7 +28,7 @@ sha=$(sha256sum models/retrained_v1.pt | cut -d' ' -f1)
 check "run read back by MLflow from the server" py retrain_check.py "$URL" "$run" --experiment "$id" \
 	--version v1 --epochs 3 --aliases challenger,champion --model-sha "$sha"
 check "artifacts stored by the server's proxy" \
-	test -s "$T/server/artifacts/$id/$run/artifacts/model/retrained_v1.pt"
+	test -s "$T/server/artifacts/$id/$run/artifacts/models/retrained_v1.pt"
 model-locate latest >"$T/locate.json"
 check_eq "model-locate: copies agree, the artifact included" "$(json_get "$T/locate.json" agree)" "true"
 

@@ -43,15 +43,15 @@ check_status 0 "restored: verifies again" mlf-verify -q <"$T/run.json"
 
 # a missing artifact
 art=runs/mlflow/1/$run/artifacts
-mv "$art/training/results.csv" "$T/results.csv"
+mv "$art/plots/results.csv" "$T/results.csv"
 mlf-verify -q --run-id "$run" >"$T/missing.json"
 check_eq "missing artifact: exit 1" "$?" "1"
 check_eq "missing artifact: the one failed check is that artifact" "$(failed "$T/missing.json")" \
-	"artifact:training/results.csv"
+	"artifact:plots/results.csv"
 check_eq "missing artifact: the one problem names it" \
 	"$(problems "$T/missing.json" | sed 's/ (artifact root .*)$//')" \
-	"run $run has no artifact training/results.csv"
-mv "$T/results.csv" "$art/training/results.csv"
+	"run $run has no artifact plots/results.csv"
+mv "$T/results.csv" "$art/plots/results.csv"
 
 # the wrong experiment: another experiment configured than the one the run is in
 "$PY" -c 'import sys; from mlflow import MlflowClient

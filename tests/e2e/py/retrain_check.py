@@ -113,13 +113,13 @@ def main():
     v = a.version
     for f in ("retraining_dataset/corrections_applied.json",
               "retraining_dataset/retraining_dataset_metadata.json", "retraining_dataset/data.yaml",
-              f"model/retrained_{v}.pt", f"model/retrained_{v}_metadata.json",
-              f"model/retrained_{v}.safetensors", "training/args.yaml", "training/results.csv",
+              f"models/retrained_{v}.pt", f"models/retrained_{v}_metadata.json",
+              f"models/retrained_{v}.safetensors", "config/args.yaml", "plots/results.csv",
               "plots/results.png"):
         check(f"artifact {f}", f in files, sorted(files))
     if a.model_sha:
         with tempfile.TemporaryDirectory() as d:
-            p = c.download_artifacts(a.run_id, f"model/retrained_{v}.pt", d)
+            p = c.download_artifacts(a.run_id, f"models/retrained_{v}.pt", d)
             with open(p, "rb") as fh:
                 sha = hashlib.sha256(fh.read()).hexdigest()
         check("the model artifact has the model's sha256", sha == a.model_sha, sha)
