@@ -48,7 +48,7 @@ comma := ,
 # lib/ is one folder per subsystem, each with its public header include/mlf/NAME.h
 # (lib/README.md draws the layers).  These go into libmlf.a, which never needs libtorch:
 LIB_DIRS := base tracking tracking/sqlite tracking/rest tracking/file config cli \
-	corrections ckpt data metrics yolo plot prep check
+	corrections ckpt data metrics yolo plot prep check promote
 # and these into libmlf_torch.a, over the libtorch shim (headers in include/mlf/torch/):
 TORCH_DIRS := torch model train retrain
 LIB_SRC := $(sort $(foreach d,$(LIB_DIRS),$(wildcard lib/$(d)/*.c)))

@@ -140,14 +140,14 @@ void mlf_verification_release(struct mlf_verification *v);
  *   training          runs/train/retrain_vN/weights/best.pt
  *   safetensors       models/retrained_vN.safetensors   (listed, never compared:
  *                                                        other bytes by design)
- *   mlflow_artifact   <run artifact_uri>/model/retrained_vN.pt
+ *   mlflow_artifact   <run artifact_uri>/models/retrained_vN.pt
  *
  * The four .pt copies must be byte-identical and carry the sha256 written in
  * models/retrained_vN_metadata.json.  The MLflow run is the metadata's
  * run.run_id (or, without metadata, the one in runs/train/retrain_vN/
  * mlf_run.json); its registry version comes from the run's tags
- * registered_model / registry_version / registry_aliases, confirmed with
- * the registry where the store has one.
+ * registered_model / registry_version, confirmed with the registry, which
+ * alone says where the aliases point.
  *
  * Ownership: struct mlf_location and struct mlf_locations own every string,
  * list and JSON value in them; the *_release() functions free them and
@@ -210,6 +210,35 @@ enum mlf_alias_verdict {
 
 /* Where an alias set for version `ours` points now (`now` NULL = not set). */
 enum mlf_alias_verdict mlf_alias_judge(const char *ours, const char *now);
+
+/*
+ * The promotion history, models/promotions.jsonl: one JSON object a line,
+ * oldest first, appended by model-promote and retrain-run each time they
+ * move an alias (mlf/promote.h writes it):
+ *
+ *   {"format": "mlf.promotion", "at", "registered_model", "alias",
+ *    "from" (the registry version it left, null when unset), "to",
+ *    "model" (retrained_vN), "run_id", "rollback" (bool), "by", "reason", "tool"}
+ *
+ * A rollback undoes the newest forward move of the alias not undone yet: the
+ * history replays as a stack (a forward move pushes the version it left, a
+ * rollback pops), and its top is where a rollback goes.
+ */
+#define MLF_PROMOTIONS_FILE "promotions.jsonl"
+
+/*
+ * Which registry version a rollback of `alias` of `name` returns to, from the
+ * text of the history and the version the alias points to now (NULL: unset).
+ * *target is a new string.  -1 with err: 65 naming a damaged line; 1 when
+ * nothing is recorded, nothing is earlier, or the registry disagrees with the
+ * history's last move (the alias was moved outside mlf).
+ */
+int mlf_promotion_history_target(const char *text, size_t len, const char *name, const char *alias,
+				 const char *current, char **target, struct mlf_error *err);
+/* The newest record at `path` that rolled `alias` of `name` back from `version`
+ * (a new reference), or NULL: none, no file, or a damaged one. */
+json_t *mlf_promotion_history_rollback_from(const char *path, const char *name, const char *alias,
+					    const char *version);
 
 
 /* ---- everything about one version (model-locate) ------------------------ */

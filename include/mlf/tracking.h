@@ -421,6 +421,10 @@ int mlf_tracking_list_model_versions(struct mlf_tracking *t, const char *name, s
 /* Removes the alias; one that is not set is not an error. */
 int mlf_tracking_delete_alias(struct mlf_tracking *t, const char *name, const char *alias,
 			      struct mlf_error *err);
+/* Sets (or replaces) one tag of an existing model version. */
+int mlf_tracking_set_model_version_tag(struct mlf_tracking *t, const char *name,
+				       const char *version, const char *key, const char *value,
+				       struct mlf_error *err);
 /* MLF_ERR_NOT_FOUND when the alias is not set. */
 int mlf_tracking_get_alias(struct mlf_tracking *t, const char *name, const char *alias,
 			   struct mlf_model_version *out, struct mlf_error *err);

@@ -615,10 +615,21 @@ static void judge_alias(struct verify *s, const char *name, const char *version,
 	case MLF_ALIAS_MOVED_ON:
 		mlf_buf_addf(ok, ", %s -> %s (moved on by a later retraining)", alias, now);
 		break;
-	case MLF_ALIAS_OLDER:
-		mlf_buf_addf(bad, "; alias %s points to older version %s, not to %s", alias, now,
-			     version);
+	case MLF_ALIAS_OLDER: {
+		/* moved back on purpose (model-promote --rollback) is not a fault of this run */
+		char *history = s->p.models_dir ? mlf_path_join(s->p.models_dir, MLF_PROMOTIONS_FILE) : NULL;
+		json_t *back = history ? mlf_promotion_history_rollback_from(history, name, alias, version)
+				       : NULL;
+		if (back)
+			mlf_buf_addf(ok, ", %s -> %s (rolled back at %s by %s)", alias, now,
+				     mlf_json_str(back, "at", "?"), mlf_json_str(back, "by", "?"));
+		else
+			mlf_buf_addf(bad, "; alias %s points to older version %s, not to %s", alias, now,
+				     version);
+		json_decref(back);
+		free(history);
 		break;
+	}
 	case MLF_ALIAS_NOWHERE:
 		mlf_buf_addf(bad, "; alias %s is not set (it should point to %s or newer)", alias,
 			     version);

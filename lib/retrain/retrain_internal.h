@@ -129,6 +129,9 @@ int retrain_register(struct retrain *r, struct mlf_error *err);
 /* Point the aliases step 10 chose at our version, after saving in mlf_run.json
  * ("aliases_before") where they pointed, so that a failure can put them back. */
 int retrain_move_aliases(struct retrain *r, struct mlf_error *err);
+/* Once FINISHED: record each alias moved in models/promotions.jsonl and make
+ * models/champion.pt follow the champion (mlf/promote.h); warns on failure. */
+void retrain_record_moves(struct retrain *r);
 /* Put back the aliases `state` (an mlf_run.json) records as moved, each only if it
  * still names our version; marks the state "aliases_restored" (the caller saves it). */
 int retrain_restore_aliases(struct mlf_tracking *t, json_t *state, struct mlf_error *err);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mlf/base.h"
+#include "mlf/promote.h"
 #include "retrain_internal.h"
 
 int mlf_promote_parse(const char *text, enum mlf_promote *out)
@@ -272,4 +273,36 @@ int retrain_restore_aliases(struct mlf_tracking *t, json_t *state, struct mlf_er
 	}
 	json_object_set_new(state, "aliases_restored", json_true());
 	return 0;
+}
+
+/*
+ * After FINISHED: each alias this run moved is recorded in models/promotions.jsonl
+ * (what model-promote --rollback reads), and models/champion.pt follows the
+ * champion.  The run is already finished, so a failure here is a warning that
+ * says how to repair, not a failed run.
+ */
+void retrain_record_moves(struct retrain *r)
+{
+	const char *name = mlf_json_str(r->registry, "name", NULL);
+	const char *version = mlf_json_str(r->registry, "version", NULL);
+	const json_t *aliases = json_object_get(r->registry, "aliases");
+	const json_t *before = json_object_get(r->state, "aliases_before");
+	size_t i;
+	json_t *a;
+	if (!name || !version)
+		return;
+	json_array_foreach(aliases, i, a) {
+		const char *alias = json_string_value(a);
+		const char *was = mlf_json_str(before, alias, NULL);
+		if (!alias || (was && !strcmp(was, version)))
+			continue;
+		int champion = !strcmp(alias, MLF_CHAMPION_ALIAS);
+		struct mlf_error err = MLF_ERROR_INIT;
+		if (mlf_promote_record(r->cfg, name, alias, was, version, r->p.n, r->run.run_id,
+				       champion ? mlf_json_str(r->registry, "reason", NULL)
+						: "the newest retraining", r->o->prog, &err))
+			fprintf(stderr, "%s: warning: alias '%s' moved to version %s, but %s; repair with "
+				"`model-promote %ld --alias %s`\n", r->o->prog, alias, version, err.msg,
+				r->p.n, alias);
+	}
 }

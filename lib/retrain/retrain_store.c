@@ -241,6 +241,7 @@ int retrain_publish(struct retrain *r, struct mlf_error *err)
 	struct mlf_error e2 = MLF_ERROR_INIT;
 	if (retrain_state_save(r, "FINISHED", NULL, &e2))
 		fprintf(stderr, "%s: %s\n", r->o->prog, e2.msg);
+	retrain_record_moves(r);
 	retrain_say(r, "run %s FINISHED: %s (%llu bytes, sha256 %.16s...)", r->run.run_id, r->p.model_pt,
 		    (unsigned long long)r->model_size, r->model_sha);
 	return 0;

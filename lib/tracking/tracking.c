@@ -635,6 +635,20 @@ int mlf_tracking_delete_alias(struct mlf_tracking *t, const char *name, const ch
 	return t->ops->delete_alias(t->impl, name, alias, err);
 }
 
+int mlf_tracking_set_model_version_tag(struct mlf_tracking *t, const char *name,
+				       const char *version, const char *key, const char *value,
+				       struct mlf_error *err)
+{
+	if (check_model_name(name, err) || need(version, "model version", err) ||
+	    mlf_tracking_check_key("model version tag", key, err) || need(value, "tag value", err))
+		return -1;
+	if (!t->ops->set_model_version_tag)
+		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
+	if (mlf_failpoint("store: set model version tag", err))
+		return -1;
+	return t->ops->set_model_version_tag(t->impl, name, version, key, value, err);
+}
+
 int mlf_tracking_get_alias(struct mlf_tracking *t, const char *name, const char *alias,
 			   struct mlf_model_version *out, struct mlf_error *err)
 {

@@ -63,6 +63,8 @@ struct mlf_tracking_ops {
 	int (*set_alias)(void *impl, const char *name, const char *alias, const char *version,
 			 struct mlf_error *err);
 	int (*delete_alias)(void *impl, const char *name, const char *alias, struct mlf_error *err);
+	int (*set_model_version_tag)(void *impl, const char *name, const char *version,
+				     const char *key, const char *value, struct mlf_error *err);
 	/* Every live version of `name` into *out: key = version, value = run id ("" when none);
 	 * a model that does not exist has none. */
 	int (*list_model_versions)(void *impl, const char *name, struct mlf_kvs *out,

@@ -31,6 +31,11 @@ check "artifacts stored by the server's proxy" \
 	test -s "$T/server/artifacts/$id/$run/artifacts/models/retrained_v1.pt"
 model-locate latest >"$T/locate.json"
 check_eq "model-locate: copies agree, the artifact included" "$(json_get "$T/locate.json" agree)" "true"
+check_status 0 "model-promote 1 --alias production through the server" \
+	model-promote -q 1 --alias production --reason "qa approved"
+check "MLflow reads the alias and the promotion tag from the server" py promotion_check.py \
+	"$URL" nightly production 1 "qa approved"
+check_status 1 "--rollback of production: nothing earlier to go to" model-promote -q --rollback --alias production
 
 # ---- the server goes away mid-training and comes back
 mlf-synth corrections data/corrections --count 6 --start 100 --size 160x120 --classes cat,dog,person \

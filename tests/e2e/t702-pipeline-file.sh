@@ -24,4 +24,11 @@ check "metrics written in the file store's layout" test -s "runs/mlruns/0123/$ru
 model-locate 1 >"$T/locate.json"
 check_eq "model-locate: all copies agree" "$(json_get "$T/locate.json" agree)" "true"
 check_eq "model-locate: the registry version" "$(json_get "$T/locate.json" registry.version)" "1"
+check_eq "champion.pt is v1's model (retrain-run made champion follow)" \
+	"$(sha256sum models/champion.pt | cut -d' ' -f1)" "$(sha256sum models/retrained_v1.pt | cut -d' ' -f1)"
+check_status 0 "model-promote 1 --alias production on the file store" \
+	model-promote -q 1 --alias production --reason "qa approved"
+check "MLflow reads the alias and the promotion tag from the file store" env MLFLOW_ALLOW_FILE_STORE=true "$PY" "$PYLIB/promotion_check.py" \
+	"file://$WS/runs/mlruns" mlf-retraining production 1 "qa approved"
+check_status 1 "--rollback of production: nothing earlier to go to" model-promote -q --rollback --alias production
 finish

@@ -221,6 +221,7 @@ const struct mlf_tracking_ops mlf_file_store_ops = {
 	.get_model_version = mlf_fst_get_model_version,
 	.set_alias = mlf_fst_set_alias,
 	.delete_alias = mlf_fst_delete_alias,
+	.set_model_version_tag = mlf_fst_set_model_version_tag,
 	.list_model_versions = mlf_fst_list_model_versions,
 	.get_alias = mlf_fst_get_alias,
 };

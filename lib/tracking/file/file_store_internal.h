@@ -219,6 +219,8 @@ int mlf_fst_set_alias(void *impl, const char *name, const char *alias, const cha
 int mlf_fst_list_model_versions(void *impl, const char *name, struct mlf_kvs *out,
 				struct mlf_error *err);
 int mlf_fst_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err);
+int mlf_fst_set_model_version_tag(void *impl, const char *name, const char *version, const char *key,
+                                    const char *value, struct mlf_error *err);
 int mlf_fst_get_alias(void *impl, const char *name, const char *alias, struct mlf_model_version *out,
 		      struct mlf_error *err);
 

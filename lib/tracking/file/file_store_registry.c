@@ -326,3 +326,22 @@ int mlf_fst_get_alias(void *impl, const char *name, const char *alias, struct ml
 	free(dir);
 	return rc;
 }
+
+int mlf_fst_set_model_version_tag(void *impl, const char *name, const char *version, const char *key,
+				  const char *value, struct mlf_error *err)
+{
+	struct file_store *fs = impl;
+	struct mlf_model_version mv;
+	if (mlf_fst_check_key_path("model version tag", key, err) ||
+	    mlf_fst_get_model_version(impl, name, version, &mv, err))
+		return -1;
+	char *dir = model_dir(fs, name);
+	char *leaf = mlf_xasprintf("version-%s", mv.version);
+	char *tdir = mlf_fst_join3(dir, leaf, "tags");
+	int rc = mlf_mkdir_p(tdir, 0777, err) || mlf_fst_write_value(tdir, key, value, err);
+	mlf_model_version_release(&mv);
+	free(tdir);
+	free(leaf);
+	free(dir);
+	return rc ? -1 : 0;
+}

@@ -134,6 +134,8 @@ int mlf_rest_set_alias(void *impl, const char *name, const char *alias, const ch
 int mlf_rest_list_model_versions(void *impl, const char *name, struct mlf_kvs *out,
 				 struct mlf_error *err);
 int mlf_rest_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err);
+int mlf_rest_set_model_version_tag(void *impl, const char *name, const char *version, const char *key,
+                                     const char *value, struct mlf_error *err);
 int mlf_rest_get_alias(void *impl, const char *name, const char *alias,
 		       struct mlf_model_version *out, struct mlf_error *err);
 

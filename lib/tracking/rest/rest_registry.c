@@ -259,3 +259,21 @@ int mlf_rest_get_alias(void *impl, const char *name, const char *alias,
 	json_decref(resp);
 	return rc;
 }
+
+int mlf_rest_set_model_version_tag(void *impl, const char *name, const char *version, const char *key,
+				   const char *value, struct mlf_error *err)
+{
+	struct rest_builder b = { json_object(), NULL };
+	json_t *resp;
+	mlf_rest_put_str(&b, b.obj, "name", name);
+	mlf_rest_put_str(&b, b.obj, "version", version);
+	mlf_rest_put_str(&b, b.obj, "key", key);
+	mlf_rest_put_str(&b, b.obj, "value", value);
+	if (mlf_rest_builder_check(&b, "model-versions/set-tag", err))
+		return -1;
+	if (mlf_rest_api(impl, "POST", "model-versions/set-tag", b.obj, &resp, err))
+		return mlf_error_prefix(err, "cannot tag version %s of model '%s' with %s", version, name,
+					key);
+	json_decref(resp);
+	return 0;
+}

@@ -316,6 +316,7 @@ const struct mlf_tracking_ops mlf_rest_store_ops = {
 	.get_model_version = mlf_rest_get_model_version,
 	.set_alias = mlf_rest_set_alias,
 	.delete_alias = mlf_rest_delete_alias,
+	.set_model_version_tag = mlf_rest_set_model_version_tag,
 	.list_model_versions = mlf_rest_list_model_versions,
 	.get_alias = mlf_rest_get_alias,
 	.http = rest_http,

@@ -125,6 +125,8 @@ int mlf_sq_get_model_version(void *impl, const char *name, const char *version,
 int mlf_sq_list_model_versions(void *impl, const char *name, struct mlf_kvs *out,
 			       struct mlf_error *err);
 int mlf_sq_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err);
+int mlf_sq_set_model_version_tag(void *impl, const char *name, const char *version, const char *key,
+                                   const char *value, struct mlf_error *err);
 int mlf_sq_set_alias(void *impl, const char *name, const char *alias, const char *version,
 		     struct mlf_error *err);
 int mlf_sq_get_alias(void *impl, const char *name, const char *alias,

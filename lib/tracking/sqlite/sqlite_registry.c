@@ -215,6 +215,27 @@ int mlf_sq_set_alias(void *impl, const char *name, const char *alias, const char
 	return mlf_sq_tx_end(s, rc, err);
 }
 
+int mlf_sq_set_model_version_tag(void *impl, const char *name, const char *version, const char *key,
+				 const char *value, struct mlf_error *err)
+{
+	struct sqlite_store *s = impl;
+	struct mlf_model_version mv;
+	int64_t v;
+
+	if (check_model_name(name, err) || parse_version(name, version, &v, err))
+		return -1;
+	if (mlf_sq_tx_begin_write(s, err))
+		return -1;
+	int rc = check_model(s, name, err);
+	if (rc == 0 && (rc = load_version(s, name, v, &mv, err)) == 0)
+		mlf_model_version_release(&mv);
+	if (rc == 0)
+		rc = mlf_sq_exec(s, "tagging the model version", err,
+				 "INSERT OR REPLACE INTO model_version_tags (\"key\", value, name, version) "
+				 "VALUES (?, ?, ?, ?)", "sssi", key, value, name, v);
+	return mlf_sq_tx_end(s, rc, err);
+}
+
 int mlf_sq_list_model_versions(void *impl, const char *name, struct mlf_kvs *out,
 			       struct mlf_error *err)
 {

@@ -332,6 +332,7 @@ const struct mlf_tracking_ops mlf_sqlite_store_ops = {
 	.get_model_version = mlf_sq_get_model_version,
 	.set_alias = mlf_sq_set_alias,
 	.delete_alias = mlf_sq_delete_alias,
+	.set_model_version_tag = mlf_sq_set_model_version_tag,
 	.list_model_versions = mlf_sq_list_model_versions,
 	.get_alias = mlf_sq_get_alias,
 	.http = NULL,
