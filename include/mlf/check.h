@@ -239,6 +239,8 @@ int mlf_promotion_history_target(const char *text, size_t len, const char *name,
  * (a new reference), or NULL: none, no file, or a damaged one. */
 json_t *mlf_promotion_history_rollback_from(const char *path, const char *name, const char *alias,
 					    const char *version);
+/* The newest record at `path` of `alias` of `name` (a new reference), or NULL as above. */
+json_t *mlf_promotion_history_last(const char *path, const char *name, const char *alias);
 
 
 /* ---- everything about one version (model-locate) ------------------------ */

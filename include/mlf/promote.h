@@ -68,7 +68,8 @@ int mlf_promote(const struct mlf_promote_options *o, struct mlf_promotion *p,
  * For retrain-run, which moves aliases itself when its run finishes: record
  * that `alias` of `name` moved from `from` (NULL: unset) to version `to`
  * (retrained_vN `n`, run `run_id`), and make champion.pt follow when the
- * alias is champion.  Takes the promotion lock.
+ * alias is champion.  Takes the promotion lock.  A move the history already
+ * ends with (same version, same run) is not recorded twice.
  */
 int mlf_promote_record(const struct mlf_config *cfg, const char *name, const char *alias,
 		       const char *from, const char *to, long n, const char *run_id,

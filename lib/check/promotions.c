@@ -107,34 +107,44 @@ int mlf_promotion_history_target(const char *text, size_t len, const char *name,
 	return rc ? -1 : 0;
 }
 
-struct undone {
-	const char *version;
+struct newest {
+	const char *from;  /* only rollbacks from this version; NULL: every record */
 	json_t *found;
 };
 
-static int undone_one(void *ctx, const json_t *e)
+static int newest_one(void *ctx, const json_t *e)
 {
-	struct undone *u = ctx;
+	struct newest *u = ctx;
 	const char *from = mlf_json_str(e, "from", NULL);
-	if (json_is_true(json_object_get(e, "rollback")) && from && !strcmp(from, u->version)) {
+	if (!u->from || (json_is_true(json_object_get(e, "rollback")) && from && !strcmp(from, u->from))) {
 		json_decref(u->found);
 		u->found = json_incref((json_t *)e);
 	}
 	return 0;
 }
 
-json_t *mlf_promotion_history_rollback_from(const char *path, const char *name, const char *alias,
-					    const char *version)
+static json_t *newest(const char *path, const char *name, const char *alias, const char *from)
 {
 	char *text = NULL;
 	size_t len = 0;
 	struct mlf_error err = MLF_ERROR_INIT;
-	struct undone u = { version, NULL };
+	struct newest u = { from, NULL };
 	if (mlf_is_file(path) && !mlf_read_file(path, &text, &len, &err) &&
-	    each(text, len, name, alias, undone_one, &u, &err)) {
+	    each(text, len, name, alias, newest_one, &u, &err)) {
 		json_decref(u.found);
 		u.found = NULL;
 	}
 	free(text);
 	return u.found;
+}
+
+json_t *mlf_promotion_history_rollback_from(const char *path, const char *name, const char *alias,
+					    const char *version)
+{
+	return newest(path, name, alias, version);
+}
+
+json_t *mlf_promotion_history_last(const char *path, const char *name, const char *alias)
+{
+	return newest(path, name, alias, NULL);
 }

@@ -369,8 +369,14 @@ int mlf_promote_record(const struct mlf_config *cfg, const char *name, const cha
 	p.run_id = mlf_xstrdup(run_id);
 	p.sha256 = metadata_sha256(cfg, n);
 	stamp(&p, reason);
-	int rc = mlf_mkdir_p(f.models, 0777, err) || mlf_lock(f.lock, 1, &lock, err) ||
-		 append_record(&f, &p, tool, err) ||
+	int rc = mlf_mkdir_p(f.models, 0777, err) || mlf_lock(f.lock, 1, &lock, err);
+	/* once only: a start after a crash may record the same move again */
+	json_t *last = rc ? NULL : mlf_promotion_history_last(f.history, name, alias);
+	int recorded = last && !strcmp(mlf_json_str(last, "to", ""), to) &&
+		       !strcmp(mlf_json_str(last, "run_id", ""), run_id) &&
+		       !json_is_true(json_object_get(last, "rollback"));
+	json_decref(last);
+	rc = rc || (!recorded && append_record(&f, &p, tool, err)) ||
 		 (!strcmp(alias, MLF_CHAMPION_ALIAS) && follow_champion(&f, cfg, &p, err));
 	if (lock >= 0)
 		mlf_unlock(lock);

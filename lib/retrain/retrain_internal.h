@@ -132,6 +132,10 @@ int retrain_move_aliases(struct retrain *r, struct mlf_error *err);
 /* Once FINISHED: record each alias moved in models/promotions.jsonl and make
  * models/champion.pt follow the champion (mlf/promote.h); warns on failure. */
 void retrain_record_moves(struct retrain *r);
+/* The same for the mlf_run.json `state` of version n, at a later start (see
+ * retrain_registry.c); 1 when `state` changed and should be saved. */
+int retrain_record_moves_state(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *state,
+			       long n, const char *prog);
 /* Put back the aliases `state` (an mlf_run.json) records as moved, each only if it
  * still names our version; marks the state "aliases_restored" (the caller saves it). */
 int retrain_restore_aliases(struct mlf_tracking *t, json_t *state, struct mlf_error *err);

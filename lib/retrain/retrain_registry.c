@@ -276,33 +276,64 @@ int retrain_restore_aliases(struct mlf_tracking *t, json_t *state, struct mlf_er
 }
 
 /*
- * After FINISHED: each alias this run moved is recorded in models/promotions.jsonl
- * (what model-promote --rollback reads), and models/champion.pt follows the
- * champion.  The run is already finished, so a failure here is a warning that
- * says how to repair, not a failed run.
+ * Once FINISHED: each alias the run of `state` (its mlf_run.json) moved is
+ * recorded in models/promotions.jsonl (what model-promote --rollback reads),
+ * and models/champion.pt follows the champion.  Only aliases that still name
+ * the run's version are recorded: one moved on since is history already
+ * written by whoever moved it.  Idempotent (mlf_promote_record skips a move
+ * already recorded), so a start after a crash can do it again; the state
+ * says "moves_recorded" once done.  Returns 1 when the state changed.
  */
-void retrain_record_moves(struct retrain *r)
+int retrain_record_moves_state(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *state,
+			       long n, const char *prog)
 {
-	const char *name = mlf_json_str(r->registry, "name", NULL);
-	const char *version = mlf_json_str(r->registry, "version", NULL);
-	const json_t *aliases = json_object_get(r->registry, "aliases");
-	const json_t *before = json_object_get(r->state, "aliases_before");
+	const json_t *reg = json_object_get(json_object_get(state, "done"), "register");
+	const char *name = mlf_json_str(reg, "name", NULL);
+	const char *version = mlf_json_str(reg, "version", NULL);
+	const char *run_id = mlf_json_str(state, "run_id", NULL);
+	const json_t *before = json_object_get(state, "aliases_before");
+	const char *status = mlf_json_str(state, "status", NULL);
 	size_t i;
 	json_t *a;
-	if (!name || !version)
-		return;
-	json_array_foreach(aliases, i, a) {
+	if (!name || !version || !run_id || !json_is_object(before) || !status ||
+	    strcmp(status, "FINISHED") || json_is_true(json_object_get(state, "moves_recorded")) ||
+	    json_is_true(json_object_get(state, "aliases_restored")))
+		return 0;
+	int failed = 0;
+	json_array_foreach(json_object_get(reg, "aliases"), i, a) {
 		const char *alias = json_string_value(a);
 		const char *was = mlf_json_str(before, alias, NULL);
+		struct mlf_model_version mv = { 0 };
+		struct mlf_error err = MLF_ERROR_INIT;
 		if (!alias || (was && !strcmp(was, version)))
 			continue;
+		if (mlf_tracking_get_alias(t, name, alias, &mv, &err)) {
+			failed |= err.kind != MLF_ERR_NOT_FOUND;
+			continue;
+		}
+		int ours = mv.version && !strcmp(mv.version, version);
+		mlf_model_version_release(&mv);
+		if (!ours)
+			continue;
 		int champion = !strcmp(alias, MLF_CHAMPION_ALIAS);
-		struct mlf_error err = MLF_ERROR_INIT;
-		if (mlf_promote_record(r->cfg, name, alias, was, version, r->p.n, r->run.run_id,
-				       champion ? mlf_json_str(r->registry, "reason", NULL)
-						: "the newest retraining", r->o->prog, &err))
+		if (mlf_promote_record(cfg, name, alias, was, version, n, run_id,
+				       champion ? mlf_json_str(reg, "reason", NULL) : "the newest retraining",
+				       prog, &err)) {
+			failed = 1;
 			fprintf(stderr, "%s: warning: alias '%s' moved to version %s, but %s; repair with "
-				"`model-promote %ld --alias %s`\n", r->o->prog, alias, version, err.msg,
-				r->p.n, alias);
+				"`model-promote %ld --alias %s`\n", prog, alias, version, err.msg, n, alias);
+		}
 	}
+	if (failed)
+		return 0;
+	json_object_set_new(state, "moves_recorded", json_true());
+	return 1;
+}
+
+void retrain_record_moves(struct retrain *r)
+{
+	struct mlf_error err = MLF_ERROR_INIT;
+	if (retrain_record_moves_state(r->cfg, r->t, r->state, r->p.n, r->o->prog) &&
+	    retrain_state_save(r, "FINISHED", NULL, &err))
+		fprintf(stderr, "%s: %s\n", r->o->prog, err.msg);
 }

@@ -246,6 +246,12 @@ static int repair_states(const struct mlf_config *cfg, struct mlf_tracking *t, j
 				}
 			}
 		}
+		/* a FINISHED run whose alias moves were not recorded (killed just after) */
+		if (!rc && s && retrain_record_moves_state(cfg, t, s, n, "retrain-run")) {
+			char *text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			rc = mlf_write_file_atomic(p.state, text, strlen(text), err);
+			free(text);
+		}
 		mlf_run_release(&run);
 		json_decref(s);
 		mlf_version_paths_release(&p);

@@ -192,6 +192,23 @@ class Case:
             self.expect(status == "FINISHED", "%s: models/%s belongs to run %s, which is %s"
                         % (when, f, meta["run"]["run_id"], status))
 
+    def champion_follows(self, when, version, run_id):
+        """models/champion.pt is the champion's model, and the history's last champion move is it."""
+        models = os.path.join(self.ws, "models")
+        pt, meta = os.path.join(models, "champion.pt"), os.path.join(models, "champion.json")
+        want = os.path.join(models, "retrained_v1.pt")
+        if not self.expect(os.path.isfile(pt) and os.path.isfile(meta),
+                           "%s: models/champion.pt or champion.json missing" % when):
+            return
+        self.expect(sha256(pt) == sha256(want), "%s: models/champion.pt is not v1's model" % when)
+        self.expect(json.load(open(meta)).get("registry_version") == version,
+                    "%s: champion.json does not name version %s" % (when, version))
+        lines = [json.loads(l) for l in open(os.path.join(models, "promotions.jsonl")) if l.strip()]
+        champ = [l for l in lines if l["alias"] == "champion"]
+        self.expect(len(champ) == 1 and champ[0]["to"] == version and champ[0]["run_id"] == run_id,
+                    "%s: promotions.jsonl records champion moves %s, not one to version %s"
+                    % (when, [(l["to"], l["run_id"]) for l in champ], version))
+
     def states_agree(self, when):
         train = os.path.join(self.ws, "runs/train")
         for d in sorted(os.listdir(train)) if os.path.isdir(train) else []:
@@ -236,8 +253,9 @@ def after_recovery(c, rc, doc, err):
     c.tools_truthful(when, must_pass=True)
     aliases = c.aliases_truthful(when)
     if v1:
-        c.expect(aliases.get("champion", (None, None))[1] == v1[0].info.run_id,
-                 "%s: champion is %s, not v1's run" % (when, aliases.get("champion")))
+        if c.expect(aliases.get("champion", (None, None))[1] == v1[0].info.run_id,
+                    "%s: champion is %s, not v1's run" % (when, aliases.get("champion"))):
+            c.champion_follows(when, str(aliases["champion"][0]), v1[0].info.run_id)
 
 
 def main():
