@@ -64,7 +64,10 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # programs, tools and unit tests in the torch/ folders.  Nothing else links it.
 SHIM_SRC := $(sort $(wildcard lib/torch/*.cpp))
 MODEL_SRC := $(sort $(foreach d,$(TORCH_DIRS),$(wildcard lib/$(d)/*.c)))
-TORCH_LIB_OBJ := $(SHIM_SRC:%.cpp=$(BUILD)/obj/%.o) $(MODEL_SRC:%.c=$(BUILD)/obj/%.o)
+# retrain-run writes lib/retrain/pyfunc_loader.py into every MLflow Model it logs;
+# it is compiled in as a C string, so an installed retrain-run needs no data files.
+PYFUNC_OBJ := $(BUILD)/obj/gen/pyfunc_loader.o
+TORCH_LIB_OBJ := $(SHIM_SRC:%.cpp=$(BUILD)/obj/%.o) $(MODEL_SRC:%.c=$(BUILD)/obj/%.o) $(PYFUNC_OBJ)
 TORCH_CMD_SRC := $(sort $(wildcard cmd/torch/*.c))
 TORCH_PROGS := $(TORCH_CMD_SRC:cmd/torch/%.c=$(BUILD)/bin/%)
 TORCH_UNIT_SRC := $(sort $(wildcard tests/unit/torch/test_*.c))
@@ -113,6 +116,16 @@ $(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += -DSOURCE_DIR=\"$(CURDIR)\"
 $(BUILD)/obj/lib/torch/%.o: lib/torch/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) -Iinclude -Ilib $(TORCH_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/pyfunc_loader.c: lib/retrain/pyfunc_loader.py
+	@mkdir -p $(dir $@)
+	{ echo '/* made by the Makefile from $< */'; \
+	  echo 'extern const char mlf_pyfunc_loader[];'; echo 'const char mlf_pyfunc_loader[] ='; \
+	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $<; echo ';'; } >$@.tmp && mv $@.tmp $@
+
+$(PYFUNC_OBJ): $(BUILD)/gen/pyfunc_loader.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libmlf.a: $(LIB_OBJ)
 	@rm -f $@

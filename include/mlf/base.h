@@ -360,6 +360,14 @@ void mlf_buf_add_py_float(struct mlf_buf *b, double x);
 const char *mlf_json_str(const json_t *obj, const char *key, const char *fallback);
 
 /*
+ * `obj` (an object) as a block-style YAML document, keys in their order,
+ * strings double-quoted with JSON's escapes (which YAML reads the same), so
+ * no value is ever retyped by YAML 1.1's implicit rules.  For files other
+ * tools read as YAML, such as MLflow's MLmodel.
+ */
+void mlf_json_to_yaml(const json_t *obj, struct mlf_buf *out);
+
+/*
  * Write `doc` as one line to `out` and flush; fails with status 74 when the
  * stream cannot be written (a closed pipe, a full disk).
  */

@@ -141,8 +141,11 @@ void mlf_verification_release(struct mlf_verification *v);
  *   safetensors       models/retrained_vN.safetensors   (listed, never compared:
  *                                                        other bytes by design)
  *   mlflow_artifact   <run artifact_uri>/models/retrained_vN.pt
+ *   mlflow_model      <logged model artifact_uri>/data/retrained_vN.pt: the weights
+ *                     of the MLflow Model its registry version is of (only when
+ *                     the version is of a logged model)
  *
- * The four .pt copies must be byte-identical and carry the sha256 written in
+ * The .pt copies must be byte-identical and carry the sha256 written in
  * models/retrained_vN_metadata.json.  The MLflow run is the metadata's
  * run.run_id (or, without metadata, the one in runs/train/retrain_vN/
  * mlf_run.json); its registry version comes from the run's tags
@@ -161,13 +164,16 @@ enum mlf_location_kind {
 	MLF_LOC_TRAINING,
 	MLF_LOC_SAFETENSORS,
 	MLF_LOC_ARTIFACT,
+	MLF_LOC_MLFLOW_MODEL,
 	MLF_LOC_COUNT
 };
 
-/* "models", "quick_access", "training", "safetensors", "mlflow_artifact". */
+/* "models", "quick_access", "training", "safetensors", "mlflow_artifact", "mlflow_model". */
 const char *mlf_location_kind_name(enum mlf_location_kind kind);
 /* Whether a kind is one of the .pt copies that must agree. */
 int mlf_location_compared(enum mlf_location_kind kind);
+/* Whether a kind lives in the tracking store (where is a URI, not a path). */
+int mlf_location_remote(enum mlf_location_kind kind);
 
 struct mlf_location {
 	enum mlf_location_kind kind;
@@ -192,6 +198,14 @@ void mlf_location_probe_file(struct mlf_location *loc, enum mlf_location_kind ki
 int mlf_location_probe_artifact(struct mlf_location *loc, struct mlf_tracking *t,
 				const struct mlf_run *run, const char *artifact_path,
 				struct mlf_error *err);
+/*
+ * Look at the weights of the MLflow Model registry version `version` of
+ * `name` is of: 0 with loc->where NULL when the version is not of a logged
+ * model (made before mlf logged them); otherwise as mlf_location_probe_artifact.
+ */
+int mlf_location_probe_mlflow_model(struct mlf_location *loc, struct mlf_tracking *t,
+				    const char *name, const char *version, const char *model_name,
+				    struct mlf_error *err);
 void mlf_location_release(struct mlf_location *loc);
 
 /* ---- registry helpers (shared with mlf-verify) -------------------------- */

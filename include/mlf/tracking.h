@@ -290,6 +290,33 @@ struct mlf_model_version {
 
 void mlf_model_version_release(struct mlf_model_version *v);
 
+/*
+ * An MLflow 3 LoggedModel: a model with its own id ("m-" and 32 hex) and its
+ * own artifact folder, <experiment artifact root>/models/<model_id>/artifacts,
+ * linked to the run that made it by a run output, and registered by
+ * "models:/<model_id>".  Status as MLflow stores it: 1 pending (files still
+ * being written), 2 ready, 3 upload failed.
+ */
+enum mlf_logged_model_status {
+	MLF_LOGGED_MODEL_PENDING = 1,
+	MLF_LOGGED_MODEL_READY = 2,
+	MLF_LOGGED_MODEL_FAILED = 3,
+};
+
+struct mlf_logged_model {
+	char *model_id;
+	char *experiment_id;
+	char *name;
+	char *artifact_uri;    /* where its files go (local path, file: URI or mlflow-artifacts:) */
+	char *source_run_id;
+	char *model_type;
+	int status;            /* enum mlf_logged_model_status */
+	struct mlf_kvs params;
+	struct mlf_kvs tags;
+};
+
+void mlf_logged_model_release(struct mlf_logged_model *m);
+
 /* ---- opening a store --------------------------------------------------- */
 
 /* Everything a backend needs; strings are borrowed and copied by open(). */
@@ -387,6 +414,37 @@ int mlf_tracking_log_dataset_input(struct mlf_tracking *t, const char *run_id,
 				   const char *source_type, const char *source,
 				   const char *context, struct mlf_error *err);
 
+/* ---- logged models (MLflow 3) ------------------------------------------ */
+
+struct mlf_logged_model_request {
+	const char *experiment_id;
+	const char *name;            /* no '/', ':', '.', '%', '"' or "'" (MLflow's rule) */
+	const char *model_type;      /* may be NULL */
+	const char *source_run_id;   /* may be NULL */
+	const struct mlf_kvs *params;  /* may be NULL; MLflow copies the run's params here */
+	const struct mlf_kvs *tags;    /* may be NULL */
+};
+
+/* Create a logged model, PENDING, with its artifact location chosen as MLflow does. */
+int mlf_tracking_create_logged_model(struct mlf_tracking *t, const struct mlf_logged_model_request *req,
+				     struct mlf_logged_model *out, struct mlf_error *err);
+int mlf_tracking_get_logged_model(struct mlf_tracking *t, const char *model_id,
+				  struct mlf_logged_model *out, struct mlf_error *err);
+/* READY once its files are all written, or FAILED. */
+int mlf_tracking_finalize_logged_model(struct mlf_tracking *t, const char *model_id, int status,
+				       struct mlf_error *err);
+int mlf_tracking_set_logged_model_tag(struct mlf_tracking *t, const char *model_id, const char *key,
+				      const char *value, struct mlf_error *err);
+/* Link run -> model (MLflow's "run output"), at a step of the run. */
+int mlf_tracking_log_model_output(struct mlf_tracking *t, const char *run_id, const char *model_id,
+				  int64_t step, struct mlf_error *err);
+/* Upload a file or folder into the model's artifacts, under `artifact_dir` (NULL = root). */
+int mlf_tracking_log_model_artifact(struct mlf_tracking *t, const struct mlf_logged_model *m,
+				    const char *local_path, const char *artifact_dir,
+				    struct mlf_error *err);
+int mlf_tracking_list_model_artifacts(struct mlf_tracking *t, const struct mlf_logged_model *m,
+				      struct mlf_artifact_list *out, struct mlf_error *err);
+
 /* ---- artifacts (by the run's artifact_uri: local path or mlflow-artifacts proxy) ---- */
 
 /* Upload a file, or a folder recursively, under `artifact_dir` (NULL = root). */
@@ -406,8 +464,10 @@ int mlf_tracking_download_artifact(struct mlf_tracking *t, const struct mlf_run 
 /* Creates the registered model if absent; an existing one is fine. */
 int mlf_tracking_ensure_registered_model(struct mlf_tracking *t, const char *name,
 					 struct mlf_error *err);
+/* `model_id` (may be NULL): the logged model the version is of; then `source`
+ * is "models:/<model_id>" and the version's files are that model's. */
 int mlf_tracking_create_model_version(struct mlf_tracking *t, const char *name,
-				      const char *source, const char *run_id,
+				      const char *source, const char *run_id, const char *model_id,
 				      struct mlf_model_version *out, struct mlf_error *err);
 int mlf_tracking_get_model_version(struct mlf_tracking *t, const char *name,
 				   const char *version, struct mlf_model_version *out,
@@ -428,6 +488,9 @@ int mlf_tracking_set_model_version_tag(struct mlf_tracking *t, const char *name,
 /* MLF_ERR_NOT_FOUND when the alias is not set. */
 int mlf_tracking_get_alias(struct mlf_tracking *t, const char *name, const char *alias,
 			   struct mlf_model_version *out, struct mlf_error *err);
+/* The version `alias` names, as a new string in *version; NULL (and 0) when it is not set. */
+int mlf_tracking_alias_version(struct mlf_tracking *t, const char *name, const char *alias,
+			       char **version, struct mlf_error *err);
 
 /* ---- small helpers shared by the backends and programs ----------------- */
 

@@ -234,3 +234,93 @@ char *mlf_json_py_str(const json_t *v)
 		py_text(&b, v, 1);
 	return mlf_buf_detach(&b);
 }
+
+/* ---- YAML -------------------------------------------------------------- */
+
+static int yaml_plain_key(const char *k)
+{
+	if (!*k)
+		return 0;
+	for (const char *p = k; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || *p == '-' || *p == '.'))
+			return 0;
+	return 1;
+}
+
+static void yaml_scalar(const json_t *v, struct mlf_buf *out)
+{
+	char *text = json_dumps(v, JSON_ENCODE_ANY);
+	mlf_buf_adds(out, text ? text : "null");
+	free(text);
+}
+
+static int yaml_nested(const json_t *v)
+{
+	return (json_is_object(v) && json_object_size(v)) || (json_is_array(v) && json_array_size(v));
+}
+
+static void yaml_value(const json_t *v, int indent, int inline_first, struct mlf_buf *out);
+
+static void yaml_key(const char *key, struct mlf_buf *out)
+{
+	if (yaml_plain_key(key)) {
+		mlf_buf_adds(out, key);
+	} else {
+		json_t *k = json_string(key);
+		yaml_scalar(k, out);
+		json_decref(k);
+	}
+}
+
+/* A nested value's lines, each at `indent`; with inline_first, the first line
+ * continues the current one (after "- "). */
+static void yaml_value(const json_t *v, int indent, int inline_first, struct mlf_buf *out)
+{
+	int first = 1;
+	if (json_is_object(v)) {
+		const char *key;
+		json_t *item;
+		json_object_foreach((json_t *)v, key, item) {
+			if (!(first && inline_first))
+				mlf_buf_addf(out, "%*s", indent, "");
+			first = 0;
+			yaml_key(key, out);
+			mlf_buf_addc(out, ':');
+			if (yaml_nested(item)) {
+				mlf_buf_addc(out, '\n');
+				yaml_value(item, indent + 2, 0, out);
+			} else {
+				mlf_buf_addc(out, ' ');
+				yaml_scalar(item, out);
+				mlf_buf_addc(out, '\n');
+			}
+		}
+	} else {
+		size_t i;
+		json_t *item;
+		json_array_foreach(v, i, item) {
+			if (!(first && inline_first))
+				mlf_buf_addf(out, "%*s", indent, "");
+			first = 0;
+			mlf_buf_adds(out, "- ");
+			if (yaml_nested(item) && json_is_object(item)) {
+				yaml_value(item, indent + 2, 1, out);
+			} else if (yaml_nested(item)) {
+				mlf_buf_addc(out, '\n');
+				yaml_value(item, indent + 2, 0, out);
+			} else {
+				yaml_scalar(item, out);
+				mlf_buf_addc(out, '\n');
+			}
+		}
+	}
+}
+
+void mlf_json_to_yaml(const json_t *obj, struct mlf_buf *out)
+{
+	if (yaml_nested(obj))
+		yaml_value(obj, 0, 0, out);
+	else
+		mlf_buf_adds(out, "{}\n");
+}

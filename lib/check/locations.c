@@ -11,7 +11,7 @@
 #include "check_internal.h"
 
 static const char *const kind_names[MLF_LOC_COUNT] = {
-	"models", "quick_access", "training", "safetensors", "mlflow_artifact",
+	"models", "quick_access", "training", "safetensors", "mlflow_artifact", "mlflow_model",
 };
 
 const char *mlf_location_kind_name(enum mlf_location_kind kind)
@@ -22,6 +22,11 @@ const char *mlf_location_kind_name(enum mlf_location_kind kind)
 int mlf_location_compared(enum mlf_location_kind kind)
 {
 	return kind != MLF_LOC_SAFETENSORS && (unsigned)kind < MLF_LOC_COUNT;
+}
+
+int mlf_location_remote(enum mlf_location_kind kind)
+{
+	return kind == MLF_LOC_ARTIFACT || kind == MLF_LOC_MLFLOW_MODEL;
 }
 
 /* ---- one location ------------------------------------------------------- */
@@ -102,6 +107,39 @@ int mlf_location_probe_artifact(struct mlf_location *loc, struct mlf_tracking *t
 	free(dst);
 	free(dir);
 	return rc;
+}
+
+int mlf_location_probe_mlflow_model(struct mlf_location *loc, struct mlf_tracking *t,
+				    const char *name, const char *version, const char *model_name,
+				    struct mlf_error *err)
+{
+	struct mlf_model_version mv = { 0 };
+	struct mlf_logged_model m = { 0 };
+	memset(loc, 0, sizeof(*loc));
+	loc->kind = MLF_LOC_MLFLOW_MODEL;
+	if (mlf_tracking_get_model_version(t, name, version, &mv, err))
+		goto failed;
+	if (!mv.source || strncmp(mv.source, "models:/m-", 10)) {
+		mlf_model_version_release(&mv);
+		return 0;  /* not of a logged model */
+	}
+	if (mlf_tracking_get_logged_model(t, mv.source + strlen("models:/"), &m, err))
+		goto failed;
+	/* the artifact functions route by an artifact URI: the model's own */
+	struct mlf_run view = { .run_id = m.model_id, .artifact_uri = m.artifact_uri };
+	char *path = mlf_xasprintf("data/%s.pt", model_name);
+	int rc = mlf_location_probe_artifact(loc, t, &view, path, err);
+	loc->kind = MLF_LOC_MLFLOW_MODEL;
+	free(path);
+	mlf_logged_model_release(&m);
+	mlf_model_version_release(&mv);
+	return rc;
+failed:
+	loc->where = mlf_xstrdup(mv.source ? mv.source : "models:/?");
+	loc->exists = -1;
+	loc->error = mlf_xstrdup(err->msg);
+	mlf_model_version_release(&mv);
+	return -1;
 }
 
 void mlf_location_release(struct mlf_location *loc)
@@ -217,6 +255,9 @@ static void locate_registry(struct mlf_locations *l, struct mlf_tracking *t,
 		/* the registry is the one truth about aliases: no run tag repeats them */
 		for (size_t i = 0; i < mv.aliases.n; i++)
 			mlf_kvs_add(&l->aliases, mv.aliases.items[i].key, "");
+		if (mlf_location_probe_mlflow_model(&l->loc[MLF_LOC_MLFLOW_MODEL], t, name, version,
+						    l->paths.name, &err))
+			raise_status(l, check_tracking_status(&err));
 	}
 	mlf_model_version_release(&mv);
 }
@@ -269,13 +310,31 @@ out:
 	free(path);
 }
 
+/* Is copy k judged?  The store's copies not when the run could not be read, and the
+ * MLflow Model's not when the version is of none (registered before mlf logged them). */
+static int judged(const struct mlf_locations *l, int k)
+{
+	if (!mlf_location_compared(k))
+		return 0;
+	if (mlf_location_remote(k) && l->run_error)
+		return 0;
+	return k != MLF_LOC_MLFLOW_MODEL || l->loc[k].where;
+}
+
+static int judged_count(const struct mlf_locations *l)
+{
+	int n = 0;
+	for (int k = 0; k < MLF_LOC_COUNT; k++)
+		n += judged(l, k);
+	return n;
+}
+
 static int copies_agree(const struct mlf_locations *l)
 {
 	if (!l->metadata_sha256)
 		return 0;
 	for (int k = 0; k < MLF_LOC_COUNT; k++)
-		if (mlf_location_compared(k) &&
-		    (l->loc[k].exists != 1 || strcmp(l->loc[k].sha256, l->metadata_sha256)))
+		if (judged(l, k) && (l->loc[k].exists != 1 || strcmp(l->loc[k].sha256, l->metadata_sha256)))
 			return 0;
 	return 1;
 }
@@ -296,6 +355,7 @@ int mlf_locate(const struct mlf_config *cfg, long n, struct mlf_locations *l,
 	snprintf(l->version, sizeof(l->version), "v%ld", n);
 	mlf_version_paths_init(&l->paths, cfg, n);
 	l->loc[MLF_LOC_ARTIFACT].kind = MLF_LOC_ARTIFACT;
+	l->loc[MLF_LOC_MLFLOW_MODEL].kind = MLF_LOC_MLFLOW_MODEL;
 
 	mlf_location_probe_file(&l->loc[MLF_LOC_MODELS], MLF_LOC_MODELS, l->paths.model_pt);
 	mlf_location_probe_file(&l->loc[MLF_LOC_QUICK], MLF_LOC_QUICK, l->paths.quick_pt);
@@ -327,11 +387,17 @@ int mlf_locate(const struct mlf_config *cfg, long n, struct mlf_locations *l,
 
 /* ---- output ------------------------------------------------------------- */
 
+/* A version that is of no MLflow Model has no such location to show. */
+static int shown_kind(const struct mlf_locations *l, int k)
+{
+	return k != MLF_LOC_MLFLOW_MODEL || l->loc[k].where || l->loc[k].error;
+}
+
 static json_t *location_json(const struct mlf_location *loc)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "kind", json_string(mlf_location_kind_name(loc->kind)));
-	json_object_set_new(o, loc->kind == MLF_LOC_ARTIFACT ? "uri" : "path",
+	json_object_set_new(o, mlf_location_remote(loc->kind) ? "uri" : "path",
 			    mlf_json_string_or_null(loc->where));
 	json_object_set_new(o, "exists", loc->exists < 0 ? json_null() : json_boolean(loc->exists));
 	if (loc->exists == 1 && loc->sha256[0]) {
@@ -383,7 +449,8 @@ json_t *mlf_locations_json(const struct mlf_locations *l)
 {
 	json_t *locs = json_array();
 	for (int k = 0; k < MLF_LOC_COUNT; k++)
-		json_array_append_new(locs, location_json(&l->loc[k]));
+		if (shown_kind(l, k))
+			json_array_append_new(locs, location_json(&l->loc[k]));
 	return json_pack("{s:s, s:i, s:s, s:s, s:b, s:b, s:o, s:o, s:o, s:o, s:o}",
 			 "kind", "mlf.locations", "schema_version", 1,
 			 "version", l->version, "name", l->paths.name, "agree", l->agree,
@@ -435,7 +502,7 @@ static int copy_problems(const struct mlf_locations *l)
 {
 	int n = 0;
 	for (int k = 0; k < MLF_LOC_COUNT; k++) {
-		if (!mlf_location_compared(k) || (k == MLF_LOC_ARTIFACT && l->run_error))
+		if (!judged(l, k))
 			continue;
 		char *p = copy_problem(l, &l->loc[k]);
 		n += p != NULL;
@@ -461,7 +528,7 @@ static void print_header(const struct mlf_locations *l, FILE *out)
 		free(reg);
 	}
 	if (l->agree)
-		fprintf(out, "  copies    all 4 agree, sha256 %s\n", l->metadata_sha256);
+		fprintf(out, "  copies    all %d agree, sha256 %s\n", judged_count(l), l->metadata_sha256);
 	else if (copy_problems(l) || l->metadata_error)
 		fprintf(out, "  copies    DO NOT AGREE (see below)\n");
 	else
@@ -509,6 +576,8 @@ void mlf_locations_print(const struct mlf_locations *l, FILE *out)
 	for (int k = 0; k < MLF_LOC_COUNT; k++) {
 		const struct mlf_location *loc = &l->loc[k];
 		const char *note = note_cell(l, loc);
+		if (!shown_kind(l, k))
+			continue;
 		fprintf(out, "  %-15s  %*s  %-12s  %-20s  %s%s%s\n", mlf_location_kind_name(loc->kind),
 			wsize, sizes[k], sha_cell(loc, sha), loc->mtime[0] ? loc->mtime : "-",
 			loc->where ? loc->where : "-", *note ? "  " : "", note);
@@ -519,8 +588,8 @@ void mlf_locations_summary(const struct mlf_locations *l, const char *prog, FILE
 {
 	struct mlf_buf problems = MLF_BUF_INIT;
 	if (l->agree && !l->run_error) {
-		fprintf(out, "%s: %s: all 4 copies agree (sha256 %.12s...)", prog, l->paths.name,
-			l->metadata_sha256);
+		fprintf(out, "%s: %s: all %d copies agree (sha256 %.12s...)", prog, l->paths.name,
+			judged_count(l), l->metadata_sha256);
 		if (l->run_id)
 			fprintf(out, ", run %s %s", l->run_id, l->run_status);
 		if (l->reg_name)
@@ -535,7 +604,7 @@ void mlf_locations_summary(const struct mlf_locations *l, const char *prog, FILE
 	if (l->metadata_error)
 		mlf_buf_addf(&problems, "  - %s\n", l->metadata_error);
 	for (int k = 0; k < MLF_LOC_COUNT; k++) {
-		if (!mlf_location_compared(k) || (k == MLF_LOC_ARTIFACT && l->run_error))
+		if (!judged(l, k))
 			continue;
 		char *p = copy_problem(l, &l->loc[k]);
 		if (p)

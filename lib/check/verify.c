@@ -541,9 +541,9 @@ static void check_artifacts(struct verify *s)
 static void check_copy(struct verify *s, const struct mlf_location *c, const char *ref,
 		       const char *ref_from)
 {
-	const char *where = c->kind == MLF_LOC_ARTIFACT ? c->where : shown(s, c->where);
-	char *name = mlf_xasprintf("sha256:%s", c->kind == MLF_LOC_ARTIFACT ?
-				   "mlflow_artifact" : shown(s, c->where));
+	const char *where = mlf_location_remote(c->kind) ? c->where : shown(s, c->where);
+	char *name = mlf_xasprintf("sha256:%s", mlf_location_remote(c->kind) ?
+				   mlf_location_kind_name(c->kind) : shown(s, c->where));
 	if (c->error)
 		add(s, 0, name, "cannot hash %s: %s", where, c->error);
 	else if (strcmp(c->sha256, ref))
@@ -579,6 +579,23 @@ static void check_checksums(struct verify *s)
 		if (mlf_location_probe_artifact(&s->copies[MLF_LOC_ARTIFACT], s->t, &s->run,
 						s->p.art_model, &err))
 			raise_for(s, &err);
+		/* the MLflow Model's weights, when the registry version is of one */
+		const char *name = mlf_kvs_get(&s->run.tags, "registered_model");
+		const char *version = mlf_kvs_get(&s->run.tags, "registry_version");
+		struct mlf_location *mm = &s->copies[MLF_LOC_MLFLOW_MODEL];
+		if (name && version &&
+		    mlf_location_probe_mlflow_model(mm, s->t, name, version, s->p.name, &err)) {
+			if (err.kind == MLF_ERR_NOT_FOUND) {  /* the registry check says so */
+				mlf_location_release(mm);
+				mm->kind = MLF_LOC_MLFLOW_MODEL;
+			} else {
+				raise_for(s, &err);
+			}
+		}
+		if (mm->where && mm->exists == 0)
+			add(s, 0, "sha256:mlflow_model", "%s is missing: the MLflow Model of registry "
+			    "version %s %s has no weights; re-register the version from the run's %s",
+			    mm->where, name, version, s->p.art_model);
 	}
 	if (!ref) {
 		if (s->copies[MLF_LOC_QUICK].exists == 1 || s->copies[MLF_LOC_TRAINING].exists == 1 ||

@@ -154,22 +154,6 @@ static int workspace_version(struct mlf_tracking *t, const char *name, const cha
 	return rc ? -1 : 0;
 }
 
-static int alias_now(struct mlf_tracking *t, const char *name, const char *alias, char **out,
-		     struct mlf_error *err)
-{
-	struct mlf_model_version mv = { 0 };
-	*out = NULL;
-	if (mlf_tracking_get_alias(t, name, alias, &mv, err)) {
-		if (err->kind != MLF_ERR_NOT_FOUND)
-			return -1;
-		mlf_error_clear(err);
-		return 0;
-	}
-	*out = mlf_xstrdup(mv.version);
-	mlf_model_version_release(&mv);
-	return 0;
-}
-
 /* The first few problems of a failed verification, for the one-line error. */
 static void say_problems(const struct mlf_verification *v, struct mlf_buf *b)
 {
@@ -277,7 +261,7 @@ int mlf_promote(const struct mlf_promote_options *o, struct mlf_promotion *p, st
 		p->registered_model = mlf_config_registered_model(o->cfg, exp_name);
 		free(exp_name);
 		char *current = NULL, *target = NULL;
-		if (alias_now(t, p->registered_model, p->alias, &current, err))
+		if (mlf_tracking_alias_version(t, p->registered_model, p->alias, &current, err))
 			goto out;
 		if (!mlf_is_file(f.history)) {
 			rc = mlf_fail(err, 1, "there is no %s: no move of alias '%s' is recorded to roll "
@@ -337,7 +321,7 @@ int mlf_promote(const struct mlf_promote_options *o, struct mlf_promotion *p, st
 	p->registered_model = mlf_xstrdup(name);
 	p->to = mlf_xstrdup(version);
 	p->sha256 = metadata_sha256(o->cfg, p->n);
-	if (alias_now(t, name, p->alias, &p->from, err))
+	if (mlf_tracking_alias_version(t, name, p->alias, &p->from, err))
 		goto out;
 	p->moved = !p->from || strcmp(p->from, p->to);
 	stamp(p, o->reason);

@@ -126,6 +126,9 @@ void retrain_unpublish(struct retrain *r);
 char *retrain_champion_file(struct retrain *r, char **version, char **run_id, const char **why,
 			    struct mlf_error *err);
 int retrain_register(struct retrain *r, struct mlf_error *err);
+/* retrain_mlmodel.c: the model as an MLflow 3 LoggedModel, READY and the run's output;
+ * *m is filled (release it) and its id kept in mlf_run.json. */
+int retrain_log_model(struct retrain *r, struct mlf_logged_model *m, struct mlf_error *err);
 /* Point the aliases step 10 chose at our version, after saving in mlf_run.json
  * ("aliases_before") where they pointed, so that a failure can put them back. */
 int retrain_move_aliases(struct retrain *r, struct mlf_error *err);

@@ -188,17 +188,24 @@ int retrain_log_dataset(struct retrain *r, struct mlf_error *err)
 	}
 	struct mlf_error e2 = MLF_ERROR_INIT;
 	const char *name = json_string_value(json_object_get(r->dataset, "name"));
-	const char *digest = json_string_value(json_object_get(r->dataset, "digest"));
 	const char *path = json_string_value(json_object_get(r->dataset, "path"));
-	/* MLflow's digests are short; ours is the full sha256, kept in the tags */
-	char short_digest[24];
-	snprintf(short_digest, sizeof(short_digest), "%s", digest + (strncmp(digest, "sha256:", 7) ? 0 : 7));
 	/* the source as MLflow's own local dataset source writes it (json.dumps of {"uri": path}),
 	 * so that mlflow.data.get_source() reads it back */
 	json_t *src = json_pack("{s:s}", "uri", path ? path : "");
 	char *source = json_dumps(src, JSON_ENSURE_ASCII);
 	json_decref(src);
-	int rc = mlf_tracking_log_dataset_input(r->t, r->run.run_id, name, short_digest, "local", source,
+	/* the digest mlflow.data's MetaDataset gives a dataset known by name and source: the
+	 * first 8 hex of sha256 over json.dumps of its config (separators ", " and ": ", ASCII);
+	 * the content's full sha256 (r->dataset's digest) is the tag dataset_digest */
+	json_t *config = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "source", source,
+				   "source_type", "local", "schema", "");
+	char *config_text = json_dumps(config, JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+	char hex[65], digest8[9];
+	mlf_sha256_hex(config_text, strlen(config_text), hex);
+	snprintf(digest8, sizeof(digest8), "%s", hex);
+	json_decref(config);
+	free(config_text);
+	int rc = mlf_tracking_log_dataset_input(r->t, r->run.run_id, name, digest8, "local", source,
 						"training", &e2);
 	free(source);
 	if (rc) {

@@ -114,9 +114,13 @@ int retrain_register(struct retrain *r, struct mlf_error *err)
 		return retrain_mark_done(r, "register", json_incref(r->registry), err);
 	}
 	struct mlf_model_version v = { 0 };
-	char *source = mlf_xasprintf("%s/" MLF_ART_MODELS, r->run.artifact_uri);
+	struct mlf_logged_model m = { 0 };
+	if (retrain_log_model(r, &m, err))
+		return mlf_error_prefix(err, "logging the MLflow Model");
+	/* the version is of the logged model: its MLmodel is what MLflow's tools load */
+	char *source = mlf_xasprintf("models:/%s", m.model_id);
 	char *reason = NULL;
-	int rc = mlf_tracking_create_model_version(r->t, name, source, r->run.run_id, &v, err);
+	int rc = mlf_tracking_create_model_version(r->t, name, source, r->run.run_id, m.model_id, &v, err);
 	int promote = rc ? -1 : decide(r, name, rule, &reason, err);
 	if (!rc && promote >= 0) {
 		struct mlf_kvs tags = MLF_KVS_INIT;
@@ -126,16 +130,18 @@ int retrain_register(struct retrain *r, struct mlf_error *err)
 		rc = mlf_tracking_log_batch(r->t, r->run.run_id, NULL, 0, NULL, &tags, err);
 		mlf_kvs_release(&tags);
 		json_decref(r->registry);
-		r->registry = json_pack("{s:s, s:s, s:[s, s*], s:b, s:s, s:O?}", "name", name,
-					"version", v.version, "aliases", "challenger",
+		r->registry = json_pack("{s:s, s:s, s:[s, s*], s:b, s:s, s:O?, s:{s:s, s:s, s:s}}", "name",
+					name, "version", v.version, "aliases", "challenger",
 					promote ? "champion" : NULL, "promoted", promote, "reason", reason,
-					"champion", r->champion);
+					"champion", r->champion, "logged_model", "model_id", m.model_id,
+					"uri", source, "artifact_uri", m.artifact_uri);
 		retrain_say(r, "registered %s version %s (to become challenger%s when the run finishes): %s",
 			    name, v.version, promote ? " and champion" : "", reason);
 	}
 	free(reason);
 	free(source);
 	mlf_model_version_release(&v);
+	mlf_logged_model_release(&m);
 	if (rc || promote < 0)
 		return -1;
 	return retrain_mark_done(r, "register", json_incref(r->registry), err);
@@ -192,23 +198,6 @@ char *retrain_champion_file(struct retrain *r, char **version, char **run_id, co
 
 /* ---- the aliases: moved just before FINISHED, put back if it fails ------- */
 
-/* What `alias` of `name` points at now: a new string, NULL when unset; -1 with err. */
-static int alias_target(struct mlf_tracking *t, const char *name, const char *alias, char **out,
-			struct mlf_error *err)
-{
-	struct mlf_model_version mv = { 0 };
-	*out = NULL;
-	if (mlf_tracking_get_alias(t, name, alias, &mv, err)) {
-		if (err->kind != MLF_ERR_NOT_FOUND)
-			return -1;
-		mlf_error_clear(err);
-		return 0;
-	}
-	*out = mlf_xstrdup(mv.version);
-	mlf_model_version_release(&mv);
-	return 0;
-}
-
 int retrain_move_aliases(struct retrain *r, struct mlf_error *err)
 {
 	const char *name = mlf_json_str(r->registry, "name", NULL);
@@ -226,7 +215,7 @@ int retrain_move_aliases(struct retrain *r, struct mlf_error *err)
 		json_t *a;
 		json_array_foreach(aliases, i, a) {
 			char *was;
-			if (alias_target(r->t, name, json_string_value(a), &was, err)) {
+			if (mlf_tracking_alias_version(r->t, name, json_string_value(a), &was, err)) {
 				json_decref(before);
 				return -1;
 			}
@@ -261,7 +250,7 @@ int retrain_restore_aliases(struct mlf_tracking *t, json_t *state, struct mlf_er
 	json_t *was;
 	json_object_foreach(before, alias, was) {
 		char *now;
-		if (alias_target(t, name, alias, &now, err))
+		if (mlf_tracking_alias_version(t, name, alias, &now, err))
 			return -1;
 		int ours = now && !strcmp(now, version);
 		free(now);

@@ -558,7 +558,7 @@ int mlf_tracking_ensure_registered_model(struct mlf_tracking *t, const char *nam
 }
 
 int mlf_tracking_create_model_version(struct mlf_tracking *t, const char *name,
-				      const char *source, const char *run_id,
+				      const char *source, const char *run_id, const char *model_id,
 				      struct mlf_model_version *out, struct mlf_error *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -568,7 +568,7 @@ int mlf_tracking_create_model_version(struct mlf_tracking *t, const char *name,
 		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
 	if (mlf_failpoint("store: create model version", err))
 		return -1;
-	return t->ops->create_model_version(t->impl, name, source, run_id, out, err);
+	return t->ops->create_model_version(t->impl, name, source, run_id, model_id, out, err);
 }
 
 int mlf_tracking_get_model_version(struct mlf_tracking *t, const char *name,
@@ -658,4 +658,159 @@ int mlf_tracking_get_alias(struct mlf_tracking *t, const char *name, const char 
 	if (!t->ops->get_alias)
 		return unsupported(t, "keep a model registry (use sqlite or a server)", err);
 	return t->ops->get_alias(t->impl, name, alias, out, err);
+}
+
+int mlf_tracking_alias_version(struct mlf_tracking *t, const char *name, const char *alias,
+			       char **version, struct mlf_error *err)
+{
+	struct mlf_model_version mv = { 0 };
+	*version = NULL;
+	if (mlf_tracking_get_alias(t, name, alias, &mv, err)) {
+		if (err->kind != MLF_ERR_NOT_FOUND)
+			return -1;
+		mlf_error_clear(err);
+		return 0;
+	}
+	*version = mlf_xstrdup(mv.version);
+	mlf_model_version_release(&mv);
+	return 0;
+}
+
+/* ---- logged models ---------------------------------------------------- */
+
+void mlf_logged_model_release(struct mlf_logged_model *m)
+{
+	char **all[] = { &m->model_id, &m->experiment_id, &m->name, &m->artifact_uri,
+			 &m->source_run_id, &m->model_type };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		free(*all[i]);
+		*all[i] = NULL;
+	}
+	mlf_kvs_release(&m->params);
+	mlf_kvs_release(&m->tags);
+}
+
+/* MLflow's rule for logged-model names (_validate_logged_model_name). */
+static int check_logged_model_name(const char *name, struct mlf_error *err)
+{
+	if (need(name, "logged model name", err))
+		return -1;
+	if (strpbrk(name, "/:.%\"'") || strlen(name) > 500)
+		return mlf_fail(err, MLF_EX_DATAERR, "logged model name '%s' may not contain '/', ':', "
+				"'.', '%%', '\"' or \"'\" (MLflow's rule), nor be longer than 500", name);
+	return 0;
+}
+
+static int check_model_id(const char *model_id, struct mlf_error *err)
+{
+	if (need(model_id, "logged model id", err))
+		return -1;
+	int hex = strlen(model_id) == 34 && !strncmp(model_id, "m-", 2);
+	for (const char *p = model_id + 2; hex && *p; p++)
+		hex = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
+	if (!hex)
+		return mlf_fail(err, MLF_EX_DATAERR, "'%s' is not a logged model id (m- and 32 hex digits)",
+				model_id);
+	return 0;
+}
+
+static int logged_models_unsupported(struct mlf_tracking *t, struct mlf_error *err)
+{
+	return unsupported(t, "keep MLflow 3 logged models", err);
+}
+
+int mlf_tracking_create_logged_model(struct mlf_tracking *t, const struct mlf_logged_model_request *req,
+				     struct mlf_logged_model *out, struct mlf_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (need(req->experiment_id, "experiment id", err) || check_logged_model_name(req->name, err))
+		return -1;
+	for (size_t i = 0; req->params && i < req->params->n; i++)
+		if (mlf_tracking_check_key("param", req->params->items[i].key, err))
+			return -1;
+	for (size_t i = 0; req->tags && i < req->tags->n; i++)
+		if (mlf_tracking_check_key("tag", req->tags->items[i].key, err))
+			return -1;
+	if (!t->ops->create_logged_model)
+		return logged_models_unsupported(t, err);
+	if (mlf_failpoint("store: create logged model", err))
+		return -1;
+	char hex[33], id[40];
+	mlf_random_hex32(hex);
+	snprintf(id, sizeof(id), "m-%s", hex);
+	return t->ops->create_logged_model(t->impl, req, id, out, err);
+}
+
+int mlf_tracking_get_logged_model(struct mlf_tracking *t, const char *model_id,
+				  struct mlf_logged_model *out, struct mlf_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_model_id(model_id, err))
+		return -1;
+	if (!t->ops->get_logged_model)
+		return logged_models_unsupported(t, err);
+	return t->ops->get_logged_model(t->impl, model_id, out, err);
+}
+
+int mlf_tracking_finalize_logged_model(struct mlf_tracking *t, const char *model_id, int status,
+				       struct mlf_error *err)
+{
+	if (check_model_id(model_id, err))
+		return -1;
+	if (status != MLF_LOGGED_MODEL_READY && status != MLF_LOGGED_MODEL_FAILED)
+		return mlf_fail(err, MLF_EX_SOFTWARE, "a logged model is finalized READY or FAILED");
+	if (!t->ops->finalize_logged_model)
+		return logged_models_unsupported(t, err);
+	if (mlf_failpoint("store: finalize logged model", err))
+		return -1;
+	return t->ops->finalize_logged_model(t->impl, model_id, status, err);
+}
+
+int mlf_tracking_set_logged_model_tag(struct mlf_tracking *t, const char *model_id, const char *key,
+				      const char *value, struct mlf_error *err)
+{
+	if (check_model_id(model_id, err) || mlf_tracking_check_key("tag", key, err) ||
+	    need(value, "tag value", err))
+		return -1;
+	if (!t->ops->set_logged_model_tag)
+		return logged_models_unsupported(t, err);
+	if (mlf_failpoint("store: logged model tag", err))
+		return -1;
+	return t->ops->set_logged_model_tag(t->impl, model_id, key, value, err);
+}
+
+int mlf_tracking_log_model_output(struct mlf_tracking *t, const char *run_id, const char *model_id,
+				  int64_t step, struct mlf_error *err)
+{
+	if (need(run_id, "run id", err) || check_model_id(model_id, err))
+		return -1;
+	if (!t->ops->log_model_output)
+		return logged_models_unsupported(t, err);
+	if (mlf_failpoint("store: log model output", err))
+		return -1;
+	return t->ops->log_model_output(t->impl, run_id, model_id, step, err);
+}
+
+/* The artifact functions route by an artifact URI; a logged model has its own. */
+static struct mlf_run model_as_run(const struct mlf_logged_model *m)
+{
+	struct mlf_run r = { 0 };
+	r.run_id = m->model_id;
+	r.artifact_uri = m->artifact_uri;
+	return r;
+}
+
+int mlf_tracking_log_model_artifact(struct mlf_tracking *t, const struct mlf_logged_model *m,
+				    const char *local_path, const char *artifact_dir,
+				    struct mlf_error *err)
+{
+	struct mlf_run r = model_as_run(m);
+	return mlf_tracking_log_artifact(t, &r, local_path, artifact_dir, err);
+}
+
+int mlf_tracking_list_model_artifacts(struct mlf_tracking *t, const struct mlf_logged_model *m,
+				      struct mlf_artifact_list *out, struct mlf_error *err)
+{
+	struct mlf_run r = model_as_run(m);
+	return mlf_tracking_list_artifacts(t, &r, NULL, out, err);
 }

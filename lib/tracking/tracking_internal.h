@@ -56,8 +56,20 @@ struct mlf_tracking_ops {
 				 const char *context, struct mlf_error *err);
 	int (*ensure_registered_model)(void *impl, const char *name, struct mlf_error *err);
 	int (*create_model_version)(void *impl, const char *name, const char *source,
-				    const char *run_id, struct mlf_model_version *out,
-				    struct mlf_error *err);
+				    const char *run_id, const char *model_id,
+				    struct mlf_model_version *out, struct mlf_error *err);
+	/* logged models (mlf/tracking.h); the facade checks names and arguments */
+	int (*create_logged_model)(void *impl, const struct mlf_logged_model_request *req,
+				   const char *model_id, struct mlf_logged_model *out,
+				   struct mlf_error *err);
+	int (*get_logged_model)(void *impl, const char *model_id, struct mlf_logged_model *out,
+				struct mlf_error *err);
+	int (*finalize_logged_model)(void *impl, const char *model_id, int status,
+				     struct mlf_error *err);
+	int (*set_logged_model_tag)(void *impl, const char *model_id, const char *key,
+				    const char *value, struct mlf_error *err);
+	int (*log_model_output)(void *impl, const char *run_id, const char *model_id, int64_t step,
+				struct mlf_error *err);
 	int (*get_model_version)(void *impl, const char *name, const char *version,
 				 struct mlf_model_version *out, struct mlf_error *err);
 	int (*set_alias)(void *impl, const char *name, const char *alias, const char *version,
@@ -74,6 +86,15 @@ struct mlf_tracking_ops {
 	/* The HTTP client the artifact proxy should use, when the store is a server. */
 	struct mlf_http *(*http)(void *impl);
 };
+
+/*
+ * A logged model lists the registry versions made of it in its tag
+ * mlflow.modelVersions, a JSON list [{"name": ..., "version": N}] that MLflow's
+ * UI reads; a server writes it itself, the local stores here.  The new value
+ * with (name, version) appended to `current` (NULL or not a list: none yet).
+ */
+#define MLF_TAG_MODEL_VERSIONS "mlflow.modelVersions"
+char *mlf_model_versions_tag_add(const char *current, const char *name, int64_t version);
 
 /* Each backend's constructor; `impl` is what the ops receive. */
 int mlf_sqlite_store_open(const struct mlf_tracking_options *opts, void **impl,

@@ -166,3 +166,16 @@ void mlf_model_version_release(struct mlf_model_version *v)
 	mlf_kvs_release(&v->aliases);
 	memset(v, 0, sizeof(*v));
 }
+
+char *mlf_model_versions_tag_add(const char *current, const char *name, int64_t version)
+{
+	json_t *list = json_loads(current ? current : "[]", 0, NULL);
+	if (!json_is_array(list)) {
+		json_decref(list);
+		list = json_array();
+	}
+	json_array_append_new(list, json_pack("{s:s, s:I}", "name", name, "version", (json_int_t)version));
+	char *text = json_dumps(list, JSON_PRESERVE_ORDER);  /* ", " and ": ", as Python's json.dumps */
+	json_decref(list);
+	return text;
+}

@@ -28,6 +28,8 @@ check_eq "metadata records the sha256" "$(json_get models/retrained_v1_metadata.
 check_eq "metadata records the run" "$(json_get models/retrained_v1_metadata.json run.run_id)" "$run1"
 check "no temporary files left" test -z "$(find models runs/train -name '*.tmp.*')"
 check "artifacts under the experiment's folder" test -s "runs/mlflow/1/$run1/artifacts/models/retrained_v1.pt"
+check "an MLflow Model, registered, its MLmodel read by MLflow's loaders" py logged_model_check.py \
+	"sqlite:///$WS/runs/mlflow/mlflow.db" 1 "$run1" mlf-retraining v1 "$sha1"
 
 # a second batch of corrections: version 2, challenger moves to it
 mlf-synth corrections data/corrections --count 8 --start 100 --size 160x120 --classes cat,dog,person \

@@ -29,6 +29,8 @@ check "run read back by MLflow from the server" py retrain_check.py "$URL" "$run
 	--version v1 --epochs 3 --aliases challenger,champion --model-sha "$sha"
 check "artifacts stored by the server's proxy" \
 	test -s "$T/server/artifacts/$id/$run/artifacts/models/retrained_v1.pt"
+check "an MLflow Model through the server, its MLmodel read by MLflow's loaders" py logged_model_check.py \
+	"$URL" "$id" "$run" nightly v1 "$sha"
 model-locate latest >"$T/locate.json"
 check_eq "model-locate: copies agree, the artifact included" "$(json_get "$T/locate.json" agree)" "true"
 check_status 0 "model-promote 1 --alias production through the server" \

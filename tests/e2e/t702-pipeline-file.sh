@@ -21,6 +21,9 @@ check "MLflow reads the run and its registry version from the file store" py ret
 	"file://$WS/runs/mlruns" "$run" --experiment 0123 --version v1 --epochs 3 --aliases challenger,champion \
 	--model-sha "$(sha256sum models/retrained_v1.pt | cut -d' ' -f1)"
 check "metrics written in the file store's layout" test -s "runs/mlruns/0123/$run/metrics/val_mAP50"
+check "an MLflow Model in the file store, its MLmodel read by MLflow's loaders" \
+	env MLFLOW_ALLOW_FILE_STORE=true "$PY" "$PYLIB/logged_model_check.py" "file://$WS/runs/mlruns" 0123 "$run" \
+	mlf-retraining v1 "$(sha256sum models/retrained_v1.pt | cut -d' ' -f1)"
 model-locate 1 >"$T/locate.json"
 check_eq "model-locate: all copies agree" "$(json_get "$T/locate.json" agree)" "true"
 check_eq "model-locate: the registry version" "$(json_get "$T/locate.json" registry.version)" "1"

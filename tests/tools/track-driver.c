@@ -279,7 +279,7 @@ static int command(struct mlf_tracking *t, int argc, char **argv, json_t **out,
 		if (need_args(argc, !strcmp(cmd, "create-model-version") ? 4 : 3, err))
 			return -1;
 		if (!strcmp(cmd, "create-model-version"))
-			rc = mlf_tracking_create_model_version(t, argv[1], argv[2], argv[3], &ver, err);
+			rc = mlf_tracking_create_model_version(t, argv[1], argv[2], argv[3], NULL, &ver, err);
 		else if (!strcmp(cmd, "get-model-version"))
 			rc = mlf_tracking_get_model_version(t, argv[1], argv[2], &ver, err);
 		else

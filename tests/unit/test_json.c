@@ -232,6 +232,36 @@ static void test_py_str_values(void **state)
 	free(none);
 }
 
+/* Block YAML for MLmodel files: nesting, lists of scalars and of maps, quoting. */
+static void test_yaml_block(void **state)
+{
+	(void)state;
+	json_t *doc = json_loads("{\"flavors\": {\"python_function\": {\"code\": \"code\", \"n\": 3}},"
+				 " \"deps\": [\"python=3.11\", {\"pip\": [\"a==1\", \"b\"]}],"
+				 " \"odd key\": \"yes: no\\n'#\", \"empty\": {}, \"none\": null,"
+				 " \"flag\": true, \"list\": []}", 0, NULL);
+	assert_non_null(doc);
+	struct mlf_buf b = MLF_BUF_INIT;
+	mlf_json_to_yaml(doc, &b);
+	assert_string_equal(b.data,
+			    "flavors:\n"
+			    "  python_function:\n"
+			    "    code: \"code\"\n"
+			    "    n: 3\n"
+			    "deps:\n"
+			    "  - \"python=3.11\"\n"
+			    "  - pip:\n"
+			    "      - \"a==1\"\n"
+			    "      - \"b\"\n"
+			    "\"odd key\": \"yes: no\\n'#\"\n"
+			    "empty: {}\n"
+			    "none: null\n"
+			    "flag: true\n"
+			    "list: []\n");
+	mlf_buf_release(&b);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_escape),
 		cmocka_unit_test(test_py_str_floats),
 		cmocka_unit_test(test_py_str_values),
+		cmocka_unit_test(test_yaml_block),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -222,6 +222,11 @@ const struct mlf_tracking_ops mlf_file_store_ops = {
 	.set_alias = mlf_fst_set_alias,
 	.delete_alias = mlf_fst_delete_alias,
 	.set_model_version_tag = mlf_fst_set_model_version_tag,
+	.create_logged_model = mlf_fst_create_logged_model,
+	.get_logged_model = mlf_fst_get_logged_model,
+	.finalize_logged_model = mlf_fst_finalize_logged_model,
+	.set_logged_model_tag = mlf_fst_set_logged_model_tag,
+	.log_model_output = mlf_fst_log_model_output,
 	.list_model_versions = mlf_fst_list_model_versions,
 	.get_alias = mlf_fst_get_alias,
 };

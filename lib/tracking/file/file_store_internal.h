@@ -6,6 +6,7 @@
  *   <root>/<exp_id>/meta.yaml, tags/<key>
  *   <root>/<exp_id>/<run_id>/meta.yaml, metrics/ params/ tags/ artifacts/ inputs/
  *   <root>/<exp_id>/datasets/<md5>/meta.yaml
+ *   <root>/<exp_id>/models/<model_id>/meta.yaml, params/ tags/ artifacts/  logged models
  *   <root>/models/<name>/meta.yaml, aliases/<alias>, version-<n>/meta.yaml
  *   <root>/.trash/<exp_id>/...   deleted experiments
  *
@@ -15,6 +16,7 @@
  *   file_store_metrics.c      param, tag and metric files; metric text; log_batch
  *   file_store_inputs.c       dataset inputs
  *   file_store_registry.c     the model registry: <root>/models/<name>/
+ *   file_store_models.c       MLflow 3 logged models and run outputs
  *   file_store_yaml.c         the YAML subset of meta.yaml
  *
  * Ownership: struct file_store owns its strings, made by mlf_file_store_open
@@ -211,7 +213,7 @@ int mlf_fst_log_dataset_input(void *impl, const char *run_id, const char *name,
 
 int mlf_fst_ensure_registered_model(void *impl, const char *name, struct mlf_error *err);
 int mlf_fst_create_model_version(void *impl, const char *name, const char *source, const char *run_id,
-				 struct mlf_model_version *out, struct mlf_error *err);
+				 const char *model_id, struct mlf_model_version *out, struct mlf_error *err);
 int mlf_fst_get_model_version(void *impl, const char *name, const char *version,
 			      struct mlf_model_version *out, struct mlf_error *err);
 int mlf_fst_set_alias(void *impl, const char *name, const char *alias, const char *version,
@@ -220,8 +222,25 @@ int mlf_fst_list_model_versions(void *impl, const char *name, struct mlf_kvs *ou
 				struct mlf_error *err);
 int mlf_fst_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err);
 int mlf_fst_set_model_version_tag(void *impl, const char *name, const char *version, const char *key,
-                                    const char *value, struct mlf_error *err);
+				  const char *value, struct mlf_error *err);
 int mlf_fst_get_alias(void *impl, const char *name, const char *alias, struct mlf_model_version *out,
 		      struct mlf_error *err);
+
+/* ---- logged models (file_store_models.c) ---------------------------------- */
+
+int mlf_fst_create_logged_model(void *impl, const struct mlf_logged_model_request *req,
+				const char *model_id, struct mlf_logged_model *out,
+				struct mlf_error *err);
+int mlf_fst_get_logged_model(void *impl, const char *model_id, struct mlf_logged_model *out,
+			     struct mlf_error *err);
+int mlf_fst_finalize_logged_model(void *impl, const char *model_id, int status, struct mlf_error *err);
+int mlf_fst_set_logged_model_tag(void *impl, const char *model_id, const char *key, const char *value,
+				 struct mlf_error *err);
+int mlf_fst_log_model_output(void *impl, const char *run_id, const char *model_id, int64_t step,
+			     struct mlf_error *err);
+/* The storage location of model_id's version `version` of `name` (*location, new),
+ * after listing it in the model's mlflow.modelVersions tag. */
+int mlf_fst_model_version_of_model(struct file_store *fs, const char *model_id, const char *name,
+				   long version, char **location, struct mlf_error *err);
 
 #endif

@@ -166,7 +166,7 @@ out:
 }
 
 int mlf_fst_create_model_version(void *impl, const char *name, const char *source, const char *run_id,
-				 struct mlf_model_version *out, struct mlf_error *err)
+				 const char *model_id, struct mlf_model_version *out, struct mlf_error *err)
 {
 	struct file_store *fs = impl;
 	memset(out, 0, sizeof(*out));
@@ -195,27 +195,35 @@ int mlf_fst_create_model_version(void *impl, const char *name, const char *sourc
 	if (!vdir)
 		goto out;
 	int64_t now = mlf_now_ms();
+	/* a logged model's version: its files are the model's, and the model lists it */
+	char *location = NULL;
+	if (model_id && mlf_fst_model_version_of_model(fs, model_id, name, n, &location, err)) {
+		rmdir(vdir);
+		goto out;
+	}
 	struct mlf_fsyaml_item items[] = {
 		{ "creation_timestamp", MLF_FSYAML_INT, NULL, now, NULL },
 		{ "current_stage", MLF_FSYAML_STR, "None", 0, NULL },
 		{ "deployment_job_state", MLF_FSYAML_NULL, NULL, 0, NULL },
 		{ "description", MLF_FSYAML_NULL, NULL, 0, NULL },
 		{ "last_updated_timestamp", MLF_FSYAML_INT, NULL, now, NULL },
-		{ "model_id", MLF_FSYAML_NULL, NULL, 0, NULL },
+		{ "model_id", model_id ? MLF_FSYAML_STR : MLF_FSYAML_NULL, model_id, 0, NULL },
 		{ "name", MLF_FSYAML_STR, name, 0, NULL },
 		{ "run_id", run_id ? MLF_FSYAML_STR : MLF_FSYAML_NULL, run_id, 0, NULL },
 		{ "run_link", MLF_FSYAML_NULL, NULL, 0, NULL },
 		{ "source", MLF_FSYAML_STR, source, 0, NULL },
 		{ "status", MLF_FSYAML_STR, "READY", 0, NULL },
 		{ "status_message", MLF_FSYAML_NULL, NULL, 0, NULL },
-		{ "storage_location", MLF_FSYAML_STR, source, 0, NULL },
+		{ "storage_location", MLF_FSYAML_STR, location ? location : source, 0, NULL },
 		{ "user_id", MLF_FSYAML_NULL, NULL, 0, NULL },
 		{ "version", MLF_FSYAML_INT, NULL, n, NULL },
 		{ "workspace", MLF_FSYAML_STR, "default", 0, NULL },
 	};
 	char version[32];
 	snprintf(version, sizeof(version), "%ld", n);
-	if (mlf_fst_write_meta(vdir, items, sizeof(items) / sizeof(items[0]), err)) {
+	rc = mlf_fst_write_meta(vdir, items, sizeof(items) / sizeof(items[0]), err);
+	free(location);
+	if (rc) {
 		rmdir(vdir);
 		goto out;
 	}

@@ -7,6 +7,7 @@
  *                    reading answers; experiments
  *   rest_runs.c      runs, log-batch, search, metric history, dataset inputs
  *   rest_registry.c  registered models, their versions and aliases
+ *   rest_models.c    MLflow 3 logged models and run outputs
  *
  * Wire rules: ids travel as JSON strings, int64 as numbers (numeric strings
  * are accepted back), doubles as numbers or "NaN"/"Infinity"/"-Infinity".
@@ -125,7 +126,7 @@ int mlf_rest_log_dataset_input(void *impl, const char *run_id, const char *name,
 
 int mlf_rest_ensure_registered_model(void *impl, const char *name, struct mlf_error *err);
 int mlf_rest_create_model_version(void *impl, const char *name, const char *source,
-				  const char *run_id, struct mlf_model_version *out,
+				  const char *run_id, const char *model_id, struct mlf_model_version *out,
 				  struct mlf_error *err);
 int mlf_rest_get_model_version(void *impl, const char *name, const char *version,
 			       struct mlf_model_version *out, struct mlf_error *err);
@@ -135,8 +136,21 @@ int mlf_rest_list_model_versions(void *impl, const char *name, struct mlf_kvs *o
 				 struct mlf_error *err);
 int mlf_rest_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err);
 int mlf_rest_set_model_version_tag(void *impl, const char *name, const char *version, const char *key,
-                                     const char *value, struct mlf_error *err);
+				   const char *value, struct mlf_error *err);
 int mlf_rest_get_alias(void *impl, const char *name, const char *alias,
 		       struct mlf_model_version *out, struct mlf_error *err);
+
+/* ---- logged models (rest_models.c) ------------------------------------- */
+
+int mlf_rest_create_logged_model(void *impl, const struct mlf_logged_model_request *req,
+				 const char *model_id, struct mlf_logged_model *out,
+				 struct mlf_error *err);
+int mlf_rest_get_logged_model(void *impl, const char *model_id, struct mlf_logged_model *out,
+			      struct mlf_error *err);
+int mlf_rest_finalize_logged_model(void *impl, const char *model_id, int status, struct mlf_error *err);
+int mlf_rest_set_logged_model_tag(void *impl, const char *model_id, const char *key, const char *value,
+				  struct mlf_error *err);
+int mlf_rest_log_model_output(void *impl, const char *run_id, const char *model_id, int64_t step,
+			      struct mlf_error *err);
 
 #endif

@@ -111,7 +111,7 @@ static void sleep_ms(long ms)
 }
 
 int mlf_rest_create_model_version(void *impl, const char *name, const char *source,
-				  const char *run_id, struct mlf_model_version *out,
+				  const char *run_id, const char *model_id, struct mlf_model_version *out,
 				  struct mlf_error *err)
 {
 	struct rest_store *s = impl;
@@ -125,6 +125,8 @@ int mlf_rest_create_model_version(void *impl, const char *name, const char *sour
 	mlf_rest_put_str(&b, b.obj, "source", source);
 	if (run_id && *run_id)
 		mlf_rest_put_str(&b, b.obj, "run_id", run_id);
+	if (model_id && *model_id)  /* the server then also lists the version on the model */
+		mlf_rest_put_str(&b, b.obj, "model_id", model_id);
 	mlf_rest_put_str(&b, tag, "key", MLF_REST_REQUEST_ID_TAG);
 	mlf_rest_put_str(&b, tag, "value", request_id);
 	json_array_append_new(tags, tag);

@@ -6,6 +6,7 @@
  *   sqlite_experiments.c  experiments
  *   sqlite_runs.c         runs, their params, metrics and tags, and dataset inputs
  *   sqlite_registry.c     registered models, their versions and aliases
+ *   sqlite_models.c       MLflow 3 logged models and run outputs
  *
  * Ownership: struct sqlite_store owns its connection and strings, made by
  * mlf_sqlite_store_open and freed by the ops table's close.  Helpers borrow
@@ -118,15 +119,30 @@ int mlf_sq_log_dataset_input(void *impl, const char *run_id, const char *name,
 /* sqlite_registry.c */
 int mlf_sq_ensure_registered_model(void *impl, const char *name, struct mlf_error *err);
 int mlf_sq_create_model_version(void *impl, const char *name, const char *source,
-				const char *run_id, struct mlf_model_version *out,
+				const char *run_id, const char *model_id, struct mlf_model_version *out,
 				struct mlf_error *err);
+/* sqlite_models.c: logged models */
+int mlf_sq_create_logged_model(void *impl, const struct mlf_logged_model_request *req,
+			       const char *model_id, struct mlf_logged_model *out,
+			       struct mlf_error *err);
+int mlf_sq_get_logged_model(void *impl, const char *model_id, struct mlf_logged_model *out,
+			    struct mlf_error *err);
+int mlf_sq_finalize_logged_model(void *impl, const char *model_id, int status, struct mlf_error *err);
+int mlf_sq_set_logged_model_tag(void *impl, const char *model_id, const char *key, const char *value,
+				struct mlf_error *err);
+int mlf_sq_log_model_output(void *impl, const char *run_id, const char *model_id, int64_t step,
+			    struct mlf_error *err);
+/* In a write transaction: the storage location of model_id's version `version` of `name`
+ * (*location, new), after listing it in the model's mlflow.modelVersions tag. */
+int mlf_sq_model_version_of_model(struct sqlite_store *s, const char *model_id, const char *name,
+				  int64_t version, char **location, struct mlf_error *err);
 int mlf_sq_get_model_version(void *impl, const char *name, const char *version,
 			     struct mlf_model_version *out, struct mlf_error *err);
 int mlf_sq_list_model_versions(void *impl, const char *name, struct mlf_kvs *out,
 			       struct mlf_error *err);
 int mlf_sq_delete_alias(void *impl, const char *name, const char *alias, struct mlf_error *err);
 int mlf_sq_set_model_version_tag(void *impl, const char *name, const char *version, const char *key,
-                                   const char *value, struct mlf_error *err);
+				 const char *value, struct mlf_error *err);
 int mlf_sq_set_alias(void *impl, const char *name, const char *alias, const char *version,
 		     struct mlf_error *err);
 int mlf_sq_get_alias(void *impl, const char *name, const char *alias,

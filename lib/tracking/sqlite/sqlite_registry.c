@@ -83,7 +83,8 @@ static int load_version(struct sqlite_store *s, const char *name, int64_t versio
 }
 
 static int insert_version(struct sqlite_store *s, const char *name, const char *source,
-			  const char *run_id, int64_t *version, struct mlf_error *err)
+			  const char *run_id, const char *model_id, int64_t *version,
+			  struct mlf_error *err)
 {
 	sqlite3_stmt *st;
 	int64_t now = mlf_now_ms();
@@ -103,13 +104,20 @@ static int insert_version(struct sqlite_store *s, const char *name, const char *
 				name);
 	if (rc != 1)
 		return -1;
-	/* As MLflow outside Databricks: no run_link; storage_location = source; stage "None". */
-	if (mlf_sq_exec(s, "creating the model version", err,
-			"INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
-			"description, user_id, current_stage, source, run_id, status, status_message, "
-			"run_link, storage_location) VALUES "
-			"(?1, ?2, ?3, ?3, NULL, NULL, 'None', ?4, ?5, 'READY', NULL, NULL, ?4)",
-			"siiss", name, *version, now, source, run_id && *run_id ? run_id : NULL))
+	/* As MLflow outside Databricks: no run_link; stage "None"; storage_location the
+	 * logged model's files when it is one's, else the source. */
+	char *location = NULL;
+	if (model_id && mlf_sq_model_version_of_model(s, model_id, name, *version, &location, err))
+		return -1;
+	rc = mlf_sq_exec(s, "creating the model version", err,
+			     "INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
+			     "description, user_id, current_stage, source, run_id, status, status_message, "
+			     "run_link, storage_location) VALUES "
+			     "(?1, ?2, ?3, ?3, NULL, NULL, 'None', ?4, ?5, 'READY', NULL, NULL, ?6)",
+			     "siisss", name, *version, now, source, run_id && *run_id ? run_id : NULL,
+			     location ? location : source);
+	free(location);
+	if (rc)
 		return -1;
 	return mlf_sq_exec(s, "updating the registered model", err,
 			   "UPDATE registered_models SET last_updated_time = ? WHERE name = ?",
@@ -117,7 +125,7 @@ static int insert_version(struct sqlite_store *s, const char *name, const char *
 }
 
 int mlf_sq_create_model_version(void *impl, const char *name, const char *source,
-				const char *run_id, struct mlf_model_version *out,
+				const char *run_id, const char *model_id, struct mlf_model_version *out,
 				struct mlf_error *err)
 {
 	struct sqlite_store *s = impl;
@@ -131,7 +139,7 @@ int mlf_sq_create_model_version(void *impl, const char *name, const char *source
 	if (mlf_sq_too_long("model version source", source, MAX_MODEL_VERSION_SOURCE, err) ||
 	    mlf_sq_tx_begin_write(s, err))
 		return -1;
-	int rc = insert_version(s, name, source, run_id, &version, err);
+	int rc = insert_version(s, name, source, run_id, model_id, &version, err);
 	if (rc == 0)
 		rc = load_version(s, name, version, out, err);
 	if (mlf_sq_tx_end(s, rc, err)) {
@@ -190,11 +198,20 @@ static int reserved_alias(const char *alias)
 	return strspn(alias + 1, "0123456789") == strlen(alias + 1);
 }
 
+/* In a transaction: 0 when version v of model `name` exists, else -1 naming what is not. */
+static int version_exists(struct sqlite_store *s, const char *name, int64_t v, struct mlf_error *err)
+{
+	struct mlf_model_version mv;
+	if (check_model(s, name, err) || load_version(s, name, v, &mv, err))
+		return -1;
+	mlf_model_version_release(&mv);
+	return 0;
+}
+
 int mlf_sq_set_alias(void *impl, const char *name, const char *alias, const char *version,
 		     struct mlf_error *err)
 {
 	struct sqlite_store *s = impl;
-	struct mlf_model_version mv;
 	int64_t v;
 
 	if (check_model_name(name, err) || check_alias(alias, err) ||
@@ -205,9 +222,7 @@ int mlf_sq_set_alias(void *impl, const char *name, const char *alias, const char
 				     "model alias '%s' is reserved by MLflow; choose another", alias);
 	if (mlf_sq_tx_begin_write(s, err))
 		return -1;
-	int rc = check_model(s, name, err);
-	if (rc == 0 && (rc = load_version(s, name, v, &mv, err)) == 0)
-		mlf_model_version_release(&mv);
+	int rc = version_exists(s, name, v, err);
 	if (rc == 0)
 		rc = mlf_sq_exec(s, "setting the alias", err,
 				 "INSERT OR REPLACE INTO registered_model_aliases (alias, version, name) "
@@ -219,16 +234,13 @@ int mlf_sq_set_model_version_tag(void *impl, const char *name, const char *versi
 				 const char *value, struct mlf_error *err)
 {
 	struct sqlite_store *s = impl;
-	struct mlf_model_version mv;
 	int64_t v;
 
 	if (check_model_name(name, err) || parse_version(name, version, &v, err))
 		return -1;
 	if (mlf_sq_tx_begin_write(s, err))
 		return -1;
-	int rc = check_model(s, name, err);
-	if (rc == 0 && (rc = load_version(s, name, v, &mv, err)) == 0)
-		mlf_model_version_release(&mv);
+	int rc = version_exists(s, name, v, err);
 	if (rc == 0)
 		rc = mlf_sq_exec(s, "tagging the model version", err,
 				 "INSERT OR REPLACE INTO model_version_tags (\"key\", value, name, version) "

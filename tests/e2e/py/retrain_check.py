@@ -85,6 +85,15 @@ def main():
         except Exception as e:  # noqa: BLE001 - the failure is what is checked
             check("mlflow.data.get_source() reads the dataset's source", False, repr(e))
         check("the dataset's source type is local", d.dataset.source_type == "local", d.dataset.source_type)
+        try:  # the digest, schema and profile mlflow.data's own MetaDataset gives it
+            from mlflow.data.meta_dataset import MetaDataset
+            same = MetaDataset(source=mlflow.data.get_source(d), name=d.dataset.name)
+            check("the dataset's digest is MetaDataset's", d.dataset.digest == same.digest,
+                  (d.dataset.digest, same.digest))
+            check("... and its schema and profile too (none)", not d.dataset.schema and not d.dataset.profile,
+                  (d.dataset.schema, d.dataset.profile))
+        except Exception as e:  # noqa: BLE001 - the failure is what is checked
+            check("the dataset's digest is MetaDataset's", False, repr(e))
     m = data.metrics
     for key in ("pre_precision", "pre_recall", "pre_mAP50", "pre_mAP50-95", "val_precision",
                 "val_recall", "val_mAP50", "val_mAP50-95", "retraining_dataset_samples",

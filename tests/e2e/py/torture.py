@@ -42,9 +42,11 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+import mlflow  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import ViewType  # noqa: E402
 
@@ -120,6 +122,7 @@ class Case:
         self.broken = []
         uri, self.experiment, self.model = store
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        self.uri = uri
 
     def expect(self, cond, what):
         if not cond:
@@ -209,6 +212,21 @@ class Case:
                     "%s: promotions.jsonl records champion moves %s, not one to version %s"
                     % (when, [(l["to"], l["run_id"]) for l in champ], version))
 
+    def model_ready(self, when, version):
+        """The champion's registry version is of a READY MLflow Model holding v1's weights."""
+        mv = self.client.get_model_version(self.model, version)
+        if not self.expect((mv.source or "").startswith("models:/m-"),
+                           "%s: version %s is of no logged model (source %s)" % (when, version, mv.source)):
+            return
+        m = self.client.get_logged_model(mv.source[len("models:/"):])
+        self.expect(str(m.status).endswith("READY"), "%s: logged model %s is %s" % (when, m.model_id, m.status))
+        with tempfile.TemporaryDirectory() as d:
+            # not mlflow.set_tracking_uri: it would export MLFLOW_TRACKING_URI to the nights
+            path = mlflow.artifacts.download_artifacts(m.artifact_location + "/data/retrained_v1.pt",
+                                                       dst_path=d, tracking_uri=self.uri)
+            self.expect(sha256(path) == sha256(os.path.join(self.ws, "models/retrained_v1.pt")),
+                        "%s: the MLflow Model's weights are not v1's" % when)
+
     def states_agree(self, when):
         train = os.path.join(self.ws, "runs/train")
         for d in sorted(os.listdir(train)) if os.path.isdir(train) else []:
@@ -256,6 +274,7 @@ def after_recovery(c, rc, doc, err):
         if c.expect(aliases.get("champion", (None, None))[1] == v1[0].info.run_id,
                     "%s: champion is %s, not v1's run" % (when, aliases.get("champion"))):
             c.champion_follows(when, str(aliases["champion"][0]), v1[0].info.run_id)
+            c.model_ready(when, str(aliases["champion"][0]))
 
 
 def main():
