@@ -106,6 +106,17 @@ long mlf_retrain_latest_unfinished(const struct mlf_config *cfg)
 
 /* A stale run's traces: state FAILED, no models/ files of its own, the
  * registry's aliases back where they were before it moved them. */
+static void remove_artifact_temps(const struct mlf_config *cfg, const char *uri, json_t *removed)
+{
+	struct mlf_error err = MLF_ERROR_INIT;
+	char *dir = NULL;
+	if (uri && mlf_uri_kind(uri) == MLF_URI_FILE && !mlf_uri_local_path(uri, cfg->workspace, &dir, &err)) {
+		if (mlf_remove_stale_temps(dir, removed, &err) < 0)
+			fprintf(stderr, "retrain-run: %s\n", err.msg);
+	}
+	free(dir);
+}
+
 static void sweep_local(const struct mlf_config *cfg, struct mlf_tracking *t, const struct mlf_run *run,
 			const char *reason, json_t *removed)
 {
@@ -138,17 +149,14 @@ static void sweep_local(const struct mlf_config *cfg, struct mlf_tracking *t, co
 			fprintf(stderr, "retrain-run: --sweep: %s\n", err.msg);
 		free(text);
 	}
+	/* a copy into a local artifact store that was cut short leaves its temporary file
+	 * among the run's artifacts (or its MLflow Model's), where MLflow would list it */
+	remove_artifact_temps(cfg, run->artifact_uri, removed);
+	if (state_run && !strcmp(state_run, run->run_id))
+		remove_artifact_temps(cfg, mlf_json_str(json_object_get(s, "logged_model"), "artifact_uri",
+							NULL), removed);
 	json_decref(s);
 	mlf_version_paths_release(&p);
-	/* a copy into a local artifact store that was cut short leaves its temporary file
-	 * among the run's artifacts, where MLflow would list it */
-	char *dir = NULL;
-	if (run->artifact_uri && mlf_uri_kind(run->artifact_uri) == MLF_URI_FILE &&
-	    !mlf_uri_local_path(run->artifact_uri, cfg->workspace, &dir, &err)) {
-		if (mlf_remove_stale_temps(dir, removed, &err) < 0)
-			fprintf(stderr, "retrain-run: %s\n", err.msg);
-	}
-	free(dir);
 }
 
 int retrain_sweep_runs(const struct mlf_config *cfg, struct mlf_tracking *t, json_t *closed,

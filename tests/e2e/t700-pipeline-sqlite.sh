@@ -71,4 +71,12 @@ check "models/retrained_v3.pt published" test -s models/retrained_v3.pt
 check_status 0 "no new corrections: the pipeline exits 0" pipeline "$T/skip.json"
 check_eq "a skip document comes out the end" "$(json_get "$T/skip.json" kind)" "mlf.skip"
 check "no version 4 was made" test ! -e runs/train/retrain_v4
+
+# what MLflow's UI asks a server for, on this workspace's database
+if start_mlflow_server "$WS/runs/mlflow"; then
+	check "a server on our database serves version 1's MLmodel and the logged models, as the UI asks" \
+		py ui_check.py "$MLFLOW_SERVER_URL" mlf-retraining 1 1
+else
+	not_ok "mlflow server starts on the workspace's database"
+fi
 finish
