@@ -25,6 +25,9 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CPPFLAGS = -Iinclude -Ilib -D_GNU_SOURCE $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lm -lpthread
+# Only mlf-serve speaks HTTP: it alone links libmicrohttpd (lib/serve/serve_http.c).
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 ifeq ($(origin LIBTORCH),undefined)
 LIBTORCH := $(shell . scripts/versions.sh; \
@@ -48,7 +51,7 @@ comma := ,
 # lib/ is one folder per subsystem, each with its public header include/mlf/NAME.h
 # (lib/README.md draws the layers).  These go into libmlf.a, which never needs libtorch:
 LIB_DIRS := base tracking tracking/sqlite tracking/rest tracking/file config cli \
-	corrections ckpt data metrics yolo plot prep check promote
+	corrections ckpt data metrics yolo plot prep check promote serve
 # and these into libmlf_torch.a, over the libtorch shim (headers in include/mlf/torch/):
 TORCH_DIRS := torch model train retrain
 LIB_SRC := $(sort $(foreach d,$(LIB_DIRS),$(wildcard lib/$(d)/*.c)))
@@ -147,6 +150,9 @@ $(BUILD)/tools/%: $(BUILD)/obj/tools/torch/%.o $(BUILD)/libmlf_torch.a $(BUILD)/
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/torch/%.o $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlf_torch.a $(BUILD)/libmlf.a $(LIBS) $(TORCH_LIBS)
+
+$(BUILD)/bin/mlf-serve: LIBS += $(MHD_LIBS)
+$(BUILD)/obj/lib/serve/serve_http.o: ALL_CPPFLAGS += $(MHD_CFLAGS)
 
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/libmlf.a
 	@mkdir -p $(dir $@)
