@@ -62,6 +62,20 @@ void mlf_prep_options_release(struct mlf_prep_options *o);
  * computed it when it wrote the version: equal unless something changed.
  */
 int mlf_prep_digest(const char *dir, char out[65], struct mlf_error *err);
+/*
+ * Check the corrections under `dir` alone, each as a version would check it (the
+ * reader, the image probed and hashed, the boxes against its size), writing
+ * nothing: *count usable ones, every problem in `problems`.  0 when the check
+ * ran (problems or not), -1 with err when it could not (no base dataset, ...).
+ */
+int mlf_prep_check_dir(const struct mlf_prep_options *opts, const char *dir, size_t *count,
+		       struct mlf_problems *problems, struct mlf_error *err);
+/*
+ * What retrain-prep would find now, writing nothing: {"kind":
+ * "mlf.corrections_status", "corrections", "new_corrections" (not in the
+ * previous version), "min_corrections", "ready", "previous_version", "problems"}.
+ */
+int mlf_prep_status(const struct mlf_prep_options *opts, json_t **doc, struct mlf_error *err);
 /* The summary of a dataset or skip document, for people. */
 void mlf_prep_summary(json_t *doc, FILE *out);
 

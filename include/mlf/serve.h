@@ -63,6 +63,10 @@ void mlf_serve_retrain_release(struct mlf_serve_retrain *r);
 /* "HOST:PORT" (an IPv4 address or "localhost"; PORT 1-65535) into host and port. */
 int mlf_serve_parse_listen(const char *text, char host[64], int *port, struct mlf_error *err);
 
+/* Base64 (line breaks allowed) into `out`, which holds n / 4 * 3 + 3 bytes: the length,
+ * or -1 when it is not base64. */
+int mlf_serve_base64_decode(const char *in, size_t n, unsigned char *out);
+
 /* Constant-time: does the Authorization header carry "Bearer <token>"? */
 int mlf_serve_token_ok(const char *header, const char *token);
 

@@ -183,3 +183,65 @@ out:
 	mlf_data_yaml_release(&base);
 	return rc;
 }
+
+/* ---- without writing: for mlf-serve's intake and status ------------------------------ */
+
+/* The base's classes, the corrections under `dir` read and each checked as a version
+ * would check it; the caller releases all three. */
+static int load_checked(const struct mlf_prep_options *opts, const char *dir, struct mlf_data_yaml *base,
+			struct mlf_correction_set *set, struct prep_items *items,
+			struct mlf_problems *problems, struct mlf_error *err)
+{
+	if (!opts->base_data)
+		return mlf_fail(err, MLF_EX_CONFIG, "no base dataset configured (prep.base_data): the "
+				"class names come from it");
+	if (mlf_data_yaml_load(opts->base_data, base, err) ||
+	    mlf_corrections_load(dir, &base->classes, set, problems, err) ||
+	    mlf_prep_check_corrections(set, opts, items, problems, err))
+		return -1;
+	return 0;
+}
+
+int mlf_prep_check_dir(const struct mlf_prep_options *opts, const char *dir, size_t *count,
+		       struct mlf_problems *problems, struct mlf_error *err)
+{
+	struct mlf_data_yaml base = { 0 };
+	struct mlf_correction_set set = { 0 };
+	struct prep_items items = { 0 };
+	int rc = load_checked(opts, dir, &base, &set, &items, problems, err);
+	*count = rc ? 0 : items.n;
+	mlf_prep_items_release(&items);
+	mlf_correction_set_release(&set);
+	mlf_data_yaml_release(&base);
+	return rc;
+}
+
+int mlf_prep_status(const struct mlf_prep_options *opts, json_t **doc, struct mlf_error *err)
+{
+	struct mlf_data_yaml base = { 0 };
+	struct mlf_correction_set set = { 0 };
+	struct prep_items items = { 0 };
+	struct mlf_problems problems = { 0 };
+	json_t *ids = NULL;
+	long previous = scan_versions(opts->data_dir);
+	size_t fresh = 0;
+	*doc = NULL;
+	int rc = load_checked(opts, opts->corrections_dir, &base, &set, &items, &problems, err) ||
+		 previous_ids(opts->data_dir, previous, &ids, err) ? -1 : 0;
+	for (size_t i = 0; !rc && i < items.n; i++)
+		fresh += items.items[i].c && !json_object_get(ids, items.items[i].correction_id);
+	if (!rc)
+		*doc = json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:b, s:I, s:o}", "kind",
+				 "mlf.corrections_status", "schema_version", 1, "corrections_dir",
+				 opts->corrections_dir, "corrections", (json_int_t)items.n,
+				 "new_corrections", (json_int_t)fresh, "min_corrections",
+				 (json_int_t)opts->min_corrections, "ready", (long)fresh >= opts->min_corrections,
+				 "previous_version", (json_int_t)previous, "problems",
+				 mlf_problems_json(&problems));
+	json_decref(ids);
+	mlf_problems_release(&problems);
+	mlf_prep_items_release(&items);
+	mlf_correction_set_release(&set);
+	mlf_data_yaml_release(&base);
+	return rc;
+}

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,11 +22,16 @@
 #include "mlf/tracking.h"
 #include "serve_internal.h"
 
-#define BODY_MAX (64 * 1024)  /* the retrain request is a few fields */
+#define BODY_MAX (64 * 1024)          /* the retrain request is a few fields */
+#define INTAKE_MAX (48L * 1024 * 1024)  /* one picture (as base64, a third larger) and its boxes */
 
 struct call {
 	struct mlf_buf body;
 	int too_large;
+	size_t limit;
+	struct MHD_PostProcessor *form;   /* multipart/form-data */
+	struct mlf_buf image, correction;
+	char *filename;
 };
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, json_t *doc,
@@ -49,6 +55,48 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, json_t 
 	MHD_destroy_response(r);
 	return rc;
 }
+
+static int is_intake(const char *url, const char *method)
+{
+	return !strcmp(url, "/api/corrections") && !strcmp(method, "POST");
+}
+
+/* A multipart part: "image" (a file) or "correction" (the native JSON). */
+static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+				 const char *content_type, const char *transfer_encoding, const char *data,
+				 uint64_t off, size_t size)
+{
+	(void)kind;
+	(void)content_type;
+	(void)transfer_encoding;
+	(void)off;
+	struct call *k = cls;
+	struct mlf_buf *into = !strcmp(key, "image") ? &k->image : !strcmp(key, "correction") ? &k->correction
+											 : NULL;
+	if (!into)
+		return MHD_YES;  /* unknown parts are ignored, not stored */
+	if (into == &k->image && filename && !k->filename)
+		k->filename = mlf_xstrdup(filename);
+	if (k->image.len + k->correction.len + size > k->limit) {
+		k->too_large = 1;
+		return MHD_YES;
+	}
+	mlf_buf_add(into, data, size);
+	return MHD_YES;
+}
+
+static enum MHD_Result intake(struct server *s, struct MHD_Connection *c, struct call *k)
+{
+	json_t *doc = NULL;
+	unsigned status;
+	if (k->form)
+		status = serve_intake(s, k->filename ? k->filename : "", k->image.data ? k->image.data : "",
+				      k->image.len, k->correction.data, k->correction.len, &doc);
+	else
+		status = serve_intake_json(s, k->body.data ? k->body.data : "", k->body.len, &doc);
+	return answer(c, status, doc, NULL, NULL);
+}
+
 
 static enum MHD_Result fail(struct MHD_Connection *c, unsigned status, const char *code,
 			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -264,6 +312,15 @@ static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const c
 		return get || del ? job_route(s, c, method, id)
 				  : fail(c, 405, "method_not_allowed", "use GET or DELETE");
 	}
+	if (!strcmp(url, "/api/corrections"))
+		return post ? intake(s, c, k) : fail(c, 405, "method_not_allowed", "use POST");
+	if (!strcmp(url, "/api/corrections/status")) {
+		json_t *doc = NULL;
+		if (!get)
+			return fail(c, 405, "method_not_allowed", "use GET");
+		unsigned status = serve_corrections_status(s, &doc);
+		return answer(c, status, doc, NULL, NULL);
+	}
 	if (!strncmp(url, "/api/models/", 12)) {
 		const char *v = url + 12;
 		if (!get)
@@ -289,6 +346,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		if (!k)
 			return MHD_NO;
 		mlf_buf_init(&k->body);
+		mlf_buf_init(&k->image);
+		mlf_buf_init(&k->correction);
+		k->limit = is_intake(url, method) ? INTAKE_MAX : BODY_MAX;
 		*con_cls = k;
 		if (!strcmp(url, "/api/health") && !strcmp(method, "GET"))
 			return MHD_YES;
@@ -298,20 +358,32 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 				    "mlf-serve --token-file or MLF_SERVE_TOKEN>",
 				    auth ? "wrong token" : "no token");
 		const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		if (len && strtoull(len, NULL, 10) > BODY_MAX)
-			return fail(c, 413, "too_large", "the body holds %s bytes; at most %d", len, BODY_MAX);
+		if (len && strtoull(len, NULL, 10) > k->limit)
+			return fail(c, 413, "too_large", "the body holds %s bytes; at most %zu", len, k->limit);
+		const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+		if (is_intake(url, method) && type && !strncasecmp(type, "multipart/form-data", 19)) {
+			k->form = MHD_create_post_processor(c, 64 * 1024, form_part, k);
+			if (!k->form)
+				return fail(c, 400, "bad_request", "a multipart body needs its boundary");
+		}
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (k->body.len + *upload_size > BODY_MAX)
+		if (k->form) {
+			if (MHD_post_process(k->form, upload_data, *upload_size) != MHD_YES)
+				k->too_large = k->too_large ? 1 : 2;  /* 2: a malformed form */
+		} else if (k->body.len + *upload_size > k->limit) {
 			k->too_large = 1;
-		else
+		} else {
 			mlf_buf_add(&k->body, upload_data, *upload_size);
+		}
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (k->too_large == 2)
+		return fail(c, 400, "bad_request", "the multipart body could not be read");
 	if (k->too_large)
-		return fail(c, 413, "too_large", "the body is larger than %d bytes", BODY_MAX);
+		return fail(c, 413, "too_large", "the body is larger than %zu bytes", k->limit);
 	if (!strcmp(url, "/api/health"))
 		return !strcmp(method, "GET") ? health(s, c) : fail(c, 405, "method_not_allowed", "use GET");
 	return route(s, c, url, method, k);
@@ -325,7 +397,12 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	struct call *k = *con_cls;
 	if (k) {
+		if (k->form)
+			MHD_destroy_post_processor(k->form);
 		mlf_buf_release(&k->body);
+		mlf_buf_release(&k->image);
+		mlf_buf_release(&k->correction);
+		free(k->filename);
 		free(k);
 		*con_cls = NULL;
 	}
@@ -377,6 +454,7 @@ int mlf_serve_run(const struct mlf_serve_options *o, struct mlf_error *err)
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_mutex_init(&s.health_mu, NULL);
 	pthread_cond_init(&s.changed, NULL);
+	serve_intake_clean(&s);
 	int rc = serve_jobs_open(&s, err) || serve_worker_start(&s, err) ? -1 : 0;
 	int worker = !rc;
 	if (!rc)

@@ -3,6 +3,7 @@
  *
  *   serve_request.c  parsing what comes from outside (fuzzed)
  *   serve_jobs.c     job records on disk, the queue, the worker that runs the programs
+ *   serve_intake.c   corrections intake and status (the prep library's checks)
  *   serve_http.c     the HTTP side (libmicrohttpd): routes, token, limits, answers
  *
  * Ownership: struct server owns everything in it; job records (JSON objects)
@@ -65,6 +66,14 @@ void serve_worker_stop(struct server *s);
 int serve_run_program(struct server *s, const char *name, const char *const *extra,
 		      const char *stdin_text, char **out, struct mlf_buf *log, int job);
 int serve_job_terminal(const char *state);
+
+/* serve_intake.c: corrections; each returns the HTTP status, *answer the body (new) */
+unsigned serve_intake(struct server *s, const char *name, const char *image, size_t image_len,
+		      const char *correction, size_t correction_len, json_t **answer);
+unsigned serve_intake_json(struct server *s, const char *body, size_t len, json_t **answer);
+unsigned serve_corrections_status(struct server *s, json_t **answer);
+/* Remove what an intake cut short left (hidden staging folders), at start. */
+void serve_intake_clean(struct server *s);
 
 /* serve_http.c */
 int serve_http_start(struct server *s, struct mlf_error *err);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "mlf/base.h"
 #include "mlf/serve.h"
@@ -111,4 +112,19 @@ int mlf_serve_token_ok(const char *header, const char *token)
 	size_t n = strlen(token);
 	/* the lengths may differ in time; the bytes of a same-length guess may not */
 	return strlen(given) == n && CRYPTO_memcmp(given, token, n) == 0;
+}
+
+int mlf_serve_base64_decode(const char *in, size_t n, unsigned char *out)
+{
+	if (n > (size_t)1 << 30)
+		return -1;
+	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+	int len = 0, tail = 0;
+	if (!ctx)
+		return -1;
+	EVP_DecodeInit(ctx);
+	int rc = EVP_DecodeUpdate(ctx, out, &len, (const unsigned char *)in, (int)n) < 0 ||
+		 EVP_DecodeFinal(ctx, out + len, &tail) < 0 ? -1 : len + tail;
+	EVP_ENCODE_CTX_free(ctx);
+	return rc;
 }

@@ -5,7 +5,9 @@
 # 409, bad JSON 400, oversized 413, too few corrections 422); async jobs with polling,
 # a second POST queued then run, the queue bound (429); DELETE mid-training (the run
 # ends KILLED, retrain-run --resume finishes it); SIGTERM to the service mid-job; a
-# restart that keeps the history; model-locate's document over HTTP.
+# restart that keeps the history; model-locate's document over HTTP; corrections
+# intake (multipart and JSON) checked as retrain-prep checks them, nothing written
+# for a refused one.
 # needs: libtorch training
 . "$(dirname "$0")/lib.sh"
 WS=$T/ws
@@ -74,6 +76,47 @@ check_eq "an unknown field: 400" "$(cat "$T/code")" 400
 head -c 70000 /dev/zero | tr '\0' ' ' >"$T/big"
 req POST /api/model/retrain -H "$AUTH" --data-binary @"$T/big"
 check_eq "an oversized body: 413" "$(cat "$T/code")" 413
+
+# ---- corrections intake: checked as retrain-prep checks them, written whole or not at all
+mlf-synth corrections "$T/one" --count 1 --size 160x120 --classes cat,dog,person --format mlf \
+	--seed 99 2>/dev/null
+img=$(ls "$T"/one/*.jpg "$T"/one/*.png 2>/dev/null | head -n1)
+corr=${img%.*}.json
+req GET /api/corrections/status -H "$AUTH"
+check_eq "GET /api/corrections/status" "$(cat "$T/code") $(field kind)" "200 mlf.corrections_status"
+before=$(field corrections)
+check_eq "... the threshold" "$(field min_corrections)" 5
+files_before=$(find data/corrections | sort | sha256sum)
+sed 's/"dog"/"horse"/; s/"cat"/"horse"/; s/"person"/"horse"/' "$corr" >"$T/bad.json"
+req POST /api/corrections -H "$AUTH" -F "image=@$img" -F "correction=@$T/bad.json"
+check_eq "a correction with an unknown class: 422" "$(cat "$T/code") $(field code)" "422 invalid_correction"
+check_grep "... with retrain-prep's problem list" "unknown class 'horse'" "$T/body"
+check_eq "... and nothing written" "$(find data/corrections | sort | sha256sum)" "$files_before"
+req POST /api/corrections -H "$AUTH" -F "image=@$img;filename=../../evil.jpg" -F "correction=@$corr"
+check_eq "an image name with a path: 400" "$(cat "$T/code")" 400
+check_eq "... nothing written" "$(find data/corrections | sort | sha256sum)" "$files_before"
+req POST /api/corrections -H "$AUTH" -F "image=@$img" -F "correction=@$corr"
+check_eq "a good correction (multipart): 201" "$(cat "$T/code")" 201
+check "... its files are in the corrections folder" test -s "$(field correction)"
+"$PY" -c 'import base64,json,sys
+c = json.load(open(sys.argv[2])); c["image"] = "sent.png" if sys.argv[1].endswith(".png") else "sent.jpg"
+print(json.dumps({"image": {"name": c["image"], "data": base64.b64encode(open(sys.argv[1], "rb").read()).decode()},
+                  "correction": c}))' "$img" "$corr" >"$T/intake.json"
+mlf-synth corrections "$T/two" --count 1 --size 160x120 --classes cat,dog,person --format mlf \
+	--seed 98 2>/dev/null
+img2=$(ls "$T"/two/*.jpg "$T"/two/*.png 2>/dev/null | head -n1)
+"$PY" -c 'import base64,json,sys
+c = json.load(open(sys.argv[2])); c["image"] = "sent2" + sys.argv[1][sys.argv[1].rfind("."):]
+print(json.dumps({"image": {"name": c["image"], "data": base64.b64encode(open(sys.argv[1], "rb").read()).decode()},
+                  "correction": c}))' "$img2" "${img2%.*}.json" >"$T/intake2.json"
+req POST /api/corrections -H "$AUTH" -H 'Content-Type: application/json' --data-binary @"$T/intake2.json"
+check_eq "a good correction (JSON, base64): 201" "$(cat "$T/code")" 201
+req POST /api/corrections -H "$AUTH" -H 'Content-Type: application/json' \
+	-d '{"image": {"name": "x.jpg", "data": "@@not base64@@"}, "correction": {}}'
+check_eq "an image that is not base64: 400" "$(cat "$T/code")" 400
+req GET /api/corrections/status -H "$AUTH"
+check_eq "the status counts the two new ones" "$(field corrections)" "$((before + 2))"
+ls -a data/corrections | grep -q '^\.incoming' && not_ok "a staging folder was left" || ok "no staging folder left"
 
 # ---- the Python system's curl line, waiting for the answer
 req POST '/api/model/retrain?wait=true' -H "$AUTH" -H 'Content-Type: application/json' \

@@ -1,4 +1,5 @@
-/* mlf-serve's request parsing: the retrain body, --listen, the Authorization header. */
+/* mlf-serve's request parsing: the retrain body, --listen, the Authorization header,
+ * an intake's base64 image. */
 #include "fuzz.h"
 #include "mlf/serve.h"
 
@@ -17,6 +18,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mlf_serve_parse_listen(text, host, &port, &err) == 0 && (port < 1 || port > 65535))
 		abort();
 	mlf_serve_token_ok(text, "0123456789abcdef0123");
+	unsigned char *bytes = malloc(size / 4 * 3 + 4);
+	if (!bytes)
+		abort();
+	int n = mlf_serve_base64_decode(text, strlen(text), bytes);
+	if (n > (int)(size / 4 * 3 + 3))
+		abort();  /* never more than the buffer the contract sizes */
+	free(bytes);
 	free(text);
 	return 0;
 }
