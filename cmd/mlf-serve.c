@@ -39,6 +39,7 @@ static const struct mlf_exit_doc exits[] = {
 	MLF_EXIT_SOFTWARE,
 	{ 73, "cannot create the job records' folder runs/serve/jobs" },
 	{ 74, "an I/O error reading the job records" },
+	{ 75, "another mlf-serve already serves this workspace" },
 	MLF_EXIT_CONFIG,
 	MLF_EXIT_END,
 };

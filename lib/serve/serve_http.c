@@ -449,7 +449,7 @@ void serve_http_stop(struct server *s)
 
 int mlf_serve_run(const struct mlf_serve_options *o, struct mlf_error *err)
 {
-	struct server s = { .o = o };
+	struct server s = { .o = o, .lock_fd = -1 };
 	signal(SIGPIPE, SIG_IGN);  /* a client or program gone is an error to handle, not a death */
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_mutex_init(&s.health_mu, NULL);
@@ -469,6 +469,8 @@ int mlf_serve_run(const struct mlf_serve_options *o, struct mlf_error *err)
 	if (worker)
 		serve_worker_stop(&s);  /* first: a held ?wait=true request is answered when it ends */
 	serve_http_stop(&s);
+	if (s.lock_fd >= 0)
+		mlf_unlock(s.lock_fd);
 	json_decref(s.jobs);
 	json_decref(s.health);
 	free(s.jobs_dir);

@@ -29,6 +29,7 @@ struct server {
 	const struct mlf_serve_options *o;
 	char *workspace;
 	char *jobs_dir;               /* runs/serve/jobs */
+	int lock_fd;                  /* runs/serve/serve.lock, held while serving */
 	pthread_mutex_t mu;
 	pthread_cond_t changed;       /* a job changed state, or the service is stopping */
 	json_t *jobs;                 /* records, oldest first */

@@ -126,8 +126,13 @@ int serve_jobs_open(struct server *s, struct mlf_error *err)
 	s->jobs = json_array();
 	struct loaded l = { 0 };
 	struct mlf_walk w = { .on_file = load_one, .ctx = &l };
-	if (mlf_mkdir_p(s->jobs_dir, 0777, err) || mlf_remove_stale_temps(s->jobs_dir, NULL, err) < 0 ||
-	    mlf_walk_tree(s->jobs_dir, &w, err))
+	/* one service per workspace: a second would call the first one's running jobs lost */
+	char *lock = mlf_path_join(s->jobs_dir, "../serve.lock");
+	int rc = mlf_mkdir_p(s->jobs_dir, 0777, err) || mlf_lock(lock, 0, &s->lock_fd, err);
+	free(lock);
+	if (rc)
+		return mlf_error_prefix(err, "another mlf-serve serves this workspace");
+	if (mlf_remove_stale_temps(s->jobs_dir, NULL, err) < 0 || mlf_walk_tree(s->jobs_dir, &w, err))
 		return -1;
 	qsort(l.items, l.n, sizeof(*l.items), by_created);
 	for (size_t i = 0; i < l.n; i++) {

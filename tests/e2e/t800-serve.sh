@@ -195,6 +195,8 @@ check_eq "... its run KILLED in MLflow" "$(run_status "$run4")" KILLED
 
 # ---- a restart keeps the history
 check "mlf-serve starts again" serve
+check_status 75 "a second mlf-serve on the same workspace is refused" \
+	mlf-serve -q --listen "127.0.0.1:$(free_port)" --token-file "$T/token"
 req GET /api/jobs -H "$AUTH"
 check "... and lists every earlier job" "$PY" -c 'import json,sys
 ids = [j["id"] for j in json.load(open(sys.argv[1]))["jobs"]]

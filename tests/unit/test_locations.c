@@ -76,7 +76,11 @@ static void test_kind_names(void **state)
 	assert_string_equal(mlf_location_kind_name(MLF_LOC_TRAINING), "training");
 	assert_string_equal(mlf_location_kind_name(MLF_LOC_SAFETENSORS), "safetensors");
 	assert_string_equal(mlf_location_kind_name(MLF_LOC_ARTIFACT), "mlflow_artifact");
+	assert_string_equal(mlf_location_kind_name(MLF_LOC_MLFLOW_MODEL), "mlflow_model");
 	assert_true(mlf_location_compared(MLF_LOC_MODELS));
+	assert_true(mlf_location_compared(MLF_LOC_MLFLOW_MODEL));
+	assert_true(mlf_location_remote(MLF_LOC_MLFLOW_MODEL));
+	assert_false(mlf_location_remote(MLF_LOC_TRAINING));
 	assert_true(mlf_location_compared(MLF_LOC_ARTIFACT));
 	assert_false(mlf_location_compared(MLF_LOC_SAFETENSORS));
 }
@@ -178,7 +182,9 @@ static void test_locate_local_copies_without_run(void **state)
 	assert_true(json_is_null(json_object_get(doc, "run")));
 	assert_true(json_is_null(json_object_get(doc, "registry")));
 	json_t *locs = json_object_get(doc, "locations");
-	assert_int_equal(json_array_size(locs), MLF_LOC_COUNT);
+	/* every kind but mlflow_model: with no run, no MLflow Model is known to list */
+	assert_int_equal(json_array_size(locs), MLF_LOC_COUNT - 1);
+	assert_null(l.loc[MLF_LOC_MLFLOW_MODEL].where);
 	json_t *models = json_array_get(locs, 0);
 	assert_string_equal(json_string_value(json_object_get(models, "kind")), "models");
 	assert_true(json_is_true(json_object_get(models, "exists")));
