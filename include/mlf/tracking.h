@@ -447,6 +447,15 @@ int mlf_tracking_list_model_artifacts(struct mlf_tracking *t, const struct mlf_l
 
 /* ---- artifacts (by the run's artifact_uri: local path or mlflow-artifacts proxy) ---- */
 
+/*
+ * Can mlf read and write artifacts at `location` (an experiment's artifact
+ * location, or a run's artifact URI) through this store?  0, or -1 with err
+ * (78) saying why and what to configure: checked before a run is created, so
+ * that a location mlf cannot use never leaves a run behind.
+ */
+int mlf_tracking_check_artifact_location(struct mlf_tracking *t, const char *location,
+					 struct mlf_error *err);
+
 /* Upload a file, or a folder recursively, under `artifact_dir` (NULL = root). */
 int mlf_tracking_log_artifact(struct mlf_tracking *t, const struct mlf_run *run,
 			      const char *local_path, const char *artifact_dir,

@@ -437,20 +437,16 @@ static void check_artifact_writable(struct validation *v)
 		free(dir);
 		return;
 	}
-	case MLF_URI_MLFLOW_ARTIFACTS:
-		if (strcmp(mlf_tracking_backend(v->store), "rest"))
-			fail(v, "artifact_writable", MLF_EX_CHECK,
-			     "use the server's http(s) URI as tracking_uri",
-			     "artifacts at %s go through an MLflow server's proxy, which the %s store cannot reach",
-			     loc, mlf_tracking_backend(v->store));
+	default: {
+		/* the rule retrain-run applies before it creates a run: a configuration error */
+		struct mlf_error err = MLF_ERROR_INIT;
+		if (mlf_tracking_check_artifact_location(v->store, loc, &err))
+			fail(v, "artifact_writable", MLF_EX_CONFIG, NULL, "%s", err.msg);
 		else
 			pass(v, "artifact_writable", "%s is served by the tracking server%s", loc,
 			     v->opts->probe ? "; the probe writes through it" : "; run with --probe to write through it");
 		return;
-	default:
-		fail(v, "artifact_writable", MLF_EX_CHECK,
-		     "run the MLflow server with --serve-artifacts, or use a local artifact location",
-		     "artifact location '%s' is not one mlf can write (local paths and mlflow-artifacts: only)", loc);
+	}
 	}
 }
 

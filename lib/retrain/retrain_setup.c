@@ -479,6 +479,9 @@ int retrain_open_experiment(struct retrain *r, struct mlf_error *err)
 		rc = mlf_fail(err, MLF_EX_CONFIG, "experiment %s stores artifacts at '%s', not at the "
 			      "configured '%s'; run mlf-validate to see why", r->experiment_id,
 			      e.artifact_location ? e.artifact_location : "", want);
+	/* before any run exists: a location mlf cannot write must not leave a FAILED run */
+	else if (mlf_tracking_check_artifact_location(r->t, e.artifact_location, err))
+		rc = mlf_error_prefix(err, "experiment %s", r->experiment_id);
 	free(want);
 	free(r->registered_model);
 	r->registered_model = mlf_config_registered_model(r->cfg, e.name);

@@ -451,29 +451,50 @@ int mlf_tracking_log_dataset_input(struct mlf_tracking *t, const char *run_id,
 
 /* ---- artifacts --------------------------------------------------------- */
 
-static int artifact_route(struct mlf_tracking *t, const struct mlf_run *run,
-			  struct mlf_http **http, struct mlf_error *err)
+/* The one rule for which artifact locations mlf reads and writes, and how. */
+static int artifact_location_route(struct mlf_tracking *t, const char *location, struct mlf_http **http,
+				   struct mlf_error *err)
 {
 	*http = NULL;
-	if (!run || !run->artifact_uri || !*run->artifact_uri)
-		return mlf_fail(err, MLF_EX_SOFTWARE, "run has no artifact URI");
-	switch (mlf_uri_kind(run->artifact_uri)) {
+	if (!location || !*location)
+		return mlf_fail(err, MLF_EX_CONFIG, "the artifact location is empty");
+	switch (mlf_uri_kind(location)) {
 	case MLF_URI_FILE:
 		return 0;
 	case MLF_URI_MLFLOW_ARTIFACTS:
 		*http = t->ops->http ? t->ops->http(t->impl) : NULL;
 		if (!*http)
 			return mlf_fail(err, MLF_EX_CONFIG,
-					"run %s stores artifacts at '%s', which only an MLflow server "
-					"can reach, but the tracking URI is %s",
-					run->run_id, run->artifact_uri, t->uri_redacted);
+					"artifacts at '%s' go through an MLflow server's proxy, which the %s "
+					"store at %s cannot reach; use the server's http(s) URI as tracking_uri",
+					location, t->ops->name, t->uri_redacted);
 		return 0;
-	default:
+	default: {
+		size_t scheme = strcspn(location, ":");
 		return mlf_fail(err, MLF_EX_CONFIG,
-				"run %s stores artifacts at '%s'; only local paths and the "
-				"mlflow-artifacts proxy are supported (start the server with "
-				"--serve-artifacts)", run->run_id, run->artifact_uri);
+				"artifact location '%s': mlf cannot read or write %.*s: artifacts; start the "
+				"MLflow server with --serve-artifacts (artifacts then go through it), or give "
+				"the experiment a local artifact location", location, (int)scheme, location);
 	}
+	}
+}
+
+int mlf_tracking_check_artifact_location(struct mlf_tracking *t, const char *location,
+					 struct mlf_error *err)
+{
+	struct mlf_http *http;
+	return artifact_location_route(t, location, &http, err);
+}
+
+static int artifact_route(struct mlf_tracking *t, const struct mlf_run *run,
+			  struct mlf_http **http, struct mlf_error *err)
+{
+	*http = NULL;
+	if (!run || !run->artifact_uri || !*run->artifact_uri)
+		return mlf_fail(err, MLF_EX_SOFTWARE, "run has no artifact URI");
+	if (artifact_location_route(t, run->artifact_uri, http, err))
+		return mlf_error_prefix(err, "run %s", run->run_id);
+	return 0;
 }
 
 static int check_artifact_path(const char *path, struct mlf_error *err)
