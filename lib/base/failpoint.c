@@ -6,11 +6,14 @@
  * that ships, with its faults chosen from outside.
  *
  * Unarmed, a failpoint costs one pointer test: the environment is read once,
- * on the first point passed.  One process writes from one thread (the data
- * loader's threads only read), so the counters need no lock.
+ * on the first point passed (pthread_once).  The step and its count belong to
+ * the thread: retrain-run's metrics logger thread counts its own step
+ * ("metrics"), so the main thread's points keep their numbers whatever the
+ * logger's timing.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,19 +25,22 @@
 enum fp_action { FP_NONE, FP_KILL, FP_ENOSPC };
 
 static struct {
-	int loaded;
 	int active;            /* armed or tracing */
-	char step[64];         /* the step being run; "main" until one is named */
-	long count;            /* points passed in this step */
 	char armed_step[64];
 	long armed_n;
 	enum fp_action action;
 	const char *trace;     /* MLF_FAILPOINT_TRACE */
-} fp = { .step = "main" };
+} fp;
+
+static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
+
+static _Thread_local struct {
+	char step[64];         /* the step being run; "main" until one is named */
+	long count;            /* points passed in this step */
+} here = { .step = "main" };
 
 static void load(void)
 {
-	fp.loaded = 1;
 	fp.trace = getenv("MLF_FAILPOINT_TRACE");
 	const char *spec = getenv("MLF_FAILPOINT");
 	if (spec && *spec) {
@@ -57,24 +63,22 @@ static void load(void)
 
 void mlf_failpoint_step(const char *step)
 {
-	if (!fp.loaded)
-		load();
-	if (!fp.active || !strcmp(step, fp.step))
+	pthread_once(&fp_once, load);
+	if (!fp.active || !strcmp(step, here.step))
 		return;
-	snprintf(fp.step, sizeof(fp.step), "%s", step);
-	fp.count = 0;
+	snprintf(here.step, sizeof(here.step), "%s", step);
+	here.count = 0;
 }
 
 int mlf_failpoint(const char *what, struct mlf_error *err)
 {
-	if (!fp.loaded)
-		load();
+	pthread_once(&fp_once, load);
 	if (!fp.active)
 		return 0;
-	fp.count++;
+	here.count++;
 	if (fp.trace) {
 		/* one line per point, appended in one write so that it survives the kill below */
-		char *line = mlf_xasprintf("%s %ld %s\n", fp.step, fp.count, what);
+		char *line = mlf_xasprintf("%s %ld %s\n", here.step, here.count, what);
 		int fd = open(fp.trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd < 0 || write(fd, line, strlen(line)) < 0)
 			fprintf(stderr, "mlf: cannot append to MLF_FAILPOINT_TRACE '%s': %s\n", fp.trace,
@@ -83,12 +87,12 @@ int mlf_failpoint(const char *what, struct mlf_error *err)
 			close(fd);
 		free(line);
 	}
-	if (fp.action == FP_NONE || fp.count != fp.armed_n || strcmp(fp.step, fp.armed_step))
+	if (fp.action == FP_NONE || here.count != fp.armed_n || strcmp(here.step, fp.armed_step))
 		return 0;
 	if (fp.action == FP_KILL) {
 		raise(SIGKILL);  /* as kill -9: no handler, no exit path, no flush */
 		_exit(137);
 	}
 	errno = ENOSPC;
-	return mlf_fail_errno(err, MLF_EX_IOERR, "%s (failpoint %s:%ld)", what, fp.step, fp.count);
+	return mlf_fail_errno(err, MLF_EX_IOERR, "%s (failpoint %s:%ld)", what, here.step, here.count);
 }

@@ -82,7 +82,10 @@ static int train(struct retrain *r, struct mlf_error *err)
 		r->train.resume = r->p.last_pt;
 		r->train.resume_done = 1;  /* killed after the last epoch: finish it */
 	}
+	if (retrain_logger_start(r, err))
+		return mlf_error_prefix(err, "starting the metrics logger");
 	int rc = mlf_train(&r->train, &r->result, err);
+	retrain_logger_stop(r);  /* what the store did not take is r->pending now */
 	r->train_seconds += r->result.seconds;
 	if (rc == MLF_TRAIN_STOPPED)
 		return stop_error(r, err);
@@ -165,6 +168,7 @@ static void end_failed(struct retrain *r, const char *status, const struct mlf_e
 
 static void release(struct retrain *r)
 {
+	retrain_logger_stop(r);
 	if (r->t)
 		mlf_tracking_close(r->t);
 	if (r->lock_fd >= 0)

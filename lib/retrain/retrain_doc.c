@@ -55,7 +55,9 @@ json_t *retrain_doc_success(struct retrain *r)
 						       "epochs_done", r->result.epochs_done,
 						       "best_epoch", r->result.best_epoch,
 						       "device", r->device_name, "folder", r->p.train_dir));
-	if (r->epoch_log_failures)
+	json_object_set_new(doc, "tracking_store", json_pack("{s:f, s:I}", "away_s", r->store_away_s,
+							     "records_waited", (json_int_t)r->records_waited));
+	if (r->records_waited)
 		json_object_set_new(doc, "warnings", json_pack("[s]", "some epochs' metrics were logged late: "
 							      "the tracking store was unavailable for a while"));
 	return doc;

@@ -40,7 +40,9 @@ struct retrain {
 	json_t *champion;          /* {"version", "run_id", "metrics": {as pre}} measured in step 5 on this
 				      version's validation split; NULL when there is no champion to measure */
 	json_t *pending;           /* metrics the store did not take yet: [{key,value,timestamp,step}] */
-	int epoch_log_failures;
+	struct retrain_logger *logger;  /* while training: the thread that logs epoch metrics */
+	double store_away_s;       /* how long the store was away while training */
+	size_t records_waited;     /* metric records that could not be sent at once */
 
 	char model_sha[65];        /* retrained_vN.pt */
 	uint64_t model_size;
@@ -126,6 +128,15 @@ void retrain_unpublish(struct retrain *r);
 char *retrain_champion_file(struct retrain *r, char **version, char **run_id, const char **why,
 			    struct mlf_error *err);
 int retrain_register(struct retrain *r, struct mlf_error *err);
+/* retrain_logger.c: epoch metrics off the training path (see there) */
+int retrain_logger_start(struct retrain *r, struct mlf_error *err);
+void retrain_logger_add(struct retrain *r, const struct mlf_metric *m, size_t n);
+/* Sends what it can, stops; what is left is r->pending.  Safe without a logger. */
+void retrain_logger_stop(struct retrain *r);
+/* What a logger killed during an outage left on disk (a new array), or NULL. */
+json_t *retrain_logger_spill_read(struct retrain *r);
+/* Called once mlf_run.json holds r->pending: the spill is removed (not while training). */
+void retrain_logger_spill_done(struct retrain *r);
 /* retrain_mlmodel.c: the model as an MLflow 3 LoggedModel, READY and the run's output;
  * *m is filled (release it) and its id kept in mlf_run.json. */
 int retrain_log_model(struct retrain *r, struct mlf_logged_model *m, struct mlf_error *err);

@@ -202,7 +202,8 @@ int retrain_log_dataset(struct retrain *r, struct mlf_error *err)
 	char *config_text = json_dumps(config, JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
 	char hex[65], digest8[9];
 	mlf_sha256_hex(config_text, strlen(config_text), hex);
-	snprintf(digest8, sizeof(digest8), "%s", hex);
+	memcpy(digest8, hex, 8);
+	digest8[8] = '\0';
 	json_decref(config);
 	free(config_text);
 	int rc = mlf_tracking_log_dataset_input(r->t, r->run.run_id, name, digest8, "local", source,
@@ -314,17 +315,6 @@ int retrain_evaluate_base(struct retrain *r, struct mlf_error *err)
 	return retrain_mark_done(r, "pre_eval", json_incref(r->pre), err);
 }
 
-static void pend(struct retrain *r, const struct mlf_metric *m, size_t n)
-{
-	if (!r->pending)
-		r->pending = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(r->pending, json_pack("{s:s, s:o, s:I, s:I}", "key", m[i].key,
-							    "value", mlf_json_double(m[i].value),
-							    "timestamp", (json_int_t)m[i].timestamp,
-							    "step", (json_int_t)m[i].step));
-}
-
 /* Log the metrics kept back while the store was unavailable. */
 int retrain_flush_pending(struct retrain *r, struct mlf_error *err)
 {
@@ -374,19 +364,10 @@ int retrain_on_epoch(const struct mlf_train_epoch *e, void *ctx, struct mlf_erro
 		m[n++] = (struct mlf_metric){ mlf_xstrdup(figures[i].key), figures[i].value, now, step };
 	for (int g = 0; g < e->ngroups && g < MLF_NGROUPS; g++)
 		m[n++] = (struct mlf_metric){ mlf_xasprintf("lr/pg%d", g), e->lr[g], now, step };
-	struct mlf_error e2 = MLF_ERROR_INIT;
-	/* A store that stops answering must not cost the training: the
-	 * figures are kept and logged when it is back (and are in results.csv). */
-	if (retrain_flush_pending(r, &e2) || mlf_tracking_log_batch(r->t, r->run.run_id, m, n, NULL, NULL, &e2)) {
-		pend(r, m, n);
-		r->epoch_log_failures++;
-		fprintf(stderr, "%s: epoch %d: metrics not logged (%s); kept, will retry\n", r->o->prog,
-			e->epoch, e2.msg);
-		if (retrain_state_save(r, "RUNNING", NULL, err))
-			fprintf(stderr, "%s: %s\n", r->o->prog, err->msg);
-		mlf_error_clear(err);
-	}
+	/* never a network wait here: the logger thread sends them (see retrain_logger.c) */
+	retrain_logger_add(r, m, n);
 	release_keys(m, n);
+	(void)err;
 	return 0;
 }
 

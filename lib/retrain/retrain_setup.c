@@ -179,6 +179,12 @@ static int dataset_from_state(struct retrain *r, struct mlf_error *err)
 	json_t *pending = json_object_get(r->state, "pending");
 	if (json_array_size(pending))
 		r->pending = json_incref(pending);
+	/* killed while the store was away: the logger's spill is newer, and holds those too */
+	json_t *spill = retrain_logger_spill_read(r);
+	if (spill) {
+		json_decref(r->pending);
+		r->pending = spill;
+	}
 	json_t *pre = json_object_get(json_object_get(r->state, "done"), "pre_eval");
 	if (json_is_object(pre))
 		r->pre = json_incref(pre);

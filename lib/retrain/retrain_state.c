@@ -72,6 +72,8 @@ int retrain_state_save(struct retrain *r, const char *status, const char *reason
 	char *text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	int rc = mlf_write_file_atomic(r->p.state, text, strlen(text), err);
 	free(text);
+	if (!rc)
+		retrain_logger_spill_done(r);  /* "pending" above is the whole truth now */
 	return rc;
 }
 

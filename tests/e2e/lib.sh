@@ -73,7 +73,8 @@ start_mlflow_server() {
 	local dir=$1; shift
 	mkdir -p "$dir"
 	local port; port=${MLF_SERVER_PORT:-$(free_port)}   # MLF_SERVER_PORT: restart on the same port
-	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$MLFLOW" server \
+	# MLF_SERVER_NICE: a server started beside a training must not starve it of CPU
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid ${MLF_SERVER_NICE:+nice -n "$MLF_SERVER_NICE"} "$MLFLOW" server \
 		--backend-store-uri "sqlite:///$dir/mlflow.db" \
 		--artifacts-destination "$dir/artifacts" --serve-artifacts \
 		--host 127.0.0.1 --port "$port" --workers 1 "$@" \
