@@ -34,6 +34,7 @@ struct server {
 	pthread_cond_t changed;       /* a job changed state, or the service is stopping */
 	json_t *jobs;                 /* records, oldest first */
 	pid_t child;                  /* the program the running job is in; 0 when none */
+	int cancel_running;           /* DELETE of the running job: stop it, run no next step */
 	int stopping;
 	pthread_t worker;
 	struct MHD_Daemon *daemon;

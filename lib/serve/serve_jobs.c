@@ -223,7 +223,8 @@ int serve_job_cancel(struct server *s, const char *id, struct mlf_error *err)
 	} else if (!strcmp(state_of(job), "queued")) {
 		set_state(s, job, "killed", "stopped before it started (DELETE)");
 	} else {
-		json_object_set_new(job, "cancel", json_true());
+		/* between two programs there is no child: the flag stops the next one starting */
+		s->cancel_running = 1;
 		if (s->child > 0)
 			kill(s->child, SIGTERM);  /* retrain-run ends its run KILLED, resumable */
 	}
@@ -294,6 +295,8 @@ int serve_run_program(struct server *s, const char *name, const char *const *ext
 	if (job) {  /* the one a DELETE or SIGTERM stops */
 		pthread_mutex_lock(&s->mu);
 		s->child = pid;
+		if (s->cancel_running || s->stopping)  /* asked for while it was being started */
+			kill(pid, SIGTERM);
 		pthread_mutex_unlock(&s->mu);
 	}
 
@@ -368,10 +371,16 @@ static int step(struct server *s, json_t *job, const struct step *st, const char
 		const char *input, json_t **doc, struct mlf_buf *log)
 {
 	char *out = NULL;
+	*doc = NULL;
 	pthread_mutex_lock(&s->mu);
-	json_object_set_new(job, "step", json_string(st->program));
-	save(s, job);
+	int stop = s->cancel_running || s->stopping;
+	if (!stop) {
+		json_object_set_new(job, "step", json_string(st->program));
+		save(s, job);
+	}
 	pthread_mutex_unlock(&s->mu);
+	if (stop)
+		return MLF_EX_INTERRUPTED;  /* stopped between two programs: the next never starts */
 	int rc = serve_run_program(s, st->program, extra, input, &out, log, 1);
 	*doc = out && *out ? json_loads(out, 0, NULL) : NULL;
 	pthread_mutex_lock(&s->mu);
@@ -388,6 +397,15 @@ static int step(struct server *s, json_t *job, const struct step *st, const char
 static char *doc_text(const json_t *doc)
 {
 	return json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
+/* Was the running job asked to stop (DELETE), or the service (SIGTERM)? */
+static int stopped(struct server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int stop = s->cancel_running || s->stopping;
+	pthread_mutex_unlock(&s->mu);
+	return stop;
 }
 
 static void run_job(struct server *s, json_t *job)
@@ -417,11 +435,21 @@ static void run_job(struct server *s, json_t *job)
 	}
 
 	int rc = step(s, job, &validate, NULL, NULL, &vdoc, &log);
+	if (rc && stopped(s)) {
+		state = "killed";
+		error = mlf_xstrdup("stopped before the retraining started");
+		goto out;
+	}
 	if (rc) {
 		error = mlf_xasprintf("mlf-validate found problems (exit %d): see documents.validation", rc);
 		goto out;
 	}
 	rc = step(s, job, &prep, NULL, NULL, &ddoc, &log);
+	if (rc && stopped(s)) {
+		state = "killed";
+		error = mlf_xstrdup("stopped before the retraining started");
+		goto out;
+	}
 	if (rc) {
 		error = mlf_xasprintf("retrain-prep failed (exit %d): see the log", rc);
 		goto out;
@@ -438,8 +466,8 @@ static void run_job(struct server *s, json_t *job)
 	pthread_mutex_lock(&s->mu);
 	if (mlf_json_str(rdoc, "run_id", NULL))
 		json_object_set_new(job, "run_id", json_string(mlf_json_str(rdoc, "run_id", NULL)));
-	int cancelled = json_is_true(json_object_get(job, "cancel")) || s->stopping;
 	pthread_mutex_unlock(&s->mu);
+	int cancelled = stopped(s);
 	if (rc) {
 		state = rc == MLF_EX_INTERRUPTED || cancelled ? "killed" : "failed";
 		error = mlf_xasprintf("retrain-run %s (exit %d)%s", cancelled ? "was stopped" : "failed", rc,
@@ -449,6 +477,12 @@ static void run_job(struct server *s, json_t *job)
 	}
 	text = doc_text(rdoc);
 	rc = step(s, job, &verify, NULL, text, &fdoc, &log);
+	if (rc && stopped(s)) {
+		state = "killed";
+		error = mlf_xasprintf("stopped while verifying; run %s FINISHED: check it with mlf-verify "
+				      "--run-id", mlf_json_str(rdoc, "run_id", "?"));
+		goto out;
+	}
 	if (rc) {
 		error = mlf_xasprintf("mlf-verify found problems (exit %d): see documents.verification", rc);
 		goto out;
@@ -488,6 +522,7 @@ static void *worker(void *arg)
 		json_object_set_new(next, "started_at", json_string(now));
 		free(now);
 		json_incref(next);
+		s->cancel_running = 0;
 		set_state(s, next, "running", NULL);
 		pthread_mutex_unlock(&s->mu);
 		run_job(s, next);
