@@ -170,14 +170,6 @@ retrain-run -q --resume v3 >"$T/resumed.json"
 check_eq "retrain-run --resume v3 finishes it" "$?" 0
 check_eq "... FINISHED" "$(run_status "$run3")" FINISHED
 
-# ---- DELETE at once: whatever program the job is in (or between two), it ends killed
-more_corrections 250
-req POST /api/model/retrain -H "$AUTH" -d '{"epochs": 12}'
-jobq=$(field job_id)
-req DELETE "/api/jobs/$jobq" -H "$AUTH"
-check_eq "DELETE right after the POST: the job ends killed, never succeeded or failed" \
-	"$(wait_job "$jobq")" killed
-
 # ---- the queue bound
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID"
 check "mlf-serve starts with --queue 1" serve --queue 1
@@ -215,5 +207,13 @@ req GET /api/models/99 -H "$AUTH"
 check_eq "GET /api/models/99: 404" "$(cat "$T/code")" 404
 req GET /api/nothing -H "$AUTH"
 check_eq "an unknown route: 404" "$(cat "$T/code")" 404
+
+# ---- DELETE at once: whatever program the job is in (or between two), it ends killed
+more_corrections 250
+req POST /api/model/retrain -H "$AUTH" -d '{"epochs": 12}'
+jobq=$(field job_id)
+req DELETE "/api/jobs/$jobq" -H "$AUTH"
+check_eq "DELETE right after the POST: the job ends killed, never succeeded or failed" \
+	"$(wait_job "$jobq")" killed
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID"
 finish
