@@ -26,7 +26,8 @@ enum mlf_uri_kind {
 	MLF_URI_HTTP,             /* http:// and https:// */
 	MLF_URI_FILE,             /* file: URIs and plain paths */
 	MLF_URI_MLFLOW_ARTIFACTS, /* mlflow-artifacts:/path or mlflow-artifacts://host:port/path */
-	MLF_URI_OTHER,            /* s3://, gs://, ... : recognised, not handled here */
+	MLF_URI_S3,               /* s3://bucket/prefix (artifacts only) */
+	MLF_URI_OTHER,            /* gs://, wasbs://, ... : recognised, not handled here */
 };
 
 enum mlf_uri_kind mlf_uri_kind(const char *uri);
@@ -139,6 +140,15 @@ struct mlf_http_options {
 	int insecure_tls;
 	double timeout_s;
 	struct mlf_retry_policy retry;
+	/* S3 (lib/tracking/s3.c): sign with libcurl's AWS SigV4 ("aws:amz:REGION:s3"),
+	 * username and password being the access key id and the secret key. */
+	const char *aws_sigv4;
+	const char *session_token;  /* sent as x-amz-security-token */
+	/* How messages name the server and the settings that lead to it;
+	 * NULL: "MLflow server", "the tracking URI", "MLFLOW_TRACKING_SERVER_CERT_PATH". */
+	const char *service;
+	const char *uri_setting;
+	const char *ca_setting;
 };
 
 struct mlf_http;
@@ -336,7 +346,13 @@ struct mlf_tracking_options {
 	double backoff_factor;     /* seconds; < 0 = default (2) */
 	double backoff_max;        /* cap on one sleep, seconds; 0 = 120 */
 	double backoff_jitter;     /* uniform extra seconds; < 0 = default (1) */
-	int ignore_retry_after;    /* 1 = do not honour Retry-After */
+	int ignore_retry_after;    /* 1 = do not honour Retry-After; HTTP settings apply to S3 too */
+	/* s3:// artifact locations; credentials come from the AWS variables and files */
+	const char *s3_endpoint_url;  /* S3-compatible server; NULL = AWS */
+	const char *s3_region;        /* NULL = AWS_REGION, the profile's, else us-east-1 */
+	const char *s3_profile;       /* NULL = "default" */
+	const char *s3_ca_bundle;
+	int s3_ignore_tls;
 };
 
 void mlf_tracking_options_init(struct mlf_tracking_options *o);

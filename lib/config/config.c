@@ -380,6 +380,15 @@ int mlf_config_tracking_options(const struct mlf_config *cfg, struct mlf_trackin
 	o->backoff_jitter = mlf_config_float(cfg, "http.backoff_jitter");
 	o->backoff_max = mlf_config_float(cfg, "http.backoff_max");
 	o->ignore_retry_after = !mlf_config_bool(cfg, "http.respect_retry_after");
+	o->s3_endpoint_url = mlf_config_get(cfg, "s3.endpoint_url");
+	o->s3_region = mlf_config_get(cfg, "s3.region");
+	o->s3_profile = mlf_config_get(cfg, "s3.profile");
+	o->s3_ca_bundle = mlf_config_get(cfg, "s3.ca_bundle");
+	o->s3_ignore_tls = mlf_config_bool(cfg, "s3.ignore_tls");
+	if (o->s3_ignore_tls && o->s3_ca_bundle)
+		return mlf_fail(err, MLF_EX_CONFIG,
+				"s3.ignore_tls (%s) and s3.ca_bundle (%s) contradict each other; set one",
+				mlf_config_origin(cfg, "s3.ignore_tls"), mlf_config_origin(cfg, "s3.ca_bundle"));
 	return 0;
 }
 

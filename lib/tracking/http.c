@@ -7,6 +7,10 @@
  * connections, DNS and TLS session caches) so no option of one request can
  * leak into the next.
  *
+ * The same client speaks to S3 (lib/tracking/s3.c): requests are then signed
+ * with libcurl's AWS SigV4 support, and mlf_http_exchange() hands the caller
+ * any final answer to interpret (S3's errors are XML, not MLflow's JSON).
+ *
  * Timeouts mirror requests' (connect timeout + read timeout): a connect
  * timeout, then a low-speed limit of "no byte moved for timeout seconds"
  * instead of a total timeout, so a 100 MB artifact on a slow link is never
@@ -40,6 +44,9 @@ struct mlf_http {
 	char *password;
 	char *token;
 	char *ca_path;
+	char *aws_sigv4;   /* "aws:amz:REGION:s3" when requests are SigV4-signed */
+	char *session_token;
+	const char *service, *uri_setting, *ca_setting;  /* words for messages */
 	int insecure_tls;
 	long timeout_s;
 	struct mlf_retry_policy retry;
@@ -47,15 +54,25 @@ struct mlf_http {
 	char curl_err[CURL_ERROR_SIZE];
 };
 
+/* A body streamed from bytes [offset, offset + size) of a file. */
+struct upload {
+	FILE *f;
+	curl_off_t offset, size, left;
+};
+
 /* What one request sends and where its answer goes. */
 struct request {
 	const char *method;
 	const char *url;
-	const char *json;        /* body to send as application/json, or NULL */
-	FILE *upload;            /* body streamed from a file (PUT), or NULL */
-	curl_off_t upload_size;
+	const char *body;        /* bytes to send (POST, PUT, PATCH), or NULL */
+	size_t body_len;
+	const char *content_type;
+	const char *const *headers;  /* extra "Name: value" lines, NULL-terminated */
+	struct upload *upload;   /* body streamed from a file, or NULL */
 	FILE *download;          /* 2xx body goes here when set, else into `body` */
+	int head;                /* HEAD: the answer has no body */
 	int idempotent;
+	int keep_status;         /* a final non-2xx answer is returned, not failed */
 };
 
 /* What one attempt got back. */
@@ -66,6 +83,8 @@ struct answer {
 	struct mlf_buf body;
 	char retry_after[64];
 	char location[512];
+	char etag[128];
+	int64_t content_length;
 	int write_failed_errno;
 	struct mlf_http *h;
 	FILE *download;
@@ -109,6 +128,15 @@ int mlf_http_open(struct mlf_http **out, const struct mlf_http_options *opts,
 		h->token = mlf_xstrdup(opts->token);
 	}
 	h->ca_path = opts->ca_path && *opts->ca_path ? mlf_xstrdup(opts->ca_path) : NULL;
+	if (opts->aws_sigv4) {
+		/* The key id and secret travel as curl's user and password, which SigV4 signs with. */
+		h->aws_sigv4 = mlf_xstrdup(opts->aws_sigv4);
+		h->session_token = opts->session_token && *opts->session_token
+					   ? mlf_xstrdup(opts->session_token) : NULL;
+	}
+	h->service = opts->service ? opts->service : "MLflow server";
+	h->uri_setting = opts->uri_setting ? opts->uri_setting : "the tracking URI";
+	h->ca_setting = opts->ca_setting ? opts->ca_setting : "MLFLOW_TRACKING_SERVER_CERT_PATH";
 	h->insecure_tls = opts->insecure_tls;
 	double t = opts->timeout_s > 0 ? opts->timeout_s : 120;
 	h->timeout_s = (long)ceil(t);
@@ -143,6 +171,8 @@ void mlf_http_close(struct mlf_http *h)
 	free(h->username);
 	free_secret(h->password);
 	free_secret(h->token);
+	free_secret(h->session_token);
+	free(h->aws_sigv4);
 	free(h->ca_path);
 	free(h);
 }
@@ -158,17 +188,23 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 {
 	struct answer *a = userp;
 	size_t len = size * n;
-	static const char *const wanted[] = { "retry-after:", "location:" };
-	char *const dests[] = { a->retry_after, a->location };
-	const size_t caps[] = { sizeof(a->retry_after), sizeof(a->location) };
+	static const char *const wanted[] = { "retry-after:", "location:", "etag:" };
+	char *const dests[] = { a->retry_after, a->location, a->etag };
+	const size_t caps[] = { sizeof(a->retry_after), sizeof(a->location), sizeof(a->etag) };
 
 	if (len >= 5 && !strncmp(data, "HTTP/", 5)) {
 		/* A new response (after "100 Continue" or a retry): forget the last one's headers. */
-		a->retry_after[0] = '\0';
-		a->location[0] = '\0';
+		a->retry_after[0] = a->location[0] = a->etag[0] = '\0';
+		a->content_length = -1;
 		return len;
 	}
-	for (int i = 0; i < 2; i++) {
+	if (len > 15 && !strncasecmp(data, "content-length:", 15)) {
+		char *end;
+		long long v = strtoll(data + 15, &end, 10);
+		a->content_length = end != data + 15 && v >= 0 ? (int64_t)v : -1;
+		return len;
+	}
+	for (int i = 0; i < 3; i++) {
 		size_t wl = strlen(wanted[i]);
 		if (len <= wl || strncasecmp(data, wanted[i], wl))
 			continue;
@@ -208,10 +244,14 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 
 static size_t on_upload(char *buffer, size_t size, size_t n, void *userp)
 {
-	FILE *f = userp;
-	size_t got = fread(buffer, 1, size * n, f);
-	if (got == 0 && ferror(f))
+	struct upload *u = userp;
+	size_t want = size * n;
+	if ((curl_off_t)want > u->left)
+		want = (size_t)u->left;
+	size_t got = want ? fread(buffer, 1, want, u->f) : 0;
+	if (got < want && ferror(u->f))
 		return CURL_READFUNC_ABORT;
+	u->left -= (curl_off_t)got;
 	return got;
 }
 
@@ -270,7 +310,11 @@ static void set_common_options(struct mlf_http *h, struct answer *a)
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->insecure_tls ? 0L : 2L);
 	if (h->ca_path)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_path);
-	if (h->username) {
+	if (h->aws_sigv4) {
+		curl_easy_setopt(c, CURLOPT_AWS_SIGV4, h->aws_sigv4);
+		curl_easy_setopt(c, CURLOPT_USERNAME, h->username);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, h->password);
+	} else if (h->username) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(c, CURLOPT_USERNAME, h->username);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, h->password);
@@ -281,23 +325,36 @@ static void set_common_options(struct mlf_http *h, struct answer *a)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
 }
 
+static struct curl_slist *add_header(struct curl_slist *list, const char *line)
+{
+	struct curl_slist *next = curl_slist_append(list, line);
+	if (!next) {
+		fprintf(stderr, "fatal: out of memory building HTTP headers\n");
+		abort();
+	}
+	return next;
+}
+
 static struct curl_slist *build_headers(struct mlf_http *h, const struct request *rq)
 {
 	struct curl_slist *list = NULL, *next;
-	/* requests never sends Expect; some proxies mishandle 100-continue. */
-	const char *fixed[] = { "Expect:", "Accept: application/json, */*", NULL, NULL };
-	fixed[2] = rq->json ? "Content-Type: application/json" : NULL;
-	for (int i = 0; fixed[i]; i++) {
-		next = curl_slist_append(list, fixed[i]);
-		if (!next)
-			goto oom;
-		list = next;
+	/* requests never sends Expect; some proxies mishandle 100-continue.  A SigV4
+	 * request signs every header it lists, so it lists only what it sends. */
+	if (!h->aws_sigv4)
+		list = add_header(list, "Expect:");
+	list = add_header(list, h->aws_sigv4 ? "Accept: */*" : "Accept: application/json, */*");
+	if (rq->body || rq->upload) {
+		char *line = mlf_xasprintf("Content-Type: %s", rq->content_type ? rq->content_type
+						: rq->upload ? "application/octet-stream" : "application/json");
+		list = add_header(list, line);
+		free(line);
 	}
-	if (rq->upload) {
-		next = curl_slist_append(list, "Content-Type: application/octet-stream");
-		if (!next)
-			goto oom;
-		list = next;
+	for (size_t i = 0; rq->headers && rq->headers[i]; i++)
+		list = add_header(list, rq->headers[i]);
+	if (h->session_token) {
+		char *line = mlf_xasprintf("x-amz-security-token: %s", h->session_token);
+		list = add_header(list, line);
+		free_secret(line);
 	}
 	if (h->token) {
 		char *line = mlf_xasprintf("Authorization: Bearer %s", h->token);
@@ -317,7 +374,8 @@ static void free_headers(struct curl_slist *list)
 {
 	/* The Authorization line holds the token: wipe before freeing. */
 	for (struct curl_slist *p = list; p; p = p->next)
-		if (!strncasecmp(p->data, "Authorization:", 14))
+		if (!strncasecmp(p->data, "Authorization:", 14) ||
+		    !strncasecmp(p->data, "x-amz-security-token:", 21))
 			for (volatile char *q = p->data; *q; q++)
 				*q = 0;
 	curl_slist_free_all(list);
@@ -328,7 +386,8 @@ static void perform_once(struct mlf_http *h, const struct request *rq, struct an
 	CURL *c = h->curl;
 
 	mlf_buf_reset(&a->body);
-	a->retry_after[0] = a->location[0] = '\0';
+	a->retry_after[0] = a->location[0] = a->etag[0] = '\0';
+	a->content_length = -1;
 	a->status = 0;
 	a->write_failed_errno = 0;
 	a->h = h;
@@ -344,14 +403,16 @@ static void perform_once(struct mlf_http *h, const struct request *rq, struct an
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload);
 		curl_easy_setopt(c, CURLOPT_READDATA, rq->upload);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, rq->upload_size);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, rq->upload->size);
 		if (strcmp(rq->method, "PUT"))
 			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-	} else if (rq->json) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->json);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(rq->json));
+	} else if (rq->body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
 		if (strcmp(rq->method, "POST"))
 			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+	} else if (rq->head) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(rq->method, "GET")) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
 	}
@@ -505,16 +566,16 @@ static int fail_transport(struct mlf_http *h, const struct request *rq, const st
 	else if (a->code == CURLE_PEER_FAILED_VERIFICATION || a->code == CURLE_SSL_CACERT_BADFILE ||
 		 a->code == CURLE_SSL_ISSUER_ERROR || a->code == CURLE_SSL_CERTPROBLEM)
 		mlf_fail(err, MLF_EX_CONFIG,
-			 "TLS verification of %s failed (%s); point MLFLOW_TRACKING_SERVER_CERT_PATH "
-			 "at the CA bundle that signed its certificate", h->shown_url, why);
+			 "TLS verification of %s failed (%s); point %s at the CA bundle that signed "
+			 "its certificate", h->shown_url, why, h->ca_setting);
 	else if (a->transport == MLF_TRANSPORT_FATAL)
 		mlf_fail(err, MLF_EX_CONFIG, "cannot send %s %s to %s: %s", rq->method, ep,
 			 h->shown_url, why);
 	else
 		mlf_fail_kind(err, MLF_EX_UNAVAILABLE, MLF_ERR_UNREACHABLE,
-			      "cannot reach MLflow server %s (%s %s: %s) after %d attempt%s; check "
-			      "that it is running and the tracking URI is right", h->shown_url,
-			      rq->method, ep, why, attempts, attempts == 1 ? "" : "s");
+			      "cannot reach %s %s (%s %s: %s) after %d attempt%s; check "
+			      "that it is running and %s is right", h->service, h->shown_url,
+			      rq->method, ep, why, attempts, attempts == 1 ? "" : "s", h->uri_setting);
 	free(ep);
 	return -1;
 }
@@ -533,8 +594,11 @@ static void sleep_seconds(double s)
 /* Put a request's body sources back to the start before sending it again. */
 static int rewind_request(const struct request *rq, struct mlf_error *err)
 {
-	if (rq->upload && fseeko(rq->upload, 0, SEEK_SET))
-		return mlf_fail_errno(err, MLF_EX_IOERR, "cannot rewind the file being uploaded");
+	if (rq->upload) {
+		if (fseeko(rq->upload->f, (off_t)rq->upload->offset, SEEK_SET))
+			return mlf_fail_errno(err, MLF_EX_IOERR, "cannot rewind the file being uploaded");
+		rq->upload->left = rq->upload->size;
+	}
 	if (rq->download) {
 		if (fflush(rq->download) || ftruncate(fileno(rq->download), 0) ||
 		    fseeko(rq->download, 0, SEEK_SET))
@@ -564,6 +628,8 @@ static int run_request(struct mlf_http *h, const struct request *rq,
 		if (v == MLF_RETRY_NO) {
 			if (a->transport != MLF_TRANSPORT_OK)
 				return fail_transport(h, rq, a, attempt + 1, err);
+			if (rq->keep_status)
+				return 0;
 			return fail_status(h, rq, a, attempt + 1, err);
 		}
 		if (v == MLF_RETRY_CHECK_FIRST) {
@@ -611,7 +677,8 @@ static int call(struct mlf_http *h, const char *method, const char *path, json_t
 	}
 	rq.method = method;
 	rq.url = url;
-	rq.json = json ? json : (strcmp(method, "GET") && strcmp(method, "DELETE") ? "{}" : NULL);
+	rq.body = json ? json : (strcmp(method, "GET") && strcmp(method, "DELETE") ? "{}" : NULL);
+	rq.body_len = rq.body ? strlen(rq.body) : 0;
 	rq.idempotent = idempotent;
 	if (run_request(h, &rq, reconcile, ctx, &a, &reconciled, err))
 		goto out;
@@ -661,6 +728,74 @@ int mlf_http_call_reconciled(struct mlf_http *h, const char *method, const char 
 
 /* ---- files ------------------------------------------------------------- */
 
+/* A download goes to a temporary file beside its destination, renamed into place when whole. */
+static FILE *download_open(const char *local_path, char **tmp, struct mlf_error *err)
+{
+	static unsigned counter;
+	char *dir = mlf_xstrdup(local_path), *slash = strrchr(dir, '/');
+	*tmp = NULL;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mlf_mkdir_p(dir, 0777, err)) {
+			free(dir);
+			return NULL;
+		}
+	}
+	free(dir);
+	*tmp = mlf_xasprintf("%s.tmp.%ld.%u", local_path, (long)getpid(), counter++);
+	int fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	FILE *f = fd >= 0 ? fdopen(fd, "w+b") : NULL;
+	if (!f) {
+		mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create '%s'", *tmp);
+		if (fd >= 0)
+			close(fd);
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return f;
+}
+
+/* Close the temporary file; rename it into place when `keep`, else remove it.  rc: the transfer's. */
+static int download_close(FILE *f, char *tmp, const char *local_path, int rc, int keep,
+			  struct mlf_error *err)
+{
+	if (!rc && keep && (fflush(f) || fsync(fileno(f))))
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
+	if (fclose(f) && !rc && keep)
+		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
+	if (!rc && keep && rename(tmp, local_path))
+		rc = mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot rename '%s' to '%s'", tmp, local_path);
+	if (rc || !keep)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static int open_upload(const char *local_path, int64_t offset, int64_t len, struct upload *u,
+		       struct mlf_error *err)
+{
+	struct stat st;
+	memset(u, 0, sizeof(*u));
+	u->f = fopen(local_path, "rb");
+	if (!u->f)
+		return mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot open '%s' for upload", local_path);
+	if (fstat(fileno(u->f), &st) || !S_ISREG(st.st_mode)) {
+		fclose(u->f);
+		return mlf_fail(err, MLF_EX_NOINPUT, "'%s' is not a regular file", local_path);
+	}
+	if (len < 0)
+		len = (int64_t)st.st_size - offset;
+	if (offset < 0 || len < 0 || offset + len > (int64_t)st.st_size) {
+		fclose(u->f);
+		return mlf_fail(err, MLF_EX_SOFTWARE, "bytes %lld..%lld of '%s' do not exist (it has %lld)",
+				(long long)offset, (long long)(offset + len), local_path,
+				(long long)st.st_size);
+	}
+	u->offset = (curl_off_t)offset;
+	u->size = u->left = (curl_off_t)len;
+	return 0;
+}
+
 /*
  * Run a request whose body streams from or to a file.  Idempotent: the same
  * bytes to or from the same path, so repeating it is harmless.
@@ -679,63 +814,80 @@ static int transfer_file(struct mlf_http *h, struct request *rq, struct mlf_erro
 int mlf_http_put_file(struct mlf_http *h, const char *url, const char *local_path,
 		      struct mlf_error *err)
 {
-	struct stat st;
-	FILE *f = fopen(local_path, "rb");
-	if (!f)
-		return mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot open '%s' for upload", local_path);
-	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-		fclose(f);
-		return mlf_fail(err, MLF_EX_NOINPUT, "'%s' is not a regular file", local_path);
-	}
+	struct upload u;
+	if (open_upload(local_path, 0, -1, &u, err))
+		return -1;
 	struct request rq = { 0 };
 	rq.method = "PUT";
 	rq.url = url;
-	rq.upload = f;
-	rq.upload_size = (curl_off_t)st.st_size;
+	rq.upload = &u;
 	int rc = transfer_file(h, &rq, err);
 	if (rc)
 		mlf_error_prefix(err, "uploading '%s'", local_path);
-	fclose(f);
+	fclose(u.f);
 	return rc;
 }
 
 int mlf_http_get_file(struct mlf_http *h, const char *url, const char *local_path,
 		      struct mlf_error *err)
 {
-	static unsigned counter;
-	char *dir = mlf_xstrdup(local_path), *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mlf_mkdir_p(dir, 0777, err)) {
-			free(dir);
-			return -1;
-		}
-	}
-	free(dir);
-
-	char *tmp = mlf_xasprintf("%s.tmp.%ld.%u", local_path, (long)getpid(), counter++);
-	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	FILE *f = fd >= 0 ? fdopen(fd, "w+b") : NULL;
-	if (!f) {
-		mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot create '%s'", tmp);
-		if (fd >= 0)
-			close(fd);
-		free(tmp);
+	char *tmp;
+	FILE *f = download_open(local_path, &tmp, err);
+	if (!f)
 		return -1;
-	}
 	struct request rq = { 0 };
 	rq.method = "GET";
 	rq.url = url;
 	rq.download = f;
 	int rc = transfer_file(h, &rq, err);
-	if (!rc && (fflush(f) || fsync(fileno(f))))
-		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
-	if (fclose(f) && !rc)
-		rc = mlf_fail_errno(err, MLF_EX_IOERR, "cannot write '%s'", tmp);
-	if (!rc && rename(tmp, local_path))
-		rc = mlf_fail_errno(err, MLF_EX_CANTCREAT, "cannot rename '%s' to '%s'", tmp, local_path);
-	if (rc)
-		unlink(tmp);
-	free(tmp);
+	return download_close(f, tmp, local_path, rc, 1, err);
+}
+
+int mlf_http_exchange(struct mlf_http *h, struct mlf_http_exchange *x, struct mlf_error *err)
+{
+	struct request rq = { 0 };
+	struct answer a = { 0 };
+	struct upload u = { 0 };
+	json_t *unused = NULL;
+	char *tmp = NULL;
+	FILE *down = NULL;
+	int rc;
+
+	x->status = 0;
+	x->etag[0] = '\0';
+	x->content_length = -1;
+	mlf_buf_reset(&x->answer);
+	if (x->upload_path && open_upload(x->upload_path, x->upload_offset, x->upload_len, &u, err))
+		return -1;
+	if (x->download_path && !(down = download_open(x->download_path, &tmp, err))) {
+		if (u.f)
+			fclose(u.f);
+		return -1;
+	}
+	rq.method = x->method;
+	rq.url = x->url;
+	rq.headers = x->headers;
+	rq.body = x->body;
+	rq.body_len = x->body_len;
+	rq.content_type = x->content_type;
+	rq.upload = u.f ? &u : NULL;
+	rq.download = down;
+	rq.head = !strcmp(x->method, "HEAD");
+	rq.idempotent = 1;
+	rq.keep_status = 1;
+	mlf_buf_init(&a.body);
+	rc = run_request(h, &rq, NULL, NULL, &a, &unused, err);
+	if (!rc) {
+		x->status = a.status;
+		memcpy(x->etag, a.etag, sizeof(x->etag));
+		x->content_length = a.content_length;
+		mlf_buf_add(&x->answer, a.body.data, a.body.len);
+	}
+	if (down)
+		rc = download_close(down, tmp, x->download_path, rc, x->status >= 200 && x->status < 300,
+				    err);
+	if (u.f)
+		fclose(u.f);
+	mlf_buf_release(&a.body);
 	return rc;
 }

@@ -19,6 +19,10 @@ struct mlf_tracking {
 	char *uri_redacted;
 	char *workspace;
 	char *username;  /* MLflow uses the tracking username as mlflow.user when set */
+	/* s3:// artifacts: the settings, and the client opened on first use */
+	struct mlf_s3_options s3_opts;
+	char *s3_strings[4];
+	struct mlf_s3 *s3;
 };
 
 int64_t mlf_now_ms(void)
@@ -116,6 +120,16 @@ int mlf_tracking_open(struct mlf_tracking **out, const struct mlf_tracking_optio
 	t->uri_redacted = mlf_uri_redact(opts->uri);
 	t->workspace = mlf_xstrdup(opts->workspace);
 	t->username = mlf_xstrdup(opts->username);
+	const char *s3[4] = { opts->s3_endpoint_url, opts->s3_region, opts->s3_profile, opts->s3_ca_bundle };
+	for (int i = 0; i < 4; i++)
+		t->s3_strings[i] = s3[i] && *s3[i] ? mlf_xstrdup(s3[i]) : NULL;
+	t->s3_opts.endpoint_url = t->s3_strings[0];
+	t->s3_opts.region = t->s3_strings[1];
+	t->s3_opts.profile = t->s3_strings[2];
+	t->s3_opts.ca_bundle = t->s3_strings[3];
+	t->s3_opts.ignore_tls = opts->s3_ignore_tls;
+	t->s3_opts.timeout_s = opts->timeout_s > 0 ? opts->timeout_s : 120;
+	t->s3_opts.retry = mlf_tracking_retry_policy(opts);
 	*out = t;
 	return 0;
 }
@@ -125,6 +139,9 @@ void mlf_tracking_close(struct mlf_tracking *t)
 	if (!t)
 		return;
 	t->ops->close(t->impl);
+	mlf_s3_close(t->s3);
+	for (int i = 0; i < 4; i++)
+		free(t->s3_strings[i]);
 	free(t->uri_redacted);
 	free(t->workspace);
 	free(t->username);
@@ -451,48 +468,90 @@ int mlf_tracking_log_dataset_input(struct mlf_tracking *t, const char *run_id,
 
 /* ---- artifacts --------------------------------------------------------- */
 
+/* How artifacts at a location are reached: neither set = a local folder. */
+struct artifact_route {
+	struct mlf_http *http;  /* the tracking server's artifact proxy */
+	struct mlf_s3 *s3;      /* S3, directly */
+};
+
 /* The one rule for which artifact locations mlf reads and writes, and how. */
-static int artifact_location_route(struct mlf_tracking *t, const char *location, struct mlf_http **http,
-				   struct mlf_error *err)
+static int artifact_location_route(struct mlf_tracking *t, const char *location,
+				   struct artifact_route *route, struct mlf_error *err)
 {
-	*http = NULL;
+	memset(route, 0, sizeof(*route));
 	if (!location || !*location)
 		return mlf_fail(err, MLF_EX_CONFIG, "the artifact location is empty");
 	switch (mlf_uri_kind(location)) {
 	case MLF_URI_FILE:
 		return 0;
 	case MLF_URI_MLFLOW_ARTIFACTS:
-		*http = t->ops->http ? t->ops->http(t->impl) : NULL;
-		if (!*http)
+		route->http = t->ops->http ? t->ops->http(t->impl) : NULL;
+		if (!route->http)
 			return mlf_fail(err, MLF_EX_CONFIG,
 					"artifacts at '%s' go through an MLflow server's proxy, which the %s "
 					"store at %s cannot reach; use the server's http(s) URI as tracking_uri",
 					location, t->ops->name, t->uri_redacted);
 		return 0;
+	case MLF_URI_S3: {
+		char *bucket, *prefix;
+		if (mlf_s3_parse_uri(location, &bucket, &prefix, err))
+			return -1;
+		free(bucket);
+		free(prefix);
+		if (!t->s3 && mlf_s3_open(&t->s3, &t->s3_opts, err))
+			return mlf_error_prefix(err, "artifact location '%s'", location);
+		route->s3 = t->s3;
+		return 0;
+	}
 	default: {
 		size_t scheme = strcspn(location, ":");
 		return mlf_fail(err, MLF_EX_CONFIG,
-				"artifact location '%s': mlf cannot read or write %.*s: artifacts; start the "
+				"artifact location '%s': mlf cannot read or write %.*s: artifacts (it "
+				"writes local folders, s3:// and an MLflow server's proxy); start the "
 				"MLflow server with --serve-artifacts (artifacts then go through it), or give "
-				"the experiment a local artifact location", location, (int)scheme, location);
+				"the experiment a local or s3:// artifact location", location, (int)scheme,
+				location);
 	}
 	}
+}
+
+/* S3: write and remove a small object where the run's artifacts will go. */
+static int s3_probe_write(struct mlf_s3 *s3, const char *location, struct mlf_error *err)
+{
+	char *bucket, *prefix, hex[33];
+	if (mlf_s3_parse_uri(location, &bucket, &prefix, err))
+		return -1;
+	mlf_random_hex32(hex);
+	char *name = mlf_xasprintf(".mlf-write-probe-%s", hex);
+	char *key = mlf_artifact_path_join(prefix, name);
+	int rc = mlf_s3_put_bytes(s3, bucket, key, "mlf write probe\n", 16, err);
+	if (rc)
+		mlf_error_prefix(err, "a test write to %s failed", location);
+	else
+		mlf_s3_delete(s3, bucket, key, NULL);  /* a store that forbids deleting keeps 16 bytes */
+	free(key);
+	free(name);
+	free(bucket);
+	free(prefix);
+	return rc;
 }
 
 int mlf_tracking_check_artifact_location(struct mlf_tracking *t, const char *location,
 					 struct mlf_error *err)
 {
-	struct mlf_http *http;
-	return artifact_location_route(t, location, &http, err);
+	struct artifact_route route;
+	if (artifact_location_route(t, location, &route, err))
+		return -1;
+	return route.s3 ? s3_probe_write(route.s3, location, err) : 0;
 }
 
 static int artifact_route(struct mlf_tracking *t, const struct mlf_run *run,
-			  struct mlf_http **http, struct mlf_error *err)
+			  struct artifact_route *route, struct mlf_error *err)
 {
-	*http = NULL;
+	memset(route, 0, sizeof(*route));
 	if (!run || !run->artifact_uri || !*run->artifact_uri)
 		return mlf_fail(err, MLF_EX_SOFTWARE, "run has no artifact URI");
-	if (artifact_location_route(t, run->artifact_uri, http, err))
+	if (artifact_location_route(t, run->artifact_uri, route, err))
 		return mlf_error_prefix(err, "run %s", run->run_id);
 	return 0;
 }
@@ -514,15 +573,17 @@ int mlf_tracking_log_artifact(struct mlf_tracking *t, const struct mlf_run *run,
 			      const char *local_path, const char *artifact_dir,
 			      struct mlf_error *err)
 {
-	struct mlf_http *http;
-	if (check_artifact_path(artifact_dir, err) || artifact_route(t, run, &http, err))
+	struct artifact_route r;
+	if (check_artifact_path(artifact_dir, err) || artifact_route(t, run, &r, err))
 		return -1;
 	if (!mlf_is_file(local_path) && !mlf_is_dir(local_path))
 		return mlf_fail(err, MLF_EX_NOINPUT, "artifact '%s' does not exist", local_path);
 	if (mlf_failpoint("store: log artifact", err))
 		return -1;
-	if (http)
-		return mlf_proxy_artifacts_log(http, run->artifact_uri, local_path, artifact_dir, err);
+	if (r.http)
+		return mlf_proxy_artifacts_log(r.http, run->artifact_uri, local_path, artifact_dir, err);
+	if (r.s3)
+		return mlf_s3_artifacts_log(r.s3, run->artifact_uri, local_path, artifact_dir, err);
 	return mlf_local_artifacts_log(run->artifact_uri, t->workspace, local_path, artifact_dir, err);
 }
 
@@ -530,12 +591,13 @@ int mlf_tracking_list_artifacts(struct mlf_tracking *t, const struct mlf_run *ru
 				const char *path, struct mlf_artifact_list *out,
 				struct mlf_error *err)
 {
-	struct mlf_http *http;
+	struct artifact_route r;
 	memset(out, 0, sizeof(*out));
-	if (check_artifact_path(path, err) || artifact_route(t, run, &http, err))
+	if (check_artifact_path(path, err) || artifact_route(t, run, &r, err))
 		return -1;
-	int rc = http ? mlf_proxy_artifacts_list(http, run->artifact_uri, path, out, err)
-		      : mlf_local_artifacts_list(run->artifact_uri, t->workspace, path, out, err);
+	int rc = r.http ? mlf_proxy_artifacts_list(r.http, run->artifact_uri, path, out, err)
+		 : r.s3 ? mlf_s3_artifacts_list(r.s3, run->artifact_uri, path, out, err)
+		 : mlf_local_artifacts_list(run->artifact_uri, t->workspace, path, out, err);
 	if (!rc)
 		mlf_artifact_list_sort(out);
 	return rc;
@@ -545,12 +607,14 @@ int mlf_tracking_download_artifact(struct mlf_tracking *t, const struct mlf_run 
 				   const char *path, const char *local_dst,
 				   struct mlf_error *err)
 {
-	struct mlf_http *http;
+	struct artifact_route r;
 	if (need(path, "artifact path", err) || check_artifact_path(path, err) ||
-	    artifact_route(t, run, &http, err))
+	    artifact_route(t, run, &r, err))
 		return -1;
-	if (http)
-		return mlf_proxy_artifacts_download(http, run->artifact_uri, path, local_dst, err);
+	if (r.http)
+		return mlf_proxy_artifacts_download(r.http, run->artifact_uri, path, local_dst, err);
+	if (r.s3)
+		return mlf_s3_artifacts_download(r.s3, run->artifact_uri, path, local_dst, err);
 	return mlf_local_artifacts_download(run->artifact_uri, t->workspace, path, local_dst, err);
 }
 

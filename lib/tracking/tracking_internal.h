@@ -96,6 +96,9 @@ struct mlf_tracking_ops {
 #define MLF_TAG_MODEL_VERSIONS "mlflow.modelVersions"
 char *mlf_model_versions_tag_add(const char *current, const char *name, int64_t version);
 
+/* The retry policy the options ask for (MLflow's defaults where they are silent): REST and S3. */
+struct mlf_retry_policy mlf_tracking_retry_policy(const struct mlf_tracking_options *o);
+
 /* Each backend's constructor; `impl` is what the ops receive. */
 int mlf_sqlite_store_open(const struct mlf_tracking_options *opts, void **impl,
 			  struct mlf_error *err);
@@ -130,6 +133,73 @@ int mlf_proxy_artifacts_list(struct mlf_http *http, const char *artifact_uri,
 int mlf_proxy_artifacts_download(struct mlf_http *http, const char *artifact_uri,
 				 const char *path, const char *local_dst,
 				 struct mlf_error *err);
+
+/*
+ * S3 (lib/tracking/s3.c, s3_parse.c, artifacts_s3.c): a client for one
+ * endpoint with one set of credentials, opened on the first s3:// location
+ * a tracking handle meets.  Options are borrowed during mlf_s3_open only.
+ */
+#define MLF_S3_MULTIPART_THRESHOLD (8 * 1024 * 1024)  /* and part size: boto3's defaults */
+
+struct mlf_s3_options {
+	const char *endpoint_url;  /* NULL: AWS, https://s3.REGION.amazonaws.com */
+	const char *region;        /* NULL: AWS_REGION, the profile's region, else us-east-1 */
+	const char *profile;       /* NULL: "default" */
+	const char *ca_bundle;
+	int ignore_tls;
+	int64_t part_size;         /* 0: MLF_S3_MULTIPART_THRESHOLD; larger files go in parts */
+	double timeout_s;
+	struct mlf_retry_policy retry;
+};
+
+struct mlf_s3;
+
+struct mlf_s3_object {
+	char *key;
+	int64_t size;
+};
+
+struct mlf_s3_listing {
+	struct mlf_s3_object *items;
+	size_t n, cap;
+	char *next_token;  /* while truncated */
+	int truncated;
+};
+
+int mlf_s3_open(struct mlf_s3 **out, const struct mlf_s3_options *o, struct mlf_error *err);
+void mlf_s3_close(struct mlf_s3 *s);
+const char *mlf_s3_endpoint(const struct mlf_s3 *s);
+/* s3://bucket/prefix -> "bucket", "prefix" (cleaned, "" for the bucket's top); new strings. */
+int mlf_s3_parse_uri(const char *uri, char **bucket, char **prefix, struct mlf_error *err);
+int mlf_s3_put_file(struct mlf_s3 *s, const char *bucket, const char *key, const char *local,
+		    struct mlf_error *err);
+int mlf_s3_put_bytes(struct mlf_s3 *s, const char *bucket, const char *key, const void *data,
+		     size_t len, struct mlf_error *err);
+int mlf_s3_get_file(struct mlf_s3 *s, const char *bucket, const char *key, const char *local,
+		    struct mlf_error *err);
+int mlf_s3_delete(struct mlf_s3 *s, const char *bucket, const char *key, struct mlf_error *err);
+/* Every key starting with `prefix` (all pages), into *out (released by the caller). */
+int mlf_s3_list(struct mlf_s3 *s, const char *bucket, const char *prefix, struct mlf_s3_listing *out,
+		struct mlf_error *err);
+void mlf_s3_listing_release(struct mlf_s3_listing *l);
+
+/* Parsers of S3's answers and the AWS shared files (s3_parse.c; fuzzed by tests/fuzz/fuzz_s3.c). */
+/* Append a ListObjectsV2 page's objects to *out and set truncated/next_token. */
+int mlf_s3_parse_listing(const char *xml, size_t len, int url_encoded, struct mlf_s3_listing *out,
+			 struct mlf_error *err);
+/* 1 with *code and *message (each may be NULL) when `xml` is an <Error> document, else 0. */
+int mlf_s3_parse_error(const char *xml, size_t len, char **code, char **message);
+char *mlf_s3_parse_upload_id(const char *xml, size_t len);  /* NULL when absent */
+/* The value of `key` in [section] of an AWS ini file: 1 with *value (new), 0 absent, -1 broken. */
+int mlf_aws_ini_get(const char *text, size_t len, const char *section, const char *key,
+		    char **value);
+
+int mlf_s3_artifacts_log(struct mlf_s3 *s3, const char *artifact_uri, const char *local_path,
+			 const char *artifact_dir, struct mlf_error *err);
+int mlf_s3_artifacts_list(struct mlf_s3 *s3, const char *artifact_uri, const char *path,
+			  struct mlf_artifact_list *out, struct mlf_error *err);
+int mlf_s3_artifacts_download(struct mlf_s3 *s3, const char *artifact_uri, const char *path,
+			      const char *local_dst, struct mlf_error *err);
 
 /* Struct helpers shared by backends. */
 void mlf_artifact_list_add(struct mlf_artifact_list *l, const char *path, int is_dir,
@@ -180,5 +250,35 @@ typedef int (*mlf_http_reconcile_fn)(void *ctx, json_t **response, struct mlf_er
 int mlf_http_call_reconciled(struct mlf_http *h, const char *method, const char *path,
 			     json_t *body, mlf_http_reconcile_fn reconcile, void *ctx,
 			     json_t **response, struct mlf_error *err);
+
+/*
+ * One request of any kind, for a client that reads the answers itself (S3's
+ * are XML).  Retried like every call (as idempotent: the caller sends only
+ * requests that are); returns 0 once a final answer arrived, whatever its
+ * status, with status, ETag, Content-Length and body filled in; -1 when
+ * none arrived or a local file failed.  The body is either `body` or bytes
+ * [upload_offset, upload_offset + upload_len) of upload_path (upload_len -1:
+ * to the end).  With download_path, a 2xx answer's body goes into that file
+ * (atomically), any other's into `answer`.  The caller initialises `answer`
+ * (MLF_BUF_INIT) and releases it.
+ */
+struct mlf_http_exchange {
+	const char *method;
+	const char *url;                /* absolute */
+	const char *const *headers;     /* extra "Name: value" lines, NULL-terminated, or NULL */
+	const char *body;
+	size_t body_len;
+	const char *content_type;       /* of body or upload; NULL: JSON / octet-stream */
+	const char *upload_path;
+	int64_t upload_offset, upload_len;
+	const char *download_path;
+	/* the answer */
+	long status;
+	char etag[128];                 /* quotes kept; "" when none */
+	int64_t content_length;         /* -1 when not given */
+	struct mlf_buf answer;
+};
+
+int mlf_http_exchange(struct mlf_http *h, struct mlf_http_exchange *x, struct mlf_error *err);
 
 #endif

@@ -44,6 +44,8 @@ enum mlf_uri_kind mlf_uri_kind(const char *uri)
 		return MLF_URI_FILE;
 	if (has_prefix(uri, "mlflow-artifacts:"))
 		return MLF_URI_MLFLOW_ARTIFACTS;
+	if (has_prefix(uri, "s3:"))
+		return MLF_URI_S3;
 	return MLF_URI_OTHER;
 }
 
@@ -54,6 +56,7 @@ const char *mlf_uri_kind_name(enum mlf_uri_kind kind)
 	case MLF_URI_HTTP: return "rest";
 	case MLF_URI_FILE: return "file";
 	case MLF_URI_MLFLOW_ARTIFACTS: return "mlflow-artifacts";
+	case MLF_URI_S3: return "s3";
 	case MLF_URI_OTHER: return "other";
 	default: return "invalid";
 	}

@@ -13,6 +13,21 @@ void mlf_tracking_options_init(struct mlf_tracking_options *o)
 	o->backoff_jitter = -1;
 }
 
+struct mlf_retry_policy mlf_tracking_retry_policy(const struct mlf_tracking_options *o)
+{
+	struct mlf_retry_policy p = MLF_RETRY_POLICY_DEFAULT;
+	if (o->max_retries >= 0)
+		p.max_retries = o->max_retries;
+	if (o->backoff_factor >= 0)
+		p.backoff_factor = o->backoff_factor;
+	if (o->backoff_max > 0)
+		p.backoff_max = o->backoff_max;
+	if (o->backoff_jitter >= 0)
+		p.backoff_jitter = o->backoff_jitter;
+	p.respect_retry_after = !o->ignore_retry_after;
+	return p;
+}
+
 void mlf_kvs_add(struct mlf_kvs *kvs, const char *key, const char *value)
 {
 	if (kvs->n == kvs->cap) {

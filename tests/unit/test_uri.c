@@ -41,7 +41,8 @@ static void test_kinds(void **state)
 	assert_int_equal(mlf_uri_kind("/abs/mlruns"), MLF_URI_FILE);
 	assert_int_equal(mlf_uri_kind("C:/Users/me"), MLF_URI_FILE);
 	assert_int_equal(mlf_uri_kind("mlflow-artifacts:/1"), MLF_URI_MLFLOW_ARTIFACTS);
-	assert_int_equal(mlf_uri_kind("s3://bucket/p"), MLF_URI_OTHER);
+	assert_int_equal(mlf_uri_kind("s3://bucket/p"), MLF_URI_S3);
+	assert_int_equal(mlf_uri_kind("gs://bucket/p"), MLF_URI_OTHER);
 	assert_int_equal(mlf_uri_kind(""), MLF_URI_INVALID);
 	assert_int_equal(mlf_uri_kind(NULL), MLF_URI_INVALID);
 }

@@ -134,7 +134,6 @@ int mlf_rest_store_open(const struct mlf_tracking_options *opts, void **impl,
 			struct mlf_error *err)
 {
 	struct mlf_http_options ho = { 0 };
-	struct mlf_retry_policy def = MLF_RETRY_POLICY_DEFAULT;
 
 	ho.base_url = opts->uri;
 	ho.token = opts->token;
@@ -143,16 +142,7 @@ int mlf_rest_store_open(const struct mlf_tracking_options *opts, void **impl,
 	ho.ca_path = opts->ca_path;
 	ho.insecure_tls = opts->insecure_tls;
 	ho.timeout_s = opts->timeout_s > 0 ? opts->timeout_s : 120;
-	ho.retry = def;
-	if (opts->max_retries >= 0)
-		ho.retry.max_retries = opts->max_retries;
-	if (opts->backoff_factor >= 0)
-		ho.retry.backoff_factor = opts->backoff_factor;
-	if (opts->backoff_max > 0)
-		ho.retry.backoff_max = opts->backoff_max;
-	if (opts->backoff_jitter >= 0)
-		ho.retry.backoff_jitter = opts->backoff_jitter;
-	ho.retry.respect_retry_after = !opts->ignore_retry_after;
+	ho.retry = mlf_tracking_retry_policy(opts);
 
 	struct mlf_http *http;
 	if (mlf_http_open(&http, &ho, err))
