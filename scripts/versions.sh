@@ -2,6 +2,11 @@
 # mlflow[auth]: the tests also run the basic-auth server app.
 # The venv lives outside the checkout so every clone (and CI) reuses it.
 MLFLOW_VERSION=3.17.2
+# In the same venv, for the S3 tests: boto3 (MLflow's client reads s3:// artifacts
+# through it) and moto's S3 server (the S3 endpoint on loopback; no real S3 server
+# installs from the package registries).
+BOTO3_VERSION=1.44.18
+MOTO_VERSION=5.2.6
 MLF_CACHE=${MLF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlf}
 MLF_VENV=${MLF_VENV:-$MLF_CACHE/mlflow-$MLFLOW_VERSION}
 # libtorch: the PyPI torch wheel's package folder (headers + shared libraries),

@@ -69,14 +69,18 @@ free_port() {
 # Starts a real MLflow server (SQLite store in DIR, artifact proxy on) and sets
 # MLFLOW_SERVER_URL.  The server is stopped when the script exits.
 # MLF_TEST_SCHEME=https makes the URL https (pass uvicorn's TLS options along).
+# MLF_SERVER_ARTIFACT_ROOT=s3://... : no proxy; clients write artifacts there directly.
 start_mlflow_server() {
 	local dir=$1; shift
 	mkdir -p "$dir"
 	local port; port=${MLF_SERVER_PORT:-$(free_port)}   # MLF_SERVER_PORT: restart on the same port
+	local artifacts=(--artifacts-destination "$dir/artifacts" --serve-artifacts)
+	[ -n "${MLF_SERVER_ARTIFACT_ROOT:-}" ] &&
+		artifacts=(--no-serve-artifacts --default-artifact-root "$MLF_SERVER_ARTIFACT_ROOT")
 	# MLF_SERVER_NICE: a server started beside a training must not starve it of CPU
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid ${MLF_SERVER_NICE:+nice -n "$MLF_SERVER_NICE"} "$MLFLOW" server \
 		--backend-store-uri "sqlite:///$dir/mlflow.db" \
-		--artifacts-destination "$dir/artifacts" --serve-artifacts \
+		"${artifacts[@]}" \
 		--host 127.0.0.1 --port "$port" --workers 1 "$@" \
 		>"$dir/server.log" 2>&1 &
 	local pid=$!
@@ -93,6 +97,47 @@ start_mlflow_server() {
 	echo "mlflow server did not come up; its log:" >&2
 	cat "$dir/server.log" >&2
 	return 1
+}
+
+# start_s3 DIR BUCKET: an S3 endpoint on loopback, moto's server (no real S3 server
+# installs from the package registries), with signature checking on: its first three
+# requests, unsigned, make an IAM user with a key; every later one must be signed with
+# that key.  Then BUCKET is made with it.  Exports the variables MLflow's client (boto3)
+# and mlf both read: MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# AWS_DEFAULT_REGION; sets S3_PID.  Stopped when the script exits.
+start_s3() {
+	local dir=$1 bucket=$2 port
+	mkdir -p "$dir"
+	port=$(free_port)
+	INITIAL_NO_AUTH_ACTION_COUNT=3 setsid "$MLF_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" \
+		>"$dir/moto.log" 2>&1 &
+	S3_PID=$!
+	_server_pgids+=("$S3_PID")
+	# wait for the port without an HTTP request: each request would spend an unsigned action
+	for _ in $(seq 100); do
+		"$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" \
+			2>/dev/null && break
+		sleep 0.2
+	done
+	unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION
+	export AWS_SHARED_CREDENTIALS_FILE=$dir/no-credentials AWS_CONFIG_FILE=$dir/no-config
+	export MLFLOW_S3_ENDPOINT_URL="http://127.0.0.1:$port" AWS_DEFAULT_REGION=us-east-1
+	local keys
+	keys=$("$PY" - "$MLFLOW_S3_ENDPOINT_URL" "$bucket" <<'PYEOF'
+import json, sys, boto3
+url, bucket = sys.argv[1], sys.argv[2]
+iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
+                   aws_access_key_id="unsigned", aws_secret_access_key="unsigned")
+iam.create_user(UserName="mlf")
+key = iam.create_access_key(UserName="mlf")["AccessKey"]
+iam.put_user_policy(UserName="mlf", PolicyName="s3", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+             aws_secret_access_key=key["SecretAccessKey"]).create_bucket(Bucket=bucket)
+print(key["AccessKeyId"], key["SecretAccessKey"])
+PYEOF
+) || { echo "moto S3 did not come up; its log:" >&2; cat "$dir/moto.log" >&2; return 1; }
+	export AWS_ACCESS_KEY_ID=${keys%% *} AWS_SECRET_ACCESS_KEY=${keys#* }
 }
 
 # start_mlflow_auth_server DIR: a real server with MLflow's basic-auth app.

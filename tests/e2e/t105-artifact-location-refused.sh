@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# An artifact location mlf cannot write (s3:// without a proxying server, gs://,
-# wasbs://) is refused before any run exists: mlf-validate and retrain-run both exit
-# 78 naming the location and what to configure, and the experiment holds no run
-# (read back with the real MLflow client); no hint suggests a resume.
+# An artifact location mlf cannot write (gs://, wasbs://, or s3:// without any AWS
+# credentials) is refused before any run exists: mlf-validate and retrain-run both
+# exit 78 naming the location and what to configure, and the experiment holds no run
+# (read back with the real MLflow client); no hint suggests a resume.  (S3 with
+# credentials, and with a wrong key: t780.)
 # needs: libtorch
 . "$(dirname "$0")/lib.sh"
+# no credentials anywhere: neither in the environment nor in shared files
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE
+export AWS_SHARED_CREDENTIALS_FILE=$T/none AWS_CONFIG_FILE=$T/none
 for loc in s3://bucket/mlflow gs://bucket/mlflow wasbs://c@acct.blob.core.windows.net/mlflow; do
 	scheme=${loc%%:*}
 	WS=$T/ws-$scheme
@@ -26,7 +30,12 @@ print(",".join(c["name"] for c in json.load(open(sys.argv[1]))["checks"] if not 
 	check_grep "$scheme: ... naming the location" "$loc" "$T/validate.json"
 	retrain-prep -q | retrain-run -q >"$T/run.json" 2>"$T/run.err"
 	check_eq "$scheme: retrain-run exits 78" "${PIPESTATUS[1]}" 78
-	check_grep "$scheme: ... saying what to configure" "serve-artifacts" "$T/run.err"
+	case $scheme in
+	s3) hint="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" ;;
+	*) hint="serve-artifacts" ;;
+	esac
+	check_grep "$scheme: ... saying what to configure" "$hint" "$T/run.err"
+	check_grep "$scheme: ... mlf-validate too" "$hint" "$T/validate.json"
 	check "$scheme: ... and suggests no resume" bash -c '! grep -q -- --resume "$1"' _ "$T/run.err"
 	check_eq "$scheme: no run was created in the experiment" "$("$PY" -c 'import sys; from mlflow import MlflowClient
 from mlflow.entities import ViewType
