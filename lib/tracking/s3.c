@@ -16,6 +16,11 @@
  *  - keys are percent-encoded segment by segment (curl signs the path as given);
  *  - a session token goes in x-amz-security-token (signed like any header).
  *
+ * Parts of a multipart upload go up MLF_S3_PARALLEL_PARTS at a time, each on
+ * its own connection (a worker thread with its own HTTP client), as boto3's
+ * transfer manager does: one connection to S3 rarely fills a link, and
+ * several hide each part's round trips.
+ *
  * Credentials and settings come the way the AWS tools and MLflow's client
  * (boto3) take them: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
  * AWS_SESSION_TOKEN, else the profile (AWS_PROFILE, default "default") in
@@ -27,6 +32,8 @@
  */
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +47,12 @@
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define MAX_PARTS 10000
 #define MAX_SHARED_FILE (1024 * 1024)
+#define MLF_S3_PARALLEL_PARTS 4
 
 struct mlf_s3 {
 	struct mlf_http *http;
+	struct mlf_http *workers[MLF_S3_PARALLEL_PARTS];  /* opened on the first multipart upload */
+	struct mlf_http_options ho;  /* to open them: its strings are owned here */
 	char *endpoint;      /* scheme://host[:port], no trailing '/' */
 	char *region;
 	int path_style;      /* endpoint/bucket/key, else bucket.endpoint/key */
@@ -251,24 +261,22 @@ int mlf_s3_open(struct mlf_s3 **out, const struct mlf_s3_options *o, struct mlf_
 	c.from = NULL;
 	s->part_size = o->part_size > 0 ? o->part_size : MLF_S3_MULTIPART_THRESHOLD;
 
-	char *sigv4 = mlf_xasprintf("aws:amz:%s:s3", s->region);
-	struct mlf_http_options ho = { 0 };
-	ho.base_url = s->endpoint;
-	ho.username = c.key;
-	ho.password = c.secret;
-	ho.session_token = c.token;
-	ho.aws_sigv4 = sigv4;
-	ho.ca_path = o->ca_bundle;
-	ho.insecure_tls = o->ignore_tls;
-	ho.timeout_s = o->timeout_s;
-	ho.retry = o->retry;
-	ho.service = "S3 endpoint";
-	ho.uri_setting = ep ? "MLFLOW_S3_ENDPOINT_URL" : "the region (AWS_DEFAULT_REGION)";
-	ho.ca_setting = "AWS_CA_BUNDLE";
-	int rc = mlf_http_open(&s->http, &ho, err);
-	free(sigv4);
+	struct mlf_http_options *ho = &s->ho;
+	ho->base_url = s->endpoint;
+	ho->username = c.key;        /* the strings move into s->ho: freed (secrets wiped) by close */
+	ho->password = c.secret;
+	ho->session_token = c.token;
+	c.key = c.secret = c.token = NULL;
+	ho->aws_sigv4 = mlf_xasprintf("aws:amz:%s:s3", s->region);
+	ho->ca_path = o->ca_bundle && *o->ca_bundle ? mlf_xstrdup(o->ca_bundle) : NULL;
+	ho->insecure_tls = o->ignore_tls;
+	ho->timeout_s = o->timeout_s;
+	ho->retry = o->retry;
+	ho->service = "S3 endpoint";
+	ho->uri_setting = ep ? "MLFLOW_S3_ENDPOINT_URL" : "the region (AWS_DEFAULT_REGION)";
+	ho->ca_setting = "AWS_CA_BUNDLE";
 	creds_release(&c);
-	if (rc) {
+	if (mlf_http_open(&s->http, ho, err)) {
 		mlf_s3_close(s);
 		return -1;
 	}
@@ -281,6 +289,13 @@ void mlf_s3_close(struct mlf_s3 *s)
 	if (!s)
 		return;
 	mlf_http_close(s->http);
+	for (int i = 0; i < MLF_S3_PARALLEL_PARTS; i++)
+		mlf_http_close(s->workers[i]);
+	free((char *)s->ho.username);
+	free_secret((char *)s->ho.password);
+	free_secret((char *)s->ho.session_token);
+	free((char *)s->ho.aws_sigv4);
+	free((char *)s->ho.ca_path);
 	free(s->endpoint);
 	free(s->region);
 	free(s->creds_from);
@@ -401,8 +416,8 @@ struct s3_req {
 	const char *download_path;
 };
 
-static int s3_send(struct mlf_s3 *s, const struct s3_req *r, struct mlf_http_exchange *x,
-		   struct mlf_error *err)
+static int s3_send_on(struct mlf_s3 *s, struct mlf_http *http, const struct s3_req *r,
+		      struct mlf_http_exchange *x, struct mlf_error *err)
 {
 	char hex[65];
 	if (r->upload_path) {
@@ -426,12 +441,18 @@ static int s3_send(struct mlf_s3 *s, const struct s3_req *r, struct mlf_http_exc
 	x->upload_offset = r->upload_offset;
 	x->upload_len = r->upload_len;
 	x->download_path = r->download_path;
-	int rc = mlf_http_exchange(s->http, x, err);
+	int rc = mlf_http_exchange(http, x, err);
 	x->url = x->method = NULL;
 	x->headers = NULL;
 	free(url);
 	free(sha);
 	return rc;
+}
+
+static int s3_send(struct mlf_s3 *s, const struct s3_req *r, struct mlf_http_exchange *x,
+		   struct mlf_error *err)
+{
+	return s3_send_on(s, s->http, r, x, err);
 }
 
 /* A final non-2xx answer turned into err, with what to do about it. */
@@ -484,10 +505,10 @@ static int s3_fail(const struct mlf_s3 *s, const struct s3_req *r, const struct 
 }
 
 /* Send, and fail unless the answer is 2xx (and, for some S3 calls, not an <Error> in a 200). */
-static int s3_call(struct mlf_s3 *s, const struct s3_req *r, struct mlf_http_exchange *x,
-		   struct mlf_error *err)
+static int s3_call_on(struct mlf_s3 *s, struct mlf_http *http, const struct s3_req *r,
+		      struct mlf_http_exchange *x, struct mlf_error *err)
 {
-	if (s3_send(s, r, x, err))
+	if (s3_send_on(s, http, r, x, err))
 		return -1;
 	if (x->status >= 200 && x->status < 300) {
 		char *code, *msg;
@@ -502,6 +523,12 @@ static int s3_call(struct mlf_s3 *s, const struct s3_req *r, struct mlf_http_exc
 		return 0;
 	}
 	return s3_fail(s, r, x, err);
+}
+
+static int s3_call(struct mlf_s3 *s, const struct s3_req *r, struct mlf_http_exchange *x,
+		   struct mlf_error *err)
+{
+	return s3_call_on(s, s->http, r, x, err);
 }
 
 /* ---- operations --------------------------------------------------------------- */
@@ -541,6 +568,96 @@ static int object_has_size(struct mlf_s3 *s, const char *bucket, const char *key
 	return ok;
 }
 
+/* The parts of one multipart upload, shared by the workers sending them. */
+struct parts {
+	struct mlf_s3 *s;
+	const char *bucket, *key, *local, *enc_id;
+	int64_t size, part_size, count;
+	pthread_mutex_t lock;
+	int64_t next;          /* the next part to send, 0-based */
+	int failed;            /* set by the first failure: the others stop taking parts */
+	struct mlf_error err;  /* that failure */
+	char (*etags)[128];
+};
+
+struct worker {
+	struct parts *p;
+	struct mlf_http *http;
+};
+
+static void *send_parts(void *arg)
+{
+	struct worker *w = arg;
+	struct parts *p = w->p;
+	struct mlf_http_exchange x = { .answer = MLF_BUF_INIT };
+	struct mlf_error err = MLF_ERROR_INIT;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		int64_t n = p->failed || p->next >= p->count ? -1 : p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (n < 0)
+			break;
+		int64_t off = n * p->part_size;
+		char *q = mlf_xasprintf("partNumber=%lld&uploadId=%s", (long long)n + 1, p->enc_id);
+		struct s3_req pr = { .method = "PUT", .bucket = p->bucket, .key = p->key, .query = q,
+				     .upload_path = p->local, .upload_offset = off,
+				     .upload_len = p->size - off < p->part_size ? p->size - off : p->part_size };
+		int rc = s3_call_on(p->s, w->http, &pr, &x, &err);
+		free(q);
+		if (!rc && !x.etag[0])
+			rc = mlf_fail(&err, MLF_EX_UNAVAILABLE, "S3 endpoint %s took part %lld of s3://%s/%s "
+				      "without an ETag", p->s->endpoint, (long long)n + 1, p->bucket, p->key);
+		pthread_mutex_lock(&p->lock);
+		if (rc && !p->failed) {
+			p->failed = 1;
+			p->err = err;
+		}
+		if (!rc)
+			memcpy(p->etags[n], x.etag, sizeof(p->etags[n]));
+		pthread_mutex_unlock(&p->lock);
+		if (rc)
+			break;
+	}
+	mlf_buf_release(&x.answer);
+	return NULL;
+}
+
+/* Send every part, MLF_S3_PARALLEL_PARTS at a time; 0, or -1 with the first failure. */
+static int send_all_parts(struct parts *p, struct mlf_error *err)
+{
+	struct mlf_s3 *s = p->s;
+	int nworkers = p->count < MLF_S3_PARALLEL_PARTS ? (int)p->count : MLF_S3_PARALLEL_PARTS;
+	struct worker w[MLF_S3_PARALLEL_PARTS];
+	pthread_t tid[MLF_S3_PARALLEL_PARTS];
+	int started = 0;
+
+	/* Opened here, in one thread: libcurl's global set-up is not for concurrent callers. */
+	for (int i = 0; i < nworkers; i++)
+		if (!s->workers[i] && mlf_http_open(&s->workers[i], &s->ho, err))
+			return -1;
+	/* Signals stay with the calling thread, which decides what an interruption means. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < nworkers; i++) {
+		w[i].p = p;
+		w[i].http = s->workers[i];
+		if (pthread_create(&tid[i], NULL, send_parts, &w[i]) != 0)
+			break;
+		started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!started)  /* no thread to spare: send them from here */
+		send_parts(&(struct worker){ p, s->http });
+	for (int i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	if (p->failed) {
+		*err = p->err;
+		return -1;
+	}
+	return 0;
+}
+
 static int put_multipart(struct mlf_s3 *s, const char *bucket, const char *key, const char *local,
 			 int64_t size, struct mlf_error *err)
 {
@@ -561,26 +678,18 @@ static int put_multipart(struct mlf_s3 *s, const char *bucket, const char *key, 
 				"s3://%s/%s without an UploadId", s->endpoint, bucket, key);
 	}
 	char *enc_id = mlf_uri_encode(id, NULL);
-	int rc = 0;
-	mlf_buf_adds(&done, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-	for (int64_t off = 0, n = 1; off < size; off += part, n++) {
-		char *q = mlf_xasprintf("partNumber=%lld&uploadId=%s", (long long)n, enc_id);
-		struct s3_req pr = { .method = "PUT", .bucket = bucket, .key = key, .query = q,
-				     .upload_path = local, .upload_offset = off,
-				     .upload_len = size - off < part ? size - off : part };
-		rc = s3_call(s, &pr, &x, err);
-		free(q);
-		if (!rc && !x.etag[0])
-			rc = mlf_fail(err, MLF_EX_UNAVAILABLE, "S3 endpoint %s took part %lld of s3://%s/%s "
-				      "without an ETag", s->endpoint, (long long)n, bucket, key);
-		if (rc)
-			break;
-		/* ETags are quoted hex: nothing in them needs escaping in XML */
-		mlf_buf_addf(&done, "<Part><PartNumber>%lld</PartNumber><ETag>%s</ETag></Part>",
-			     (long long)n, x.etag);
-	}
-	mlf_buf_adds(&done, "</CompleteMultipartUpload>");
+	struct parts p = { .s = s, .bucket = bucket, .key = key, .local = local, .enc_id = enc_id,
+			   .size = size, .part_size = part, .count = (size + part - 1) / part };
+	pthread_mutex_init(&p.lock, NULL);
+	p.etags = mlf_xcalloc((size_t)p.count, sizeof(*p.etags));
+	int rc = send_all_parts(&p, err);
 	if (!rc) {
+		mlf_buf_adds(&done, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+		/* ETags are quoted hex: nothing in them needs escaping in XML */
+		for (int64_t n = 0; n < p.count; n++)
+			mlf_buf_addf(&done, "<Part><PartNumber>%lld</PartNumber><ETag>%s</ETag></Part>",
+				     (long long)n + 1, p.etags[n]);
+		mlf_buf_adds(&done, "</CompleteMultipartUpload>");
 		char *q = mlf_xasprintf("uploadId=%s", enc_id);
 		struct s3_req cr = { .method = "POST", .bucket = bucket, .key = key, .query = q,
 				     .body = done.data, .body_len = done.len };
@@ -594,6 +703,8 @@ static int put_multipart(struct mlf_s3 *s, const char *bucket, const char *key, 
 	}
 	if (rc)
 		abort_upload(s, bucket, key, id);
+	pthread_mutex_destroy(&p.lock);
+	free(p.etags);
 	mlf_buf_release(&done);
 	mlf_buf_release(&x.answer);
 	free(enc_id);
