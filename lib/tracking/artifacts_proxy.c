@@ -24,6 +24,7 @@
 
 /* Where a run's artifacts live, in the proxy's two address forms. */
 struct proxy_root {
+	struct mlf_http *http;
 	char *url;        /* .../api/2.0/mlflow-artifacts/artifacts[/<root>] */
 	char *list_url;   /* .../api/2.0/mlflow-artifacts/artifacts (takes ?path=) */
 	char *root;       /* <root>: the artifact URI's path, "" for the proxy's top */
@@ -40,6 +41,7 @@ static int proxy_root_init(struct mlf_http *http, const char *artifact_uri,
 			   struct proxy_root *r, struct mlf_error *err)
 {
 	memset(r, 0, sizeof(*r));
+	r->http = http;
 	if (mlf_uri_artifact_proxy_url(artifact_uri, mlf_http_base_url(http), &r->url, err))
 		return -1;
 	char *at = strstr(r->url, PROXY_PREFIX);
@@ -60,51 +62,17 @@ static int proxy_root_init(struct mlf_http *http, const char *artifact_uri,
 	return 0;
 }
 
-/* Append '/'-separated segments of `rel`, each percent-encoded; empty ones dropped. */
-static void add_segments(struct mlf_buf *b, const char *rel)
-{
-	for (const char *p = rel ? rel : ""; *p; ) {
-		size_t n = strcspn(p, "/");
-		if (n) {
-			char *seg = mlf_xstrndup(p, n);
-			char *enc = mlf_uri_encode(seg, NULL);
-			mlf_buf_addc(b, '/');
-			mlf_buf_adds(b, enc);
-			free(enc);
-			free(seg);
-		}
-		p += n;
-		while (*p == '/')
-			p++;
-	}
-}
-
 /* ---- upload ------------------------------------------------------------ */
 
-static int put_one(struct mlf_http *http, const struct proxy_root *r, const char *rel,
-		   const char *local, struct mlf_error *err)
+/* mlf_artifact_put_fn: one file to its artifact path. */
+static int put_one(void *vr, const char *local, const char *rel, struct mlf_error *err)
 {
+	struct proxy_root *r = vr;
 	struct mlf_buf url = MLF_BUF_INIT;
 	mlf_buf_adds(&url, r->url);
-	add_segments(&url, rel);
-	int rc = mlf_http_put_file(http, url.data, local, err);
+	mlf_artifact_path_encode(&url, rel);
+	int rc = mlf_http_put_file(r->http, url.data, local, err);
 	mlf_buf_release(&url);
-	return rc;
-}
-
-struct put_tree_ctx {
-	struct mlf_http *http;
-	const struct proxy_root *r;
-	const char *dst;  /* the folder's artifact path */
-};
-
-/* mlf_walk_tree callback: upload one file of a folder below ctx->dst. */
-static int put_tree_file(const char *local, const char *rel, void *vctx, struct mlf_error *err)
-{
-	struct put_tree_ctx *ctx = vctx;
-	char *dst = mlf_artifact_path_join(ctx->dst, rel);
-	int rc = put_one(ctx->http, ctx->r, dst, local, err);
-	free(dst);
 	return rc;
 }
 
@@ -113,40 +81,9 @@ int mlf_proxy_artifacts_log(struct mlf_http *http, const char *artifact_uri,
 			    struct mlf_error *err)
 {
 	struct proxy_root r;
-	struct stat st;
-	char *dir = mlf_artifact_path_clean(artifact_dir);
-	int rc = -1;
-
-	if (mlf_artifact_path_check("artifact folder", dir, err)) {
-		free(dir);
+	if (proxy_root_init(http, artifact_uri, &r, err))
 		return -1;
-	}
-	if (stat(local_path, &st) != 0) {
-		free(dir);
-		return mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot read artifact '%s'", local_path);
-	}
-	if (proxy_root_init(http, artifact_uri, &r, err)) {
-		free(dir);
-		return -1;
-	}
-	/* As MLflow's log_artifact: a file or a folder lands under its own name ("." too). */
-	char *abs = mlf_path_absolute(NULL, local_path);
-	char *norm = mlf_path_normalize(abs);
-	char *dst = mlf_artifact_path_join(dir, mlf_artifact_path_base(norm));
-	if (S_ISDIR(st.st_mode)) {
-		/* Files only: the proxy's API has no way to make an empty folder. */
-		struct put_tree_ctx ctx = { http, &r, dst };
-		struct mlf_walk w = { .flags = MLF_WALK_FOLLOW_DIRS, .on_file = put_tree_file, .ctx = &ctx };
-		rc = mlf_walk_tree(local_path, &w, err);
-	} else if (S_ISREG(st.st_mode)) {
-		rc = put_one(http, &r, dst, local_path, err);
-	} else {
-		mlf_fail(err, MLF_EX_NOINPUT, "'%s' is neither a file nor a folder", local_path);
-	}
-	free(abs);
-	free(norm);
-	free(dst);
-	free(dir);
+	int rc = mlf_artifact_put_each(local_path, artifact_dir, put_one, &r, err);
 	proxy_root_release(&r);
 	return rc;
 }
@@ -317,7 +254,7 @@ int mlf_proxy_artifacts_download(struct mlf_http *http, const char *artifact_uri
 				    : mlf_xstrdup(local_dst);
 	struct mlf_buf url = MLF_BUF_INIT;
 	mlf_buf_adds(&url, r.url);
-	add_segments(&url, rel);
+	mlf_artifact_path_encode(&url, rel);
 	rc = mlf_http_get_file(http, url.data, dst, err);
 	mlf_buf_release(&url);
 	if (rc)

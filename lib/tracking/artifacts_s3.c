@@ -14,7 +14,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "mlf/base.h"
 #include "mlf/tracking.h"
@@ -25,63 +24,30 @@ static char *object_key(const char *prefix, const char *rel)
 	return mlf_artifact_path_join(prefix, rel);
 }
 
-struct put_tree_ctx {
+struct s3_root {
 	struct mlf_s3 *s3;
-	const char *bucket, *prefix, *dst;
+	char *bucket, *prefix;
 };
 
-static int put_tree_file(const char *local, const char *rel, void *vctx, struct mlf_error *err)
+/* mlf_artifact_put_fn: one file to its artifact path. */
+static int put_one(void *vr, const char *local, const char *rel, struct mlf_error *err)
 {
-	struct put_tree_ctx *ctx = vctx;
-	char *dst = mlf_artifact_path_join(ctx->dst, rel);
-	char *key = object_key(ctx->prefix, dst);
-	int rc = mlf_s3_put_file(ctx->s3, ctx->bucket, key, local, err);
+	struct s3_root *r = vr;
+	char *key = object_key(r->prefix, rel);
+	int rc = mlf_s3_put_file(r->s3, r->bucket, key, local, err);
 	free(key);
-	free(dst);
 	return rc;
 }
 
 int mlf_s3_artifacts_log(struct mlf_s3 *s3, const char *artifact_uri, const char *local_path,
 			 const char *artifact_dir, struct mlf_error *err)
 {
-	char *bucket, *prefix, *dir = mlf_artifact_path_clean(artifact_dir);
-	struct stat st;
-	int rc = -1;
-
-	if (mlf_artifact_path_check("artifact folder", dir, err)) {
-		free(dir);
+	struct s3_root r = { s3, NULL, NULL };
+	if (mlf_s3_parse_uri(artifact_uri, &r.bucket, &r.prefix, err))
 		return -1;
-	}
-	if (stat(local_path, &st) != 0) {
-		free(dir);
-		return mlf_fail_errno(err, MLF_EX_NOINPUT, "cannot read artifact '%s'", local_path);
-	}
-	if (mlf_s3_parse_uri(artifact_uri, &bucket, &prefix, err)) {
-		free(dir);
-		return -1;
-	}
-	/* As MLflow's log_artifact: a file or a folder lands under its own name ("." too). */
-	char *abs = mlf_path_absolute(NULL, local_path);
-	char *norm = mlf_path_normalize(abs);
-	char *dst = mlf_artifact_path_join(dir, mlf_artifact_path_base(norm));
-	if (S_ISDIR(st.st_mode)) {
-		/* Files only: S3 has no folders (an empty one leaves nothing, as with boto3). */
-		struct put_tree_ctx ctx = { s3, bucket, prefix, dst };
-		struct mlf_walk w = { .flags = MLF_WALK_FOLLOW_DIRS, .on_file = put_tree_file, .ctx = &ctx };
-		rc = mlf_walk_tree(local_path, &w, err);
-	} else if (S_ISREG(st.st_mode)) {
-		char *key = object_key(prefix, dst);
-		rc = mlf_s3_put_file(s3, bucket, key, local_path, err);
-		free(key);
-	} else {
-		mlf_fail(err, MLF_EX_NOINPUT, "'%s' is neither a file nor a folder", local_path);
-	}
-	free(abs);
-	free(norm);
-	free(dst);
-	free(dir);
-	free(bucket);
-	free(prefix);
+	int rc = mlf_artifact_put_each(local_path, artifact_dir, put_one, &r, err);
+	free(r.bucket);
+	free(r.prefix);
 	return rc;
 }
 

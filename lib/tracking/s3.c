@@ -326,26 +326,6 @@ int mlf_s3_parse_uri(const char *uri, char **bucket, char **prefix, struct mlf_e
 
 /* ---- requests --------------------------------------------------------------- */
 
-/* Each '/'-separated segment of `key` percent-encoded (S3's unreserved set kept). */
-static void add_key(struct mlf_buf *b, const char *key)
-{
-	for (const char *p = key; *p;) {
-		size_t n = strcspn(p, "/");
-		char *seg = mlf_xstrndup(p, n);
-		char *enc = mlf_uri_encode(seg, NULL);
-		mlf_buf_addc(b, '/');
-		mlf_buf_adds(b, enc);
-		free(enc);
-		free(seg);
-		p += n;
-		if (*p == '/') {
-			p++;
-			if (!*p)
-				mlf_buf_addc(b, '/');
-		}
-	}
-}
-
 static int dns_bucket(const char *bucket)
 {
 	for (const char *p = bucket; *p; p++)
@@ -364,7 +344,7 @@ static char *object_url(const struct mlf_s3 *s, const char *bucket, const char *
 		mlf_buf_addf(&b, "%.*s%s.%s", (int)(host - s->endpoint), s->endpoint, bucket, host);
 	}
 	if (key && *key)
-		add_key(&b, key);
+		mlf_artifact_path_encode(&b, key);  /* keys are clean artifact paths */
 	else
 		mlf_buf_addc(&b, '/');
 	if (query && *query)

@@ -209,8 +209,8 @@ void mlf_run_list_add(struct mlf_run_list *l, struct mlf_run *moved);  /* takes 
 
 /*
  * Artifact paths: the '/'-separated paths of artifacts relative to a run's
- * artifact root, as artifacts_local.c and artifacts_proxy.c take and give
- * them (internal to lib/tracking/).
+ * artifact root, as artifacts_local.c, artifacts_proxy.c and artifacts_s3.c
+ * take and give them (internal to lib/tracking/).
  *
  * Ownership: the functions borrow their arguments.  Those returning `char *`
  * return a new string the caller frees; mlf_artifact_path_base returns a
@@ -228,6 +228,19 @@ const char *mlf_artifact_path_base(const char *path);
  * parts.  NULL passes.  `what` names the path in the message ("artifact path").
  */
 int mlf_artifact_path_check(const char *what, const char *path, struct mlf_error *err);
+/* Append "/seg1/seg2..." of `rel` to a URL, each segment percent-encoded; empty ones dropped. */
+void mlf_artifact_path_encode(struct mlf_buf *b, const char *rel);
+
+/*
+ * What a remote artifact store does to log a file or a folder: `put` is called
+ * for each file with its local path and its artifact path, which is below
+ * `artifact_dir` under the file's or folder's own name, as MLflow's
+ * log_artifact does.  Files only: neither the proxy nor S3 has empty folders.
+ */
+typedef int (*mlf_artifact_put_fn)(void *ctx, const char *local, const char *artifact_path,
+				   struct mlf_error *err);
+int mlf_artifact_put_each(const char *local_path, const char *artifact_dir, mlf_artifact_put_fn put,
+			  void *ctx, struct mlf_error *err);
 
 /*
  * The part of the HTTP client that only the REST backend needs (internal to
