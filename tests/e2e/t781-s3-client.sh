@@ -6,7 +6,10 @@
 # and a file above the multipart threshold go up; MLflow's own client (boto3) lists
 # them exactly as mlf does and downloads them byte for byte; mlf downloads them back;
 # a folder, a missing artifact, a missing bucket, a wrong key and a profile without
-# keys each get their own clear error and status.
+# keys each get their own clear error and status.  Through a fault-injecting proxy
+# (py/s3_fault_proxy.py: moto cannot be made to fail on demand), 503 SlowDown answers
+# and connections dropped mid-part are retried as the REST calls are, and the file
+# still arrives whole.
 . "$(dirname "$0")/lib.sh"
 start_s3 "$T/s3" mlf-bucket || { not_ok "the S3 endpoint starts"; finish; }
 MLF_SERVER_ARTIFACT_ROOT=s3://mlf-bucket/team start_mlflow_server "$T/srv" || { not_ok "mlflow server starts"; finish; }
@@ -65,4 +68,28 @@ check_grep "... saying so" "bucket 'no-such-bucket' does not exist" err.txt
 check_eq "no multipart upload is left open in the bucket" "$("$PY" -c 'import boto3,os
 s3 = boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"])
 print(len(s3.list_multipart_uploads(Bucket="mlf-bucket").get("Uploads", [])))')" 0
+
+# ---- faults a real endpoint cannot be made to produce: a proxy in front of moto
+export MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR=0.1 MLFLOW_HTTP_REQUEST_BACKOFF_JITTER=0
+moto_port=${MLFLOW_S3_ENDPOINT_URL##*:}
+for mode in slowdown drop-part; do
+	rm -f "proxy-$mode.port"
+	setsid "$PY" "$PYLIB/s3_fault_proxy.py" "$T/proxy-$mode.port" "$T/proxy-$mode.log" "$moto_port" "$mode" \
+		>"$T/proxy-$mode.out" 2>&1 &
+	_server_pgids+=("$!")
+	for _ in $(seq 100); do [ -s "proxy-$mode.port" ] && break; sleep 0.1; done
+	MLFLOW_S3_ENDPOINT_URL=http://127.0.0.1:$(cat "proxy-$mode.port") "$DRIVER" log-artifact "$run" big.bin "$mode" \
+		>/dev/null 2>"$mode.err"
+	check_eq "$mode: the 2-part upload succeeds" "$?" 0
+	case $mode in
+	slowdown) want="503 answers retried: 4" ;;
+	drop-part) want="dropped part uploads retried: 2" ;;
+	esac
+	check_eq "$mode: ... after the faults were retried" "$("$PY" -c 'import json,sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+if sys.argv[2] == "slowdown": print("503 answers retried:", sum(l["what"] == "503" for l in lines))
+else: print("dropped part uploads retried:", sum(l["what"] == "dropped" for l in lines))' "proxy-$mode.log" "$mode")" "$want"
+	"$DRIVER" download-artifact "$run" "$mode/big.bin" "back-$mode.bin" >/dev/null
+	check "$mode: ... and the object is whole" cmp -s big.bin "back-$mode.bin"
+done
 finish
