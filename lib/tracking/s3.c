@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mlf/base.h"
@@ -548,6 +549,33 @@ static int object_has_size(struct mlf_s3 *s, const char *bucket, const char *key
 	return ok;
 }
 
+/*
+ * CompleteMultipartUpload can fail inside a 200 answer (S3 sends the status
+ * before it knows): such an answer is retried like a 500, by the same policy.
+ */
+static int complete_upload(struct mlf_s3 *s, const struct s3_req *r, struct mlf_http_exchange *x,
+			   struct mlf_error *err)
+{
+	for (int attempt = 0;; attempt++) {
+		if (s3_send(s, r, x, err))
+			return -1;
+		char *code = NULL, *msg = NULL;
+		int failed_in_200 = x->status == 200 && mlf_s3_parse_error(x->answer.data, x->answer.len,
+									   &code, &msg);
+		free(code);
+		free(msg);
+		if (!failed_in_200)
+			return x->status >= 200 && x->status < 300 ? 0 : s3_fail(s, r, x, err);
+		double delay = 0;
+		x->status = 500;
+		if (mlf_retry_decide(&s->ho.retry, attempt, MLF_TRANSPORT_OK, 500, 1, NULL, 0.5, &delay) !=
+		    MLF_RETRY_YES)
+			return s3_fail(s, r, x, err);
+		struct timespec ts = { (time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* The parts of one multipart upload, shared by the workers sending them. */
 struct parts {
 	struct mlf_s3 *s;
@@ -673,7 +701,7 @@ static int put_multipart(struct mlf_s3 *s, const char *bucket, const char *key, 
 		char *q = mlf_xasprintf("uploadId=%s", enc_id);
 		struct s3_req cr = { .method = "POST", .bucket = bucket, .key = key, .query = q,
 				     .body = done.data, .body_len = done.len };
-		rc = s3_call(s, &cr, &x, err);
+		rc = complete_upload(s, &cr, &x, err);
 		/* A retried completion finds its upload gone when the first one did complete. */
 		if (rc && err->kind == MLF_ERR_NOT_FOUND && object_has_size(s, bucket, key, size)) {
 			mlf_error_clear(err);

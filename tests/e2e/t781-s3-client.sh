@@ -7,9 +7,10 @@
 # them exactly as mlf does and downloads them byte for byte; mlf downloads them back;
 # a folder, a missing artifact, a missing bucket, a wrong key and a profile without
 # keys each get their own clear error and status.  Through a fault-injecting proxy
-# (py/s3_fault_proxy.py: moto cannot be made to fail on demand), 503 SlowDown answers
-# and connections dropped mid-part are retried as the REST calls are, and the file
-# still arrives whole.
+# (py/s3_fault_proxy.py: moto cannot be made to fail on demand), 503 SlowDown answers,
+# connections dropped mid-part and a completion failing inside a 200 are retried as
+# the REST calls are; a completion whose answer was lost is confirmed by the object's
+# size; each time the file arrives whole.
 . "$(dirname "$0")/lib.sh"
 start_s3 "$T/s3" mlf-bucket || { not_ok "the S3 endpoint starts"; finish; }
 MLF_SERVER_ARTIFACT_ROOT=s3://mlf-bucket/team start_mlflow_server "$T/srv" || { not_ok "mlflow server starts"; finish; }
@@ -72,7 +73,7 @@ print(len(s3.list_multipart_uploads(Bucket="mlf-bucket").get("Uploads", [])))')"
 # ---- faults a real endpoint cannot be made to produce: a proxy in front of moto
 export MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR=0.1 MLFLOW_HTTP_REQUEST_BACKOFF_JITTER=0
 moto_port=${MLFLOW_S3_ENDPOINT_URL##*:}
-for mode in slowdown drop-part; do
+for mode in slowdown drop-part complete-error complete-lost; do
 	rm -f "proxy-$mode.port"
 	setsid "$PY" "$PYLIB/s3_fault_proxy.py" "$T/proxy-$mode.port" "$T/proxy-$mode.log" "$moto_port" "$mode" \
 		>"$T/proxy-$mode.out" 2>&1 &
@@ -84,11 +85,16 @@ for mode in slowdown drop-part; do
 	case $mode in
 	slowdown) want="503 answers retried: 4" ;;
 	drop-part) want="dropped part uploads retried: 2" ;;
+	complete-error) want="completions: 200-error 200" ;;  # a failure inside a 200, retried
+	complete-lost) want="completions: 200-lost 404, then HEAD 200" ;;
 	esac
 	check_eq "$mode: ... after the faults were retried" "$("$PY" -c 'import json,sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 if sys.argv[2] == "slowdown": print("503 answers retried:", sum(l["what"] == "503" for l in lines))
-else: print("dropped part uploads retried:", sum(l["what"] == "dropped" for l in lines))' "proxy-$mode.log" "$mode")" "$want"
+elif sys.argv[2] == "drop-part": print("dropped part uploads retried:", sum(l["what"] == "dropped" for l in lines))
+else:
+    heads = ["HEAD " + l["what"] for l in lines if l["method"] == "HEAD"]
+    print("completions:", " ".join(l["what"] for l in lines if l["complete"]) + (", then " + " ".join(heads) if heads else ""))' "proxy-$mode.log" "$mode")" "$want"
 	"$DRIVER" download-artifact "$run" "$mode/big.bin" "back-$mode.bin" >/dev/null
 	check "$mode: ... and the object is whole" cmp -s big.bin "back-$mode.bin"
 done

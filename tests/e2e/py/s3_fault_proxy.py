@@ -10,6 +10,12 @@ Usage: s3_fault_proxy.py PORT_FILE LOG UPSTREAM_PORT MODE
   MODE slowdown   every other request, the first 8: 503 SlowDown with Retry-After 0
   MODE drop-part  the first upload of each part: the body is read, then the
                   connection is closed unanswered
+  MODE complete-error  the first CompleteMultipartUpload: 200 with an <Error> inside,
+                  not passed on (S3 may fail a completion after sending 200)
+  MODE complete-lost   the first CompleteMultipartUpload is passed on (the object is
+                  made), then its connection is closed unanswered; the retry is
+                  answered 404 NoSuchUpload, as S3 does once the upload is done
+                  (moto would answer 200 again)
 """
 import http.client
 import json
@@ -21,7 +27,7 @@ from urllib.parse import parse_qs, urlparse
 
 port_file, log_path, upstream, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 lock = Lock()
-state = {"n": 0, "parts_seen": set()}
+state = {"n": 0, "parts_seen": set(), "completes": 0}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -34,7 +40,8 @@ class Handler(BaseHTTPRequestHandler):
         with lock, open(log_path, "a") as f:
             q = parse_qs(urlparse(self.path).query, keep_blank_values=True)
             f.write(json.dumps({"t": time.time(), "method": self.command, "path": urlparse(self.path).path,
-                                "part": q.get("partNumber", [None])[0], "what": what}) + "\n")
+                                "part": q.get("partNumber", [None])[0],
+                                "complete": self.command == "POST" and "uploadId" in q, "what": what}) + "\n")
 
     def handle_one(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -46,12 +53,37 @@ class Handler(BaseHTTPRequestHandler):
             first_of_part = part is not None and part not in state["parts_seen"]
             if part is not None:
                 state["parts_seen"].add(part)
+            is_complete = self.command == "POST" and "uploadId=" in self.path
+            if is_complete:
+                state["completes"] += 1
+            first_complete = is_complete and state["completes"] == 1
+            second_complete = is_complete and state["completes"] == 2
         if mode == "slowdown" and k <= 8 and k % 2 == 1:
             data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
                     b'<Message>Please reduce your request rate.</Message></Error>')
             self.record("503")
             self.send_response(503)
             self.send_header("Retry-After", "0")
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        if mode == "complete-error" and first_complete:
+            data = (b'<?xml version="1.0" encoding="UTF-8"?>\n\n<Error><Code>InternalError</Code>'
+                    b'<Message>We encountered an internal error. Please try again.</Message></Error>')
+            self.record("200-error")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        if mode == "complete-lost" and second_complete:
+            data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code>'
+                    b'<Message>The specified upload does not exist.</Message></Error>')
+            self.record("404")
+            self.send_response(404)
             self.send_header("Content-Type", "application/xml")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -68,6 +100,11 @@ class Handler(BaseHTTPRequestHandler):
                   headers=headers)
         r = c.getresponse()
         data = r.read()
+        if mode == "complete-lost" and first_complete:
+            self.record(f"{r.status}-lost")
+            self.close_connection = True
+            self.connection.close()
+            return
         self.record(str(r.status))
         self.send_response(r.status)
         for k, v in r.getheaders():
