@@ -137,6 +137,28 @@ int mlf_rest_set_logged_model_tag(void *impl, const char *model_id, const char *
 	return 0;
 }
 
+/* Does the run already name `model_id` among its outputs?  1, 0, or -1 with err. */
+static int run_has_output(void *impl, const char *run_id, const char *model_id, struct mlf_error *err)
+{
+	struct mlf_buf q = MLF_BUF_INIT;
+	json_t *resp, *it;
+	size_t i;
+	int found = 0;
+	mlf_rest_query_add(&q, "run_id", run_id);
+	if (mlf_rest_api_get(impl, "runs/get", &q, &resp, err))
+		return -1;
+	json_t *outs = json_object_get(json_object_get(json_object_get(resp, "run"), "outputs"), "model_outputs");
+	json_array_foreach(outs, i, it)
+		found |= !strcmp(mlf_json_str(it, "model_id", ""), model_id);
+	json_decref(resp);
+	return found;
+}
+
+/*
+ * The link is made once: a server refuses a second one (its SQL store's unique
+ * key on inputs answers 400), which a run resumed after a crash between the link
+ * and its record would send.  A refusal with the link already there is success.
+ */
 int mlf_rest_log_model_output(void *impl, const char *run_id, const char *model_id, int64_t step,
 			      struct mlf_error *err)
 {
@@ -149,8 +171,14 @@ int mlf_rest_log_model_output(void *impl, const char *run_id, const char *model_
 	json_object_set_new(b.obj, "models", models);
 	if (mlf_rest_builder_check(&b, "runs/outputs", err))
 		return -1;
-	if (mlf_rest_api(impl, "POST", "runs/outputs", b.obj, &resp, err))
+	if (mlf_rest_api(impl, "POST", "runs/outputs", b.obj, &resp, err)) {
+		struct mlf_error check = MLF_ERROR_INIT;
+		if (err->kind == MLF_ERR_INVALID && run_has_output(impl, run_id, model_id, &check) == 1) {
+			mlf_error_clear(err);
+			return 0;
+		}
 		return mlf_error_prefix(err, "cannot link run %s to logged model %s", run_id, model_id);
+	}
 	json_decref(resp);
 	return 0;
 }
