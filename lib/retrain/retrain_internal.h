@@ -135,6 +135,11 @@ void retrain_logger_add(struct retrain *r, const struct mlf_metric *m, size_t n)
 void retrain_logger_stop(struct retrain *r);
 /* What a logger killed during an outage left on disk (a new array), or NULL. */
 json_t *retrain_logger_spill_read(struct retrain *r);
+/* A metric as the queue, the spill file and mlf_run.json's "pending" keep it:
+ * {"key", "value" (NaN and infinities as strings), "timestamp", "step"}. */
+json_t *retrain_metric_json(const struct mlf_metric *m);
+/* The first n of such a list into m[0..n) (keys are new strings). */
+void retrain_metrics_from_json(const json_t *list, size_t n, struct mlf_metric *m);
 /* Called once mlf_run.json holds r->pending: the spill is removed (not while training). */
 void retrain_logger_spill_done(struct retrain *r);
 /* retrain_mlmodel.c: the model as an MLflow 3 LoggedModel, READY and the run's output;

@@ -322,13 +322,7 @@ int retrain_flush_pending(struct retrain *r, struct mlf_error *err)
 	if (!n)
 		return 0;
 	struct mlf_metric *m = mlf_xcalloc(n, sizeof(*m));
-	for (size_t i = 0; i < n; i++) {
-		json_t *p = json_array_get(r->pending, i);
-		m[i].key = mlf_xstrdup(mlf_json_str(p, "key", NULL));
-		mlf_json_to_double(json_object_get(p, "value"), &m[i].value);
-		mlf_json_to_int64(json_object_get(p, "timestamp"), &m[i].timestamp);
-		mlf_json_to_int64(json_object_get(p, "step"), &m[i].step);
-	}
+	retrain_metrics_from_json(r->pending, n, m);
 	int rc = mlf_tracking_log_batch(r->t, r->run.run_id, m, n, NULL, NULL, err);
 	release_keys(m, n);
 	free(m);

@@ -89,16 +89,21 @@ json_t *retrain_logger_spill_read(struct retrain *r)
 	return spilled;
 }
 
-static size_t to_metrics(const json_t *queue, size_t n, struct mlf_metric *m)
+json_t *retrain_metric_json(const struct mlf_metric *m)
+{
+	return json_pack("{s:s, s:o, s:I, s:I}", "key", m->key, "value", mlf_json_double(m->value),
+			 "timestamp", (json_int_t)m->timestamp, "step", (json_int_t)m->step);
+}
+
+void retrain_metrics_from_json(const json_t *list, size_t n, struct mlf_metric *m)
 {
 	for (size_t i = 0; i < n; i++) {
-		const json_t *p = json_array_get(queue, i);
+		const json_t *p = json_array_get(list, i);
 		m[i].key = mlf_xstrdup(mlf_json_str(p, "key", ""));
 		mlf_json_to_double(json_object_get(p, "value"), &m[i].value);
 		mlf_json_to_int64(json_object_get(p, "timestamp"), &m[i].timestamp);
 		mlf_json_to_int64(json_object_get(p, "step"), &m[i].step);
 	}
-	return n;
 }
 
 static void *run(void *arg)
@@ -115,7 +120,7 @@ static void *run(void *arg)
 		if (n > MLF_BATCH_MAX_METRICS)
 			n = MLF_BATCH_MAX_METRICS;
 		struct mlf_metric *m = mlf_xcalloc(n, sizeof(*m));
-		to_metrics(l->queue, n, m);
+		retrain_metrics_from_json(l->queue, n, m);
 		pthread_mutex_unlock(&l->mu);
 		struct mlf_error err = MLF_ERROR_INIT;
 		int rc = mlf_tracking_log_batch(l->t, l->run_id, m, n, NULL, NULL, &err);
@@ -212,9 +217,7 @@ void retrain_logger_add(struct retrain *r, const struct mlf_metric *m, size_t n)
 	struct retrain_logger *l = r->logger;
 	pthread_mutex_lock(&l->mu);
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(l->queue, json_pack("{s:s, s:o, s:I, s:I}", "key", m[i].key, "value",
-							  mlf_json_double(m[i].value), "timestamp",
-							  (json_int_t)m[i].timestamp, "step", (json_int_t)m[i].step));
+		json_array_append_new(l->queue, retrain_metric_json(&m[i]));
 	pthread_cond_signal(&l->cv);
 	int away = l->away, said = l->said;
 	char error[1024];
