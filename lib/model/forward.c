@@ -90,7 +90,7 @@ int mlf_yolo_forward(struct mlf_yolo_model *m, const mlf_th *x, unsigned what,
 	size_t mark = mlf_th_scope_open();
 	mlf_th *in = (mlf_th *)x;
 	int rc = 0;
-	if (!m->training && m->channels_last && !(in = mlf_th_channels_last(x)))
+	if (m->channels_last && !(in = mlf_th_channels_last(x)))
 		rc = mlf_th_fail(err, "model forward: channels-last input");
 	if (!rc)
 		rc = run_layers(m, &f, in, what, out, y, err);

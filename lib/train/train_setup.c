@@ -144,6 +144,10 @@ static int open_models(struct train_ctx *t, struct mlf_error *err)
 	if (rc)
 		return mlf_error_prefix(err, "%s", t->base_model);
 	mlf_yolo_model_train(&t->model, 1);
+	/* Weights channels-last like the activations: no layout conversions in the step. */
+	if (mlf_yolo_model_weights_channels_last(&t->model, err) < 0 ||
+	    mlf_yolo_model_weights_channels_last(&t->ema_model, err) < 0)
+		return mlf_error_prefix(err, "%s", t->base_model);
 	return 0;
 }
 

@@ -378,6 +378,9 @@ static void test_model(void **state)
 			fail_msg("%s: %s", path, err.msg);
 		mlf_ckpt_release(&ck);
 		mlf_yolo_model_train(&m, 1);
+		/* Parity with Ultralytics' own (NCHW) arithmetic; the channels-last
+		 * training forward is compared with this one in test_yolo_model. */
+		mlf_yolo_model_set_channels_last(&m, 0);
 		struct mlf_yolo_loss l;
 		if (mlf_yolo_loss_init(&l, &m, &err) < 0)
 			fail_msg("%s", err.msg);

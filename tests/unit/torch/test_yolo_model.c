@@ -399,6 +399,103 @@ static void test_train_forward(void **state)
 	mlf_ckpt_release(&c);
 }
 
+/* Sum of squares of t's values. */
+static double sumsq(const mlf_th *t)
+{
+	float *v = values(t);
+	double s = 0;
+	for (int64_t i = 0; i < mlf_th_numel(t); i++)
+		s += (double)v[i] * v[i];
+	free(v);
+	return s;
+}
+
+/*
+ * Training in channels-last memory format (weights and activations), as
+ * mlf_train does on the CPU, against the plain NCHW model: the same weights
+ * after the conversion, the same raw maps and weight gradients up to the
+ * rounding of other kernels (oneDNN's NHWC convolutions, channels-last batch
+ * norm: 1e-3 relative, as for the eval modes), and its checkpoint written in
+ * the plain layout, byte for byte the plain model's.
+ */
+static void test_train_channels_last(void **state)
+{
+	(void)state;
+	struct mlf_ckpt c, out[2];
+	struct mlf_yolo_model m[2];
+	struct mlf_error err = MLF_ERROR_INIT;
+	load_ckpt(CKPT "yolov8-tiny-train.pt", &c);
+	int64_t shape[4] = { 2, 3, 96, 64 };
+	mlf_th_manual_seed(3);
+	size_t outer = mlf_th_scope_open();
+	mlf_th *x = mlf_th_rand(4, shape, 0, 1, MLF_DTYPE_F32, MLF_TH_CPU);
+	float *maps[2][3];
+	int64_t nmap[3] = { 0 };
+	int nlevels = 0;
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(mlf_yolo_model_from_ckpt(&m[k], &c, MLF_TH_CPU, &err), 0);
+		mlf_yolo_model_train(&m[k], 1);
+		mlf_yolo_model_set_channels_last(&m[k], k);
+		assert_int_equal(mlf_yolo_model_weights_channels_last(&m[k], &err), 0);
+		mlf_ckpt_init(&out[k]);
+		assert_int_equal(mlf_yolo_model_export(&m[k], &out[k], &err), 0);
+		struct mlf_yolo_output o;
+		size_t mark = mlf_th_scope_open();
+		if (mlf_yolo_forward(&m[k], x, MLF_YOLO_OUT_LEVELS, &o, &err) < 0)
+			fail_msg("channels_last=%d: %s", k, err.msg);
+		/* a scalar that depends on every output: the sum of the squared maps */
+		mlf_th *total = NULL;
+		nlevels = o.nlevels;
+		assert_true(nlevels <= 3);
+		for (int i = 0; i < o.nlevels; i++) {
+			maps[k][i] = values(o.level[i]);
+			nmap[i] = mlf_th_numel(o.level[i]);
+			mlf_th *sq = mlf_th_binary(MLF_TH_MUL, o.level[i], o.level[i]);
+			mlf_th *s = mlf_th_reduce(MLF_TH_SUM, sq, MLF_TH_ALL_DIMS, 0);
+			total = total ? mlf_th_binary(MLF_TH_ADD, total, s) : s;
+		}
+		assert_int_equal(mlf_th_backward(total), 0);
+		mlf_yolo_output_release(&o);
+		mlf_th_scope_close(mark);
+	}
+	double md = 0;
+	for (int i = 0; i < nlevels; i++) {
+		for (int64_t j = 0; j < nmap[i]; j++)
+			md = fmax(md, fabs(maps[1][i][j] - maps[0][i][j]) / fmax(1, fabs(maps[0][i][j])));
+		free(maps[0][i]);
+		free(maps[1][i]);
+	}
+	double gd = 0, gn = 0;
+	for (size_t i = 0; i < m[0].ntensors; i++) {
+		mlf_th *g0 = mlf_th_grad(m[0].tensors[i]), *g1 = mlf_th_grad(m[1].tensors[i]);
+		assert_true((g0 == NULL) == (g1 == NULL));
+		if (!g0)
+			continue;
+		mlf_th *d = mlf_th_binary(MLF_TH_SUB, g1, g0);
+		gd += sumsq(d);
+		gn += sumsq(g0);
+		mlf_th_free(d);
+		mlf_th_free(g0);
+		mlf_th_free(g1);
+	}
+	print_message("channels-last training: raw maps max difference %.3g, weight gradients %.3g (rel L2)\n",
+		      md, sqrt(gd / gn));
+	assert_true(md < 1e-3);
+	assert_true(sqrt(gd / gn) < 1e-3);
+	/* the checkpoint of a channels-last model is the plain one's, byte for byte */
+	assert_int_equal(out[0].ntensors, out[1].ntensors);
+	for (size_t i = 0; i < out[0].ntensors; i++) {
+		assert_int_equal(out[0].tensors[i].nbytes, out[1].tensors[i].nbytes);
+		assert_memory_equal(out[0].tensors[i].data, out[1].tensors[i].data, out[0].tensors[i].nbytes);
+	}
+	for (int k = 0; k < 2; k++) {
+		mlf_ckpt_release(&out[k]);
+		mlf_yolo_model_release(&m[k]);
+	}
+	mlf_th_scope_close(outer);
+	mlf_ckpt_release(&c);
+}
+
 /* Eval: fused and channels-last forwards agree with the plain one; a
  * forward inside the caller's scope leaves its outputs there. */
 static void test_eval_modes(void **state)
@@ -491,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_partial_load),
 		cmocka_unit_test(test_train_forward),
 		cmocka_unit_test(test_eval_modes),
+		cmocka_unit_test(test_train_channels_last),
 		cmocka_unit_test(test_unsupported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
