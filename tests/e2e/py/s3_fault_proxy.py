@@ -43,6 +43,19 @@ class Handler(BaseHTTPRequestHandler):
                                 "part": q.get("partNumber", [None])[0],
                                 "complete": self.command == "POST" and "uploadId" in q, "what": what}) + "\n")
 
+    def reply_error(self, status, code, message, what):
+        """Answer with S3's error document, without passing the request on."""
+        data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>' + code.encode() +
+                b'</Code><Message>' + message.encode() + b'</Message></Error>')
+        self.record(what)
+        self.send_response(status)
+        if status == 503:
+            self.send_header("Retry-After", "0")
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def handle_one(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
@@ -59,36 +72,11 @@ class Handler(BaseHTTPRequestHandler):
             first_complete = is_complete and state["completes"] == 1
             second_complete = is_complete and state["completes"] == 2
         if mode == "slowdown" and k <= 8 and k % 2 == 1:
-            data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
-                    b'<Message>Please reduce your request rate.</Message></Error>')
-            self.record("503")
-            self.send_response(503)
-            self.send_header("Retry-After", "0")
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return
-        if mode == "complete-error" and first_complete:
-            data = (b'<?xml version="1.0" encoding="UTF-8"?>\n\n<Error><Code>InternalError</Code>'
-                    b'<Message>We encountered an internal error. Please try again.</Message></Error>')
-            self.record("200-error")
-            self.send_response(200)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return
+            return self.reply_error(503, "SlowDown", "Please reduce your request rate.", "503")
+        if mode == "complete-error" and first_complete:  # S3 may fail a completion after sending 200
+            return self.reply_error(200, "InternalError", "We encountered an internal error.", "200-error")
         if mode == "complete-lost" and second_complete:
-            data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code>'
-                    b'<Message>The specified upload does not exist.</Message></Error>')
-            self.record("404")
-            self.send_response(404)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return
+            return self.reply_error(404, "NoSuchUpload", "The specified upload does not exist.", "404")
         if mode == "drop-part" and first_of_part:
             self.record("dropped")
             self.close_connection = True
