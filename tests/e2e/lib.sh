@@ -192,6 +192,17 @@ train:
 YAML
 }
 
+# wait_epochs VERSION N: until the workspace's runs/train/retrain_vVERSION/results.csv
+# holds N epoch rows (the training is that far), or 120 s pass (then status 1).
+wait_epochs() {
+	local csv=runs/train/retrain_v$1/results.csv
+	for _ in $(seq 1200); do
+		[ -f "$csv" ] && [ $(($(wc -l <"$csv") - 1)) -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # json_get FILE KEY[.KEY...]: one value of a JSON document (strings bare).
 json_get() {
 	"$PY" -c 'import json,sys

@@ -46,10 +46,7 @@ retrain-prep -q >"$T/ds2.json"
 port=${URL##*:}
 retrain-run -q --epochs 12 <"$T/ds2.json" >"$T/down.json" 2>"$T/down.err" &
 pid=$!
-for _ in $(seq 1200); do
-	[ -f runs/train/retrain_v2/results.csv ] && [ "$(wc -l <runs/train/retrain_v2/results.csv)" -ge 3 ] && break
-	sleep 0.1
-done
+wait_epochs 2 2
 stop_mlflow_server
 wait $pid
 check_eq "store gone at the end: exit 69" "$?" "69"

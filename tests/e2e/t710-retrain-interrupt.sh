@@ -12,22 +12,13 @@ URI="sqlite:///$WS/runs/mlflow/mlflow.db"
 mlf-validate --init -q
 retrain-prep -q >"$T/ds1.json"
 
-# wait_epochs N: until results.csv has N epoch rows (or 120 s pass)
-wait_epochs() {
-	for _ in $(seq 1200); do
-		[ -f runs/train/retrain_v1/results.csv ] &&
-			[ "$(($(wc -l <runs/train/retrain_v1/results.csv) - 1))" -ge "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 run_status() { "$PY" -c 'import sys; from mlflow import MlflowClient
 print(MlflowClient(sys.argv[1]).get_run(sys.argv[2]).info.status)' "$URI" "$1"; }
 
 # ---- SIGTERM, then --resume
 retrain-run -q <"$T/ds1.json" >"$T/killed.json" 2>"$T/killed.err" &
 pid=$!
-check "training reached epoch 3" wait_epochs 3
+check "training reached epoch 3" wait_epochs 1 3
 kill -TERM $pid
 wait $pid
 check_eq "SIGTERM: exit 130" "$?" "130"
@@ -54,10 +45,7 @@ mlf-synth corrections data/corrections --count 6 --start 100 --size 160x120 --cl
 retrain-prep -q >"$T/ds2.json"
 retrain-run -q <"$T/ds2.json" >/dev/null 2>"$T/crash.err" &
 pid=$!
-for _ in $(seq 1200); do
-	[ -f runs/train/retrain_v2/results.csv ] && [ "$(wc -l <runs/train/retrain_v2/results.csv)" -ge 3 ] && break
-	sleep 0.1
-done
+wait_epochs 2 2
 kill -KILL $pid
 wait $pid 2>/dev/null
 run2=$(json_get runs/train/retrain_v2/mlf_run.json run_id)

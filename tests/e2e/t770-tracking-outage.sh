@@ -44,10 +44,7 @@ up=$(epoch_times "$(json_get "$T/up.json" run_id)")
 
 retrain-run <"$T/ds1.json" >"$T/down.json" 2>"$T/down.err" &
 pid=$!
-for _ in $(seq 1200); do
-	[ -f runs/train/retrain_v1/results.csv ] && [ "$(wc -l <runs/train/retrain_v1/results.csv)" -ge 4 ] && break
-	sleep 0.1
-done
+wait_epochs 1 3
 stop_mlflow_server
 stopped=$(date +%s)
 sleep 60
@@ -101,10 +98,7 @@ mlf-synth corrections data/corrections --count 8 --start 200 --size 160x120 --cl
 retrain-prep -q >"$T/ds2.json"
 retrain-run -q --epochs 6 <"$T/ds2.json" >"$T/end.json" 2>"$T/end.err" &
 pid=$!
-for _ in $(seq 1200); do
-	[ -f runs/train/retrain_v2/results.csv ] && [ "$(wc -l <runs/train/retrain_v2/results.csv)" -ge 2 ] && break
-	sleep 0.1
-done
+wait_epochs 2 1
 stop_mlflow_server
 wait $pid
 check_eq "the server away at the end: exit 69" "$?" 69

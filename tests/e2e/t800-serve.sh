@@ -42,13 +42,6 @@ wait_job() {  # wait_job ID: until it has ended; prints its state
 	done
 	echo timeout
 }
-wait_training() {  # until the job's retrain-run has logged an epoch
-	for _ in $(seq 1200); do
-		[ -f "runs/train/retrain_v$1/results.csv" ] && [ "$(wc -l <"runs/train/retrain_v$1/results.csv")" -ge 2 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 run_status() { "$PY" -c 'import sys; from mlflow import MlflowClient
 print(MlflowClient(sys.argv[1]).get_run(sys.argv[2]).info.status)' "$URI" "$1"; }
 more_corrections() {
@@ -158,7 +151,7 @@ check_eq "GET /api/jobs lists them, newest first" "$(field jobs.0.id) $(field jo
 more_corrections 200
 req POST /api/model/retrain -H "$AUTH" -d '{"epochs": 12}'
 job3=$(field job_id)
-check "job 3 trains" wait_training 3
+check "job 3 trains" wait_epochs 3 1
 req DELETE "/api/jobs/$job3" -H "$AUTH"
 check_eq "DELETE a running job: 202" "$(cat "$T/code")" 202
 check_eq "... it ends killed" "$(wait_job "$job3")" killed
@@ -185,7 +178,7 @@ req DELETE "/api/jobs/$job5" -H "$AUTH"
 check_eq "DELETE a queued job: it never runs" "$(job_state "$job5")" killed
 
 # ---- SIGTERM to the service mid-job
-check "job 4 trains" wait_training 4
+check "job 4 trains" wait_epochs 4 1
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 check_eq "SIGTERM: the service exits 0" "$?" 0
