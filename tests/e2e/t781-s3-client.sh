@@ -10,7 +10,7 @@
 # (py/s3_fault_proxy.py: moto cannot be made to fail on demand), 503 SlowDown answers,
 # connections dropped mid-part and a completion failing inside a 200 are retried as
 # the REST calls are; a completion whose answer was lost is confirmed by the object's
-# size; each time the file arrives whole.
+# size; each time the file arrives whole.  A part refused for good aborts the upload.
 . "$(dirname "$0")/lib.sh"
 start_s3 "$T/s3" mlf-bucket || { not_ok "the S3 endpoint starts"; finish; }
 MLF_SERVER_ARTIFACT_ROOT=s3://mlf-bucket/team start_mlflow_server "$T/srv" || { not_ok "mlflow server starts"; finish; }
@@ -66,9 +66,6 @@ run3=$("$DRIVER" create-run "$exp3" nobucket | "$PY" -c 'import json,sys; print(
 "$DRIVER" log-artifact "$run3" big.bin 2>err.txt >/dev/null
 check_eq "a bucket that does not exist: 78" "$?" 78
 check_grep "... saying so" "bucket 'no-such-bucket' does not exist" err.txt
-check_eq "no multipart upload is left open in the bucket" "$("$PY" -c 'import boto3,os
-s3 = boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"])
-print(len(s3.list_multipart_uploads(Bucket="mlf-bucket").get("Uploads", [])))')" 0
 
 # ---- faults a real endpoint cannot be made to produce: a proxy in front of moto
 export MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR=0.1 MLFLOW_HTTP_REQUEST_BACKOFF_JITTER=0
@@ -98,4 +95,18 @@ else:
 	"$DRIVER" download-artifact "$run" "$mode/big.bin" "back-$mode.bin" >/dev/null
 	check "$mode: ... and the object is whole" cmp -s big.bin "back-$mode.bin"
 done
+# a part refused for good: the upload fails and is aborted, leaving neither object nor parts
+rm -f proxy-deny.port
+setsid "$PY" "$PYLIB/s3_fault_proxy.py" "$T/proxy-deny.port" "$T/proxy-deny.log" "$moto_port" deny-part \
+	>"$T/proxy-deny.out" 2>&1 &
+_server_pgids+=("$!")
+for _ in $(seq 100); do [ -s proxy-deny.port ] && break; sleep 0.1; done
+MLFLOW_S3_ENDPOINT_URL=http://127.0.0.1:$(cat proxy-deny.port) "$DRIVER" log-artifact "$run" big.bin denied \
+	>/dev/null 2>deny.err
+check_eq "a part refused (403): the upload fails with 78" "$?" 78
+check_grep "... naming the refusal" "AccessDenied" deny.err
+check_eq "... and is aborted: no object, no open multipart upload" "$("$PY" -c 'import boto3,os
+s3 = boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"])
+objs = s3.list_objects_v2(Bucket="mlf-bucket", Prefix="team/").get("Contents", [])
+print(sum(o["Key"].endswith("/denied/big.bin") for o in objs), len(s3.list_multipart_uploads(Bucket="mlf-bucket").get("Uploads", [])))')" "0 0"
 finish

@@ -16,6 +16,8 @@ Usage: s3_fault_proxy.py PORT_FILE LOG UPSTREAM_PORT MODE
                   made), then its connection is closed unanswered; the retry is
                   answered 404 NoSuchUpload, as S3 does once the upload is done
                   (moto would answer 200 again)
+  MODE deny-part  every upload of part 2: 403 AccessDenied, which is not retried:
+                  the client must abort the whole upload
 """
 import http.client
 import json
@@ -77,6 +79,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply_error(200, "InternalError", "We encountered an internal error.", "200-error")
         if mode == "complete-lost" and second_complete:
             return self.reply_error(404, "NoSuchUpload", "The specified upload does not exist.", "404")
+        if mode == "deny-part" and part == "2":
+            return self.reply_error(403, "AccessDenied", "Access Denied", "403")
         if mode == "drop-part" and first_of_part:
             self.record("dropped")
             self.close_connection = True
