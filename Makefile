@@ -11,7 +11,8 @@
 #
 # libtorch: LIBTORCH=<dir> names an unzipped libtorch or a torch wheel's package
 # folder (the one holding include/ and lib/); by default the one scripts/bootstrap
-# installed is used.  The CUDA backend is linked when that libtorch has it.
+# installed is used (MLF_TORCH_CUDA=1: its CUDA install).  The CUDA backend is
+# linked when that libtorch has it.
 
 PREFIX ?= /usr/local
 BUILD ?= build
@@ -29,10 +30,12 @@ LIBS = $(PKG_LIBS) -lm -lpthread
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
+# MLF_TORCH_CUDA=1 picks the CUDA install (scripts/versions.sh names both); a
+# CUDA libtorch is never picked silently, as loading it costs every program
+# about a second at start on a machine without a GPU.
 ifeq ($(origin LIBTORCH),undefined)
 LIBTORCH := $(shell . scripts/versions.sh; \
-	for d in "$$MLF_CACHE/torch-$$TORCH_VERSION-cuda/torch" "$$MLF_TORCH_DIR/torch"; do \
-	[ -f "$$d/lib/libtorch_cpu.so" ] && { echo "$$d"; break; }; done)
+	d="$$MLF_TORCH_DIR/torch"; [ -f "$$d/lib/libtorch_cpu.so" ] && echo "$$d")
 endif
 CXX ?= g++
 CXXFLAGS ?= -O2 -g

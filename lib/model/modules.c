@@ -28,10 +28,15 @@ mlf_th *yolo_conv_fwd(const struct yfwd *f, int ci, const mlf_th *x)
 				return NULL;
 		}
 	}
-	/* In place, as Ultralytics' SiLU(inplace=True): y is this call's own. */
-	if (c->act && y && mlf_th_unary_(MLF_TH_SILU, y) < 0)
-		return NULL;
-	return y;
+	if (!c->act || !y)
+		return y;
+	/* Out of place when training: autograd saves the input of an in-place
+	 * SiLU by cloning it (its derivative needs it), so Ultralytics'
+	 * SiLU(inplace=True) would cost a copy of every map for nothing.  The
+	 * values are the same either way. */
+	if (f->training)
+		return mlf_th_unary(MLF_TH_SILU, y);
+	return mlf_th_unary_(MLF_TH_SILU, y) < 0 ? NULL : y; /* y is this call's own */
 }
 
 static mlf_th *bneck_fwd(const struct yfwd *f, const struct ybneck *b, const mlf_th *x)
