@@ -116,8 +116,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-# Tests find their fixtures and examples relative to the source tree.
-$(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += -DSOURCE_DIR=\"$(CURDIR)\"
+# Tests find their fixtures and examples relative to the source tree
+# (scripts/gpu-bundle sets TEST_SOURCE_DIR=. for a tree that moves).
+TEST_SOURCE_DIR ?= $(CURDIR)
+$(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += -DSOURCE_DIR=\"$(TEST_SOURCE_DIR)\"
 
 $(BUILD)/obj/lib/torch/%.o: lib/torch/%.cpp
 	@mkdir -p $(dir $@)
