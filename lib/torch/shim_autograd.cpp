@@ -227,6 +227,7 @@ struct param_group {
 struct mlf_th_optim {
 	enum mlf_th_optim_kind kind;
 	std::vector<param_group> groups;
+	bool foreach = false;   /* the multi-tensor form on the CPU too (tests) */
 };
 
 extern "C" mlf_th_optim *mlf_th_optim_new(enum mlf_th_optim_kind kind)
@@ -489,16 +490,126 @@ static void adam_step(param_group &g, bool decoupled)
 	}
 }
 
+/*
+ * The multi-tensor forms (torch.optim's _multi_tensor_sgd / _multi_tensor_adam,
+ * what PyTorch picks by default when the parameters are on a GPU): the same
+ * update, a few kernels for the whole group instead of several per
+ * parameter.  Parameters without a gradient are left out, as there.
+ */
+struct with_grad {
+	std::vector<param_state *> ps;
+	std::vector<at::Tensor> p, g;
+	explicit with_grad(param_group &gr)
+	{
+		for (param_state &s : gr.params) {
+			at::Tensor grad = s.p.grad();
+			if (!grad.defined())
+				continue;
+			ps.push_back(&s);
+			p.push_back(s.p);
+			g.push_back(grad);
+		}
+	}
+};
+
+static void sgd_step_foreach(param_group &gr)
+{
+	const mlf_th_group_opts &o = gr.opts;
+	with_grad w(gr);
+	if (w.ps.empty())
+		return;
+	for (param_state *s : w.ps)
+		s->step++;
+	std::vector<at::Tensor> grads = o.weight_decay != 0.0 ? at::_foreach_add(w.g, w.p, o.weight_decay) : w.g;
+	if (o.momentum != 0.0) {
+		std::vector<at::Tensor> bufs;
+		bool all = true;
+		for (param_state *s : w.ps)
+			all = all && s->momentum_buffer.defined();
+		if (all) {
+			for (param_state *s : w.ps)
+				bufs.push_back(s->momentum_buffer);
+			at::_foreach_mul_(bufs, o.momentum);
+			at::_foreach_add_(bufs, grads, 1.0);
+		} else {
+			for (size_t i = 0; i < w.ps.size(); i++) {
+				at::Tensor &buf = w.ps[i]->momentum_buffer;
+				if (!buf.defined())
+					buf = grads[i].detach().clone();
+				else
+					buf.mul_(o.momentum).add_(grads[i], 1.0);
+				bufs.push_back(buf);
+			}
+		}
+		grads = o.nesterov ? at::_foreach_add(grads, bufs, o.momentum) : bufs;
+	}
+	at::_foreach_add_(w.p, grads, -o.lr);
+}
+
+static void adam_step_foreach(param_group &gr, bool decoupled)
+{
+	const mlf_th_group_opts &o = gr.opts;
+	const double beta1 = o.momentum, beta2 = o.beta2;
+	with_grad w(gr);
+	if (w.ps.empty())
+		return;
+	std::vector<at::Tensor> m, v;
+	for (param_state *s : w.ps) {
+		if (!s->exp_avg.defined()) {
+			s->exp_avg = at::zeros_like(s->p, at::MemoryFormat::Preserve);
+			s->exp_avg_sq = at::zeros_like(s->p, at::MemoryFormat::Preserve);
+		}
+		s->step++;
+		m.push_back(s->exp_avg);
+		v.push_back(s->exp_avg_sq);
+	}
+	std::vector<at::Tensor> grads = w.g;
+	if (o.weight_decay != 0.0) {
+		if (decoupled)
+			at::_foreach_mul_(w.p, 1.0 - o.lr * o.weight_decay);
+		else
+			grads = at::_foreach_add(w.g, w.p, o.weight_decay);
+	}
+	at::_foreach_lerp_(m, grads, 1.0 - beta1);
+	at::_foreach_mul_(v, beta2);
+	at::_foreach_addcmul_(v, grads, grads, 1.0 - beta2);
+	std::vector<at::Scalar> step_size, bc2_sqrt;
+	for (param_state *s : w.ps) {
+		const double step = (double)s->step;
+		step_size.emplace_back(-(o.lr / (1.0 - std::pow(beta1, step))));
+		bc2_sqrt.emplace_back(std::pow(1.0 - std::pow(beta2, step), 0.5));
+	}
+	std::vector<at::Tensor> denom = at::_foreach_sqrt(v);
+	at::_foreach_div_(denom, bc2_sqrt);
+	at::_foreach_add_(denom, o.eps);
+	at::_foreach_addcdiv_(w.p, m, denom, step_size);
+}
+
+/* PyTorch's default: the multi-tensor form when the group lives on a GPU. */
+static bool on_gpu(const param_group &g)
+{
+	return !g.params.empty() && g.params[0].p.is_cuda();
+}
+
 extern "C" int mlf_th_optim_step(mlf_th_optim *o)
 {
 	return guard_i(__func__, [&] {
 		TORCH_CHECK(o, "optimizer is NULL");
 		at::NoGradGuard no_grad;
 		for (param_group &g : o->groups) {
+			const bool many = on_gpu(g) || o->foreach;
 			if (o->kind == MLF_TH_SGD)
-				sgd_step(g);
+				many ? sgd_step_foreach(g) : sgd_step(g);
+			else if (many)
+				adam_step_foreach(g, o->kind == MLF_TH_ADAMW);
 			else
 				adam_step(g, o->kind == MLF_TH_ADAMW);
 		}
 	});
+}
+
+extern "C" void mlf_th_optim_set_foreach(mlf_th_optim *o, int on)
+{
+	if (o)
+		o->foreach = on != 0;
 }

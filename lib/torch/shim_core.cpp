@@ -302,6 +302,24 @@ extern "C" int mlf_th_cuda_device_count(void)
 	return cuda_device_count();
 }
 
+extern "C" int mlf_th_cuda_training_mode(int deterministic)
+{
+	return guard_i(__func__, [&] {
+		at::Context &c = at::globalContext();
+		if (deterministic) {
+			setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0);
+			c.setDeterministicAlgorithms(true, true);
+			c.setDeterministicCuDNN(true);
+			c.setDeterministicFillUninitializedMemory(false);
+			c.setBenchmarkCuDNN(false);
+		} else {
+			c.setDeterministicAlgorithms(false, false);
+			c.setDeterministicCuDNN(false);
+			c.setBenchmarkCuDNN(true);
+		}
+	});
+}
+
 extern "C" int mlf_th_set_threads(int n)
 {
 	return guard_i(__func__, [&] {
@@ -423,13 +441,17 @@ extern "C" mlf_th *mlf_th_from_data(const void *data, enum mlf_dtype dtype, int 
 		at::IntArrayRef sz = to_shape(ndim, shape);
 		at::ScalarType st = to_scalar_type(dtype);
 		at::Device dev = to_device(device);
-		at::Tensor cpu = at::empty(sz, at::TensorOptions().dtype(st));
+		/* For a GPU, staged in pinned memory (libtorch's caching host
+		 * allocator reuses it) and copied without waiting: the copy overlaps
+		 * whatever the GPU is still doing, and the block is not reused
+		 * before the copy is done. */
+		at::Tensor cpu = at::empty(sz, at::TensorOptions().dtype(st).pinned_memory(!dev.is_cpu()));
 		size_t nbytes = cpu.nbytes();
 		if (nbytes > 0) {
 			TORCH_CHECK(data, "data is NULL for ", cpu.numel(), " elements");
 			std::memcpy(cpu.data_ptr(), data, nbytes);
 		}
-		return dev.is_cpu() ? cpu : cpu.to(dev);
+		return dev.is_cpu() ? cpu : cpu.to(dev, /*non_blocking=*/true);
 	});
 }
 
@@ -692,6 +714,21 @@ extern "C" int mlf_th_add_(mlf_th *t, const mlf_th *other, double alpha)
 	if (!t || !other)
 		return -1;
 	return guard_i(__func__, [&] { t->t.add_(other->t, scalar_for(t->t, alpha)); });
+}
+
+extern "C" int mlf_th_foreach_lerp_(size_t n, mlf_th *const *self, mlf_th *const *end, double weight)
+{
+	return guard_i(__func__, [&] {
+		std::vector<at::Tensor> a, b;
+		a.reserve(n);
+		b.reserve(n);
+		for (size_t i = 0; i < n; i++) {
+			TORCH_CHECK(self && end && self[i] && end[i], "tensor ", i, " is NULL");
+			a.push_back(self[i]->t);
+			b.push_back(end[i]->t);
+		}
+		at::_foreach_lerp_(a, b, weight);
+	});
 }
 
 #pragma GCC diagnostic push

@@ -62,25 +62,21 @@ int mlf_ema_update(struct mlf_ema *e, const struct mlf_yolo_model *m, struct mlf
 	e->updates++;
 	double d = e->decay * (1 - exp(-(double)e->updates / e->tau));
 	double w = 1 - d;
-	int prev = mlf_th_grad_enabled(0);
-	size_t mark = mlf_th_scope_open();
-	int rc = 0;
-	for (size_t i = 0; i < e->ntensors && rc == 0; i++) {
-		mlf_th *ema = e->tensors[i];
-		if (!is_float(mlf_th_dtype(ema)))
-			continue; /* num_batches_tracked stays as the copy made it */
-		/* torch.lerp_(ema, model, w), as _foreach_lerp_ computes it */
-		mlf_th *diff = mlf_th_binary(MLF_TH_SUB, m->tensors[i], ema);
-		if (w < 0.5) {
-			rc = mlf_th_add_(ema, diff, w);
-		} else {
-			mlf_th *v = mlf_th_binary(MLF_TH_SUB, m->tensors[i],
-						  mlf_th_binary_s(MLF_TH_MUL, diff, 1 - w));
-			rc = mlf_th_copy_(ema, v);
+	/* ModelEMA.update: _foreach_lerp_(ema floats, model floats, 1 - d);
+	 * num_batches_tracked stays as the copy made it */
+	mlf_th **ema = mlf_xcalloc(e->ntensors ? e->ntensors : 1, sizeof(*ema));
+	mlf_th **cur = mlf_xcalloc(e->ntensors ? e->ntensors : 1, sizeof(*cur));
+	size_t n = 0;
+	for (size_t i = 0; i < e->ntensors; i++)
+		if (is_float(mlf_th_dtype(e->tensors[i]))) {
+			ema[n] = e->tensors[i];
+			cur[n++] = m->tensors[i];
 		}
-	}
-	mlf_th_scope_close(mark);
+	int prev = mlf_th_grad_enabled(0);
+	int rc = mlf_th_foreach_lerp_(n, ema, cur, w);
 	mlf_th_grad_enabled(prev);
+	free(ema);
+	free(cur);
 	return rc < 0 ? shim_fail(err, "EMA update") : 0;
 }
 

@@ -247,6 +247,8 @@ int train_ctx_open(struct train_ctx *t, const struct mlf_train_options *o, struc
 	int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (t->device == MLF_TH_CPU && mlf_th_set_threads(threads) < 0)
 		return mlf_fail(err, MLF_EX_USAGE, "cannot use %d threads: %s", threads, mlf_th_error());
+	if (t->device != MLF_TH_CPU && mlf_th_cuda_training_mode(t->args.deterministic) < 0)
+		return mlf_fail(err, MLF_EX_SOFTWARE, "CUDA settings: %s", mlf_th_error());
 	/* init_seeds(seed + 1): only parameters the base model lacks would draw */
 	mlf_th_manual_seed((uint64_t)t->args.seed + 1);
 	if (mlf_data_yaml_load(t->data_yaml, &t->data, err) < 0)

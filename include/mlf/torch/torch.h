@@ -54,6 +54,14 @@ typedef struct mlf_th mlf_th;
 
 const char *mlf_th_version(void);        /* libtorch's, e.g. "2.11.0" */
 int mlf_th_cuda_device_count(void);      /* 0 when built without CUDA or none present */
+/* How CUDA training picks its algorithms, as Ultralytics' init_seeds does with
+ * its `deterministic` argument: on (its default), deterministic algorithms
+ * (warning only where none exists), deterministic cuDNN, new tensors not
+ * filled with NaN, and cuBLAS's workspace ":4096:8" unless
+ * CUBLAS_WORKSPACE_CONFIG is set; off, none of that, and cuDNN's benchmark
+ * mode (mlf's choice: a training run repeats the same shapes).  Call before
+ * the first CUDA computation; the CPU is not affected. */
+int mlf_th_cuda_training_mode(int deterministic);
 /* Keep libtorch's large CPU blocks in the heap for reuse (glibc mallopt); call
  * once, early, in a program that trains. */
 void mlf_th_tune_malloc(void);
@@ -151,6 +159,9 @@ int mlf_th_copy_(mlf_th *dst, const mlf_th *src);     /* broadcasts, converts dt
 int mlf_th_fill_(mlf_th *t, double value);
 int mlf_th_mul_s_(mlf_th *t, double s);
 int mlf_th_add_(mlf_th *t, const mlf_th *other, double alpha); /* t += alpha * other */
+/* self[i] = lerp(self[i], end[i], weight) for i < n, as torch._foreach_lerp_:
+ * one multi-tensor kernel on a GPU, one lerp per tensor on the CPU. */
+int mlf_th_foreach_lerp_(size_t n, mlf_th *const *self, mlf_th *const *end, double weight);
 int mlf_th_uniform_(mlf_th *t, double lo, double hi);
 /* For model weights: `t` becomes a leaf that accumulates gradients (or not).
  * Only floating-point tensors can require gradients.  A non-leaf is detached
@@ -308,8 +319,10 @@ void mlf_th_autocast_end(int device);
 
 /* ---- optimizers --------------------------------------------------------
  * An optimizer refers to its parameters' tensors (not to the handles) and owns
- * its state; free it with mlf_th_optim_free.  A step is exactly torch.optim's
- * single-tensor update (PyTorch's default on CPU), dampening 0, no amsgrad:
+ * its state; free it with mlf_th_optim_free.  A step is torch.optim's update,
+ * dampening 0, no amsgrad, in the form PyTorch picks by default: one tensor at
+ * a time on the CPU, the multi-tensor (foreach) kernels for a group on a GPU
+ * (mlf_th_optim_set_foreach(o, 1) uses those on the CPU too).  The update:
  *   SGD:   g = grad + wd * p;  b = g (first step) or momentum * b + g;
  *          g = nesterov ? g + momentum * b : b;  p -= lr * g
  *   Adam:  g = grad + wd * p;  AdamW: p *= 1 - lr * wd, g = grad;
@@ -347,6 +360,7 @@ int mlf_th_optim_set_momentum(mlf_th_optim *o, size_t group, double momentum);
 /* Drops the gradients (PyTorch's set_to_none): mlf_th_grad then gives NULL. */
 int mlf_th_optim_zero_grad(mlf_th_optim *o);
 int mlf_th_optim_step(mlf_th_optim *o);
+void mlf_th_optim_set_foreach(mlf_th_optim *o, int on);
 
 /* ---- optimizer state, for saving and resuming a training ----
  * Each parameter (group g, index j in the order given to add_group) has

@@ -1237,6 +1237,10 @@ static void set_grads(mlf_th_optim *o, size_t n, mlf_th *const *p, mlf_th *const
 	mlf_th_scope_close(m);
 }
 
+/* 1: the optimizer tests run the multi-tensor (foreach) form, which CUDA
+ * parameters take, on the CPU; the expected values are the same. */
+static int optim_foreach;
+
 static void test_sgd(void **state)
 {
 	(void)state;
@@ -1248,6 +1252,7 @@ static void test_sgd(void **state)
 	mlf_th *const params[2] = { tp, tq }, *const consts[2] = { vec(cp, 2), vec(cq, 2) };
 
 	mlf_th_optim *o = mlf_th_optim_new(MLF_TH_SGD);
+	mlf_th_optim_set_foreach(o, optim_foreach);
 	struct mlf_th_group_opts g0 = { .lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = 1 };
 	struct mlf_th_group_opts g1 = { .lr = 0.01, .momentum = 0.8 };
 	assert_int_equal(mlf_th_optim_add_group(o, 1, &tp, &g0), 0);
@@ -1359,6 +1364,7 @@ static void run_adam(enum mlf_th_optim_kind kind)
 	mlf_th *const params[2] = { tp, tq }, *const consts[2] = { vec(c, 3), vec(cq, 1) };
 
 	mlf_th_optim *o = mlf_th_optim_new(kind);
+	mlf_th_optim_set_foreach(o, optim_foreach);
 	struct mlf_th_group_opts g0 = { .lr = 0.01, .momentum = 0.9, .beta2 = 0.999, .weight_decay = 0.05 };
 	struct mlf_th_group_opts g1 = { .lr = 0.1, .momentum = 0.8, .beta2 = 0.99, .eps = 1e-3 };
 	assert_int_equal(mlf_th_optim_add_group(o, 1, &tp, &g0), 0);
@@ -1428,6 +1434,15 @@ static void test_adamw(void **state)
 {
 	(void)state;
 	run_adam(MLF_TH_ADAMW);
+}
+
+static void test_optim_foreach(void **state)
+{
+	optim_foreach = 1;
+	test_sgd(state);
+	run_adam(MLF_TH_ADAM);
+	run_adam(MLF_TH_ADAMW);
+	optim_foreach = 0;
 }
 
 /* Adam and AdamW differ exactly by where the weight decay goes. */
@@ -1567,6 +1582,7 @@ int main(void)
 		T(test_sgd),
 		T(test_adam),
 		T(test_adamw),
+		T(test_optim_foreach),
 		T(test_adam_vs_adamw),
 		T(test_optim_state),
 	};
