@@ -48,7 +48,7 @@ TORCH_CUDA := $(if $(wildcard $(LIBTORCH)/lib/libtorch_cuda.so),1,0)
 # NEEDED its kernels never register and CUDA silently stays unavailable.
 TORCH_LIBS = -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib \
 	$(if $(filter 1,$(TORCH_CUDA)),-Wl$(comma)--no-as-needed -ltorch_cuda -lc10_cuda -Wl$(comma)--as-needed) \
-	-ltorch_cpu -lc10 -lstdc++
+	-ltorch_cpu -lc10 -lgomp -lstdc++
 comma := ,
 
 # lib/ is one folder per subsystem, each with its public header include/mlf/NAME.h
@@ -120,6 +120,13 @@ $(BUILD)/obj/%.o: %.c
 # (scripts/gpu-bundle sets TEST_SOURCE_DIR=. for a tree that moves).
 TEST_SOURCE_DIR ?= $(CURDIR)
 $(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += -DSOURCE_DIR=\"$(TEST_SOURCE_DIR)\"
+
+# The fused batch norm + SiLU kernels rely on the compiler vectorising them
+# (neither flag changes a result: no errno from libm, no FP traps assumed), and
+# on at::parallel_for, which with libtorch's OpenMP backend is inline code that
+# runs on one thread unless compiled with -fopenmp (as PyTorch's own extensions
+# are).  Its libgomp is libtorch's: -lgomp names the soname libtorch_cpu loads.
+$(BUILD)/obj/lib/torch/shim_bn_silu.o: TORCH_CXXFLAGS += -O3 -fno-math-errno -fno-trapping-math -fopenmp
 
 $(BUILD)/obj/lib/torch/%.o: lib/torch/%.cpp
 	@mkdir -p $(dir $@)

@@ -21,11 +21,16 @@ mlf_th *yolo_conv_fwd(const struct yfwd *f, int ci, const mlf_th *x)
 	} else {
 		y = mlf_th_conv2d(x, c->w, c->b, c->s, pad, 1, c->g);
 		if (c->bn_w) {
-			y = mlf_th_batch_norm(y, c->bn_w, c->bn_b, c->bn_mean, c->bn_var, f->training,
-					      MLF_YOLO_BN_MOMENTUM, MLF_YOLO_BN_EPS);
+			if (c->act)
+				y = mlf_th_batch_norm_silu(y, c->bn_w, c->bn_b, c->bn_mean, c->bn_var,
+							   f->training, MLF_YOLO_BN_MOMENTUM, MLF_YOLO_BN_EPS);
+			else
+				y = mlf_th_batch_norm(y, c->bn_w, c->bn_b, c->bn_mean, c->bn_var, f->training,
+						      MLF_YOLO_BN_MOMENTUM, MLF_YOLO_BN_EPS);
 			/* nn.BatchNorm2d counts the batches it normalised in training. */
 			if (y && f->training && mlf_th_add_(c->bn_count, f->net->one, 1.0) < 0)
 				return NULL;
+			return y;  /* activated above when c->act */
 		}
 	}
 	if (!c->act || !y)

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -138,6 +139,14 @@ int from_device(const at::Device &d);                 /* MLF_TH_NO_DEVICE if nei
 int cuda_device_count() noexcept;
 /* "[2, 3] float32 cpu", for messages. */
 std::string describe_tensor(const at::Tensor &t);
+
+/* An optional argument: NULL is "not given". */
+inline std::optional<at::Tensor> opt(const mlf_th *t)
+{
+	if (!t)
+		return std::nullopt;
+	return t->t;
+}
 void describe_into(const at::Tensor &t, char *buf, size_t size);
 /* Checks ndim/shape from C and views them as an IntArrayRef. */
 at::IntArrayRef to_shape(int ndim, const int64_t *shape);

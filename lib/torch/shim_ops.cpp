@@ -454,13 +454,6 @@ extern "C" mlf_th *mlf_th_one_hot(const mlf_th *index, int64_t nclasses)
 
 /* ---- network operations ---------------------------------------------------- */
 
-static std::optional<at::Tensor> opt(const mlf_th *t)
-{
-	if (!t)
-		return std::nullopt;
-	return t->t;
-}
-
 extern "C" mlf_th *mlf_th_conv2d(const mlf_th *x, const mlf_th *weight, const mlf_th *bias,
 				 int stride, int padding, int dilation, int groups)
 {

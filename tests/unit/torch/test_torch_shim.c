@@ -1237,6 +1237,82 @@ static void set_grads(mlf_th_optim *o, size_t n, mlf_th *const *p, mlf_th *const
 	mlf_th_scope_close(m);
 }
 
+/* max |a - b| / max(1, |b|) over two float tensors of the same shape */
+static double max_rel(const mlf_th *a, const mlf_th *b)
+{
+	int64_t n = mlf_th_numel(b);
+	assert_int_equal(mlf_th_numel(a), n);
+	float *x = malloc((size_t)n * sizeof(*x)), *y = malloc((size_t)n * sizeof(*y));
+	assert_true(x && y);
+	assert_int_equal(mlf_th_copy_out(a, MLF_DTYPE_F32, x, (size_t)n * sizeof(*x)), 0);
+	assert_int_equal(mlf_th_copy_out(b, MLF_DTYPE_F32, y, (size_t)n * sizeof(*y)), 0);
+	double m = 0;
+	for (int64_t i = 0; i < n; i++)
+		m = fmax(m, fabs((double)x[i] - y[i]) / fmax(1.0, fabs((double)y[i])));
+	free(x);
+	free(y);
+	return m;
+}
+
+/* The fused batch norm + SiLU (a channels-last float32 input in training)
+ * against batch_norm then silu on the same values in NCHW: the output, the
+ * running statistics, and the gradients of input, weight and bias; channel
+ * counts that are and are not multiples of a vector, a map of one pixel
+ * (channels-last in both layouts, so both take the fused path). */
+static void test_batch_norm_silu(void **state)
+{
+	(void)state;
+	static const int64_t shapes[][4] = { { 4, 16, 10, 12 }, { 2, 17, 5, 3 }, { 3, 3, 7, 9 },
+					     { 8, 64, 1, 1 } };
+	for (size_t k = 0; k < sizeof(shapes) / sizeof(*shapes); k++) {
+		const int64_t *sh = shapes[k], C = sh[1];
+		const int one = sh[2] * sh[3] == 1;
+		size_t mark = mlf_th_scope_open();
+		mlf_th_manual_seed(11 + k);
+		mlf_th *x0 = mlf_th_binary_s(MLF_TH_MUL, mlf_th_rand(4, sh, -2, 3, MLF_DTYPE_F32, MLF_TH_CPU), 1.5);
+		mlf_th *g = mlf_th_rand(4, sh, -1, 1, MLF_DTYPE_F32, MLF_TH_CPU);
+		mlf_th *w0 = mlf_th_rand(1, &C, 0.5, 1.5, MLF_DTYPE_F32, MLF_TH_CPU);
+		mlf_th *b0 = mlf_th_rand(1, &C, -0.5, 0.5, MLF_DTYPE_F32, MLF_TH_CPU);
+		mlf_th *out[2], *dx[2], *dw[2], *db[2], *rm[2], *rv[2];
+		for (int f = 0; f < 2; f++) {
+			/* f = 1: channels-last, the fused path; f = 0: NCHW, libtorch's two ops */
+			mlf_th *x = f ? mlf_th_channels_last(x0) : mlf_th_contiguous(x0);
+			mlf_th *w = mlf_th_clone(w0), *b = mlf_th_clone(b0);
+			rm[f] = mlf_th_full(1, &C, 0.1, MLF_DTYPE_F32, MLF_TH_CPU);
+			rv[f] = mlf_th_full(1, &C, 2.0, MLF_DTYPE_F32, MLF_TH_CPU);
+			for (mlf_th **t = (mlf_th *[]){ x, w, b, NULL }; *t; t++)
+				assert_int_equal(mlf_th_set_requires_grad(*t, 1), 0);
+			uint64_t before = mlf_th_batch_norm_silu_fused_calls();
+			out[f] = mlf_th_batch_norm_silu(x, w, b, rm[f], rv[f], 1, 0.03, 1e-3);
+			if (!out[f])
+				fail_msg("%s", mlf_th_error());
+			/* a map of one pixel is channels-last in either layout */
+			assert_int_equal(mlf_th_batch_norm_silu_fused_calls() - before, (uint64_t)(f || one));
+			mlf_th *loss = mlf_th_reduce(MLF_TH_SUM, mlf_th_binary(MLF_TH_MUL, out[f], g),
+						     MLF_TH_ALL_DIMS, 0);
+			assert_int_equal(mlf_th_backward(loss), 0);
+			dx[f] = mlf_th_grad(x), dw[f] = mlf_th_grad(w), db[f] = mlf_th_grad(b);
+			assert_true(dx[f] && dw[f] && db[f]);
+		}
+		/* the plain path is batch_norm then silu, written out */
+		mlf_th *rm2 = mlf_th_full(1, &C, 0.1, MLF_DTYPE_F32, MLF_TH_CPU);
+		mlf_th *rv2 = mlf_th_full(1, &C, 2.0, MLF_DTYPE_F32, MLF_TH_CPU);
+		mlf_th *ref = mlf_th_unary(MLF_TH_SILU, mlf_th_batch_norm(x0, w0, b0, rm2, rv2, 1, 0.03, 1e-3));
+		const double tol0 = one ? 1e-4 : 1e-6;
+		assert_true(max_rel(out[0], ref) < tol0);
+		assert_true(max_rel(rm[0], rm2) < tol0 && max_rel(rv[0], rv2) < tol0);
+		double e[6] = { max_rel(out[1], out[0]), max_rel(rm[1], rm[0]), max_rel(rv[1], rv[0]),
+				max_rel(dx[1], dx[0]), max_rel(dw[1], dw[0]), max_rel(db[1], db[0]) };
+		print_message("batch_norm_silu [%lld,%lld,%lld,%lld]: fused vs plain: out %.2g, running mean "
+			      "%.2g var %.2g, grad x %.2g w %.2g b %.2g\n", (long long)sh[0], (long long)sh[1],
+			      (long long)sh[2], (long long)sh[3], e[0], e[1], e[2], e[3], e[4], e[5]);
+		for (int i = 0; i < 6; i++)
+			assert_true(e[i] < 1e-4);
+		mlf_th_scope_close(mark);
+	}
+	assert_string_equal(mlf_th_error(), "");
+}
+
 /* 1: the optimizer tests run the multi-tensor (foreach) form, which CUDA
  * parameters take, on the CPU; the expected values are the same. */
 static int optim_foreach;
@@ -1583,6 +1659,7 @@ int main(void)
 		T(test_adam),
 		T(test_adamw),
 		T(test_optim_foreach),
+		T(test_batch_norm_silu),
 		T(test_adam_vs_adamw),
 		T(test_optim_state),
 	};

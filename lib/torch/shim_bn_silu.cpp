@@ -1,0 +1,289 @@
+/*
+ * SiLU(BatchNorm2d(x)) in training, fused for channels-last float32 tensors
+ * on the CPU: what every Conv block of the model does after its convolution.
+ *
+ * Why: on the CPU an epoch spends about a fifth of its time in batch norm and
+ * SiLU, and they are memory bound.  libtorch runs them as separate kernels:
+ * forward, statistics (read x), normalise (read x, write z), SiLU (read z,
+ * write y); backward, SiLU (read dy and z, write dz), then batch norm's two
+ * passes (read dz and x; read dz and x, write dx), and z and dz are whole maps
+ * allocated each step.  Here the forward reads x twice and writes y; the
+ * backward recomputes z and dz from x as it goes, reads dy and x twice and
+ * writes dx; z is never stored.  The arithmetic is batch norm's and SiLU's:
+ *   mean, var = over N*H*W per channel (var biased; the running variance
+ *               takes the unbiased one, as nn.BatchNorm2d)
+ *   z = (x - mean) * invstd * w + b,  y = z * sigmoid(z)
+ *   dz = dy * s * (1 + z * (1 - s)),  s = sigmoid(z)
+ *   dw = sum(dz * xhat), db = sum(dz),
+ *   dx = w * invstd * (dz - db / M - xhat * dw / M),  xhat = (x - mean) * invstd
+ * Sums are accumulated in double per thread.  The exponential is a
+ * polynomial accurate to a few float ulps, written so that the compiler
+ * vectorises the per-channel loops (the Makefile builds this file with -O3
+ * -fno-math-errno -fno-trapping-math; the cloned variants below are picked
+ * at load time for the CPU).  Rows are split over libtorch's OpenMP threads
+ * (hence -fopenmp for this file: at::parallel_for is inline code).
+ *
+ * Anything else (NCHW, CUDA, half precision, eval mode) takes libtorch's own
+ * batch_norm and silu: mlf_th_batch_norm_silu decides, in one place.
+ */
+#include <torch/csrc/autograd/custom_function.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "shim_internal.hpp"
+
+using namespace mlf_shim;
+
+namespace {
+
+/* expf(v) for v in [-87, 88], branch-free: v = n ln2 + r, |r| <= ln2/2,
+ * e^r by a degree-6 polynomial, 2^n by the exponent bits. */
+inline float exp_poly(float v)
+{
+	v = std::max(-87.0f, std::min(88.0f, v));
+	/* round to nearest by adding and removing 1.5 * 2^23 (no libm call) */
+	const float n = (v * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	float r = v - n * 0.693359375f;        /* ln2 in two parts (Cody-Waite) */
+	r = r - n * -2.12194440e-4f;
+	float p = 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	int32_t bits = ((int32_t)n + 127) << 23;
+	float scale;
+	std::memcpy(&scale, &bits, sizeof(scale));
+	return p * scale;
+}
+
+#define MLF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+/* The kernels below each take a block of `rows` rows of C channels (one call
+ * per block: per-row calls cost more than the arithmetic when C is small). */
+
+/* Sums of x and x*x per channel, added to s1 and s2. */
+MLF_CLONES void block_stats(const float *x, int64_t rows, int64_t C, double *s1, double *s2)
+{
+	for (int64_t r = 0; r < rows; r++, x += C)
+		for (int64_t c = 0; c < C; c++) {
+			double v = x[c];
+			s1[c] += v;
+			s2[c] += v * v;
+		}
+}
+
+/* y = silu(x * a + b). */
+MLF_CLONES void block_forward(const float *x, int64_t rows, int64_t C, const float *a, const float *b,
+			      float *y)
+{
+	for (int64_t r = 0; r < rows; r++, x += C, y += C)
+		for (int64_t c = 0; c < C; c++) {
+			float z = x[c] * a[c] + b[c];
+			y[c] = z / (1.0f + exp_poly(-z));
+		}
+}
+
+/* dz of one element, z = x * a + b. */
+inline float dz_of(float x, float dy, float a, float b)
+{
+	float z = x * a + b;
+	float s = 1.0f / (1.0f + exp_poly(-z));
+	return dy * s * (1.0f + z * (1.0f - s));
+}
+
+/* Sums of dz and dz * xhat per channel, added to sdz and sdzx. */
+MLF_CLONES void block_back_sums(const float *x, const float *dy, int64_t rows, int64_t C, const float *a,
+				const float *b, const float *mean, const float *invstd, double *sdz,
+				double *sdzx)
+{
+	for (int64_t r = 0; r < rows; r++, x += C, dy += C)
+		for (int64_t c = 0; c < C; c++) {
+			float dz = dz_of(x[c], dy[c], a[c], b[c]);
+			sdz[c] += dz;
+			sdzx[c] += (double)dz * ((x[c] - mean[c]) * invstd[c]);
+		}
+}
+
+/* dx = k * (dz - db/M - xhat * dw/M), k = w * invstd. */
+MLF_CLONES void block_back_dx(const float *x, const float *dy, int64_t rows, int64_t C, const float *a,
+			      const float *b, const float *mean, const float *invstd, const float *k,
+			      const float *dbm, const float *dwm, float *dx)
+{
+	for (int64_t r = 0; r < rows; r++, x += C, dy += C, dx += C)
+		for (int64_t c = 0; c < C; c++) {
+			float dz = dz_of(x[c], dy[c], a[c], b[c]);
+			float xhat = (x[c] - mean[c]) * invstd[c];
+			dx[c] = k[c] * (dz - dbm[c] - xhat * dwm[c]);
+		}
+}
+
+/* Rows [0, M) of an M x C matrix, split over libtorch's threads; f(begin,
+ * end, t) with t the thread's slot in 0..slots-1 for its partial sums. */
+template <class F>
+void over_rows(int64_t M, int64_t C, int slots, F &&f)
+{
+	const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(C, 1));
+	const int64_t chunk = (M + slots - 1) / slots;
+	at::parallel_for(0, slots, 1, [&](int64_t s0, int64_t s1) {
+		for (int64_t s = s0; s < s1; s++) {
+			const int64_t b = s * chunk, e = std::min(M, b + chunk);
+			for (int64_t r = b; r < e; r += grain)
+				f(r, std::min(e, r + grain), (int)s);
+		}
+	});
+}
+
+/* Partial sums of `slots` threads, C each, two arrays, reduced into out1/out2. */
+struct partials {
+	std::vector<double> a, b;
+	int64_t C;
+	partials(int slots, int64_t c) : a((size_t)slots * c, 0.0), b((size_t)slots * c, 0.0), C(c) {}
+	double *pa(int s) { return a.data() + (size_t)s * C; }
+	double *pb(int s) { return b.data() + (size_t)s * C; }
+	void reduce(int slots, std::vector<double> &oa, std::vector<double> &ob) const
+	{
+		oa.assign((size_t)C, 0.0);
+		ob.assign((size_t)C, 0.0);
+		for (int s = 0; s < slots; s++)
+			for (int64_t c = 0; c < C; c++) {
+				oa[(size_t)c] += a[(size_t)s * C + c];
+				ob[(size_t)c] += b[(size_t)s * C + c];
+			}
+	}
+};
+
+int slot_count(int64_t M)
+{
+	return (int)std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), M));
+}
+
+struct BnSilu : public torch::autograd::Function<BnSilu> {
+	static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x,
+				  const at::Tensor &w, const at::Tensor &b, at::Tensor running_mean,
+				  at::Tensor running_var, double momentum, double eps)
+	{
+		const int64_t C = x.size(1), M = x.numel() / C;
+		TORCH_CHECK(M > 1, "batch norm in training needs more than one value per channel, got ",
+			    describe_tensor(x));
+		const float *xp = x.const_data_ptr<float>();
+		const int slots = slot_count(M);
+		partials p(slots, C);
+		over_rows(M, C, slots, [&](int64_t r0, int64_t r1, int s) {
+			block_stats(xp + r0 * C, r1 - r0, C, p.pa(s), p.pb(s));
+		});
+		std::vector<double> s1, s2;
+		p.reduce(slots, s1, s2);
+		at::Tensor mean = at::empty({ C }, x.options()), invstd = at::empty({ C }, x.options());
+		at::Tensor a = at::empty({ C }, x.options()), shift = at::empty({ C }, x.options());
+		at::Tensor var_unbiased = at::empty({ C }, x.options());
+		float *mp = mean.data_ptr<float>(), *ip = invstd.data_ptr<float>();
+		float *ap = a.data_ptr<float>(), *bp = shift.data_ptr<float>();
+		float *vu = var_unbiased.data_ptr<float>();
+		at::Tensor wc = w.contiguous(), bc = b.contiguous();
+		const float *wp = wc.const_data_ptr<float>(), *bb = bc.const_data_ptr<float>();
+		for (int64_t c = 0; c < C; c++) {
+			double m = s1[(size_t)c] / (double)M;
+			double var = std::max(0.0, s2[(size_t)c] / (double)M - m * m);
+			mp[c] = (float)m;
+			ip[c] = (float)(1.0 / std::sqrt(var + eps));
+			vu[c] = (float)(var * (double)M / (double)(M - 1));
+			ap[c] = wp[c] * ip[c];
+			bp[c] = bb[c] - mp[c] * ap[c];
+		}
+		{
+			at::NoGradGuard ng;
+			running_mean.mul_(1.0 - momentum).add_(mean, momentum);
+			running_var.mul_(1.0 - momentum).add_(var_unbiased, momentum);
+		}
+		at::Tensor y = at::empty_like(x, at::MemoryFormat::ChannelsLast);
+		float *yp = y.data_ptr<float>();
+		over_rows(M, C, slots, [&](int64_t r0, int64_t r1, int) {
+			block_forward(xp + r0 * C, r1 - r0, C, ap, bp, yp + r0 * C);
+		});
+		ctx->save_for_backward({ x, w, mean, invstd, a, shift });
+		return y;
+	}
+
+	static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+						       torch::autograd::variable_list grads)
+	{
+		auto saved = ctx->get_saved_variables();
+		const at::Tensor &x = saved[0], &w = saved[1], &mean = saved[2], &invstd = saved[3];
+		const at::Tensor &a = saved[4], &shift = saved[5];
+		at::Tensor dy = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
+		const int64_t C = x.size(1), M = x.numel() / C;
+		const float *xp = x.const_data_ptr<float>(), *gp = dy.const_data_ptr<float>();
+		const float *ap = a.const_data_ptr<float>(), *bp = shift.const_data_ptr<float>();
+		const float *mp = mean.const_data_ptr<float>(), *ip = invstd.const_data_ptr<float>();
+		const int slots = slot_count(M);
+		partials p(slots, C);
+		over_rows(M, C, slots, [&](int64_t r0, int64_t r1, int s) {
+			block_back_sums(xp + r0 * C, gp + r0 * C, r1 - r0, C, ap, bp, mp, ip, p.pa(s), p.pb(s));
+		});
+		std::vector<double> sdz, sdzx;
+		p.reduce(slots, sdz, sdzx);
+		at::Tensor dw = at::empty({ C }, w.options()), db = at::empty({ C }, w.options());
+		std::vector<float> k((size_t)C), dbm((size_t)C), dwm((size_t)C);
+		at::Tensor wc = w.contiguous();
+		const float *wp = wc.const_data_ptr<float>();
+		float *dwp = dw.data_ptr<float>(), *dbp = db.data_ptr<float>();
+		for (int64_t c = 0; c < C; c++) {
+			dwp[c] = (float)sdzx[(size_t)c];
+			dbp[c] = (float)sdz[(size_t)c];
+			k[(size_t)c] = wp[c] * ip[c];
+			dbm[(size_t)c] = (float)(sdz[(size_t)c] / (double)M);
+			dwm[(size_t)c] = (float)(sdzx[(size_t)c] / (double)M);
+		}
+		at::Tensor dx = at::empty_like(x, at::MemoryFormat::ChannelsLast);
+		float *dxp = dx.data_ptr<float>();
+		over_rows(M, C, slots, [&](int64_t r0, int64_t r1, int) {
+			block_back_dx(xp + r0 * C, gp + r0 * C, r1 - r0, C, ap, bp, mp, ip, k.data(), dbm.data(),
+				      dwm.data(), dxp + r0 * C);
+		});
+		return { dx, dw, db, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor() };
+	}
+};
+
+bool fusable(const at::Tensor &x, const mlf_th *w, const mlf_th *b, const mlf_th *rm, const mlf_th *rv,
+	     int training)
+{
+	auto f32cpu = [](const at::Tensor &t) { return t.device().is_cpu() && t.scalar_type() == at::kFloat; };
+	return training && w && b && rm && rv && at::GradMode::is_enabled() && x.dim() == 4 && f32cpu(x) &&
+	       x.is_contiguous(at::MemoryFormat::ChannelsLast) && f32cpu(w->t) &&
+	       f32cpu(b->t) && f32cpu(rm->t) && f32cpu(rv->t) &&
+	       !at::autocast::is_autocast_enabled(at::kCPU);
+}
+
+std::atomic<uint64_t> fused_calls{ 0 };
+
+} // namespace
+
+extern "C" uint64_t mlf_th_batch_norm_silu_fused_calls(void)
+{
+	return fused_calls.load(std::memory_order_relaxed);
+}
+
+extern "C" mlf_th *mlf_th_batch_norm_silu(const mlf_th *x, const mlf_th *weight, const mlf_th *bias,
+					  mlf_th *running_mean, mlf_th *running_var, int training,
+					  double momentum, double eps)
+{
+	if (!x)
+		return nullptr;
+	return guard_t(__func__, [&] {
+		TORCH_CHECK(!running_mean == !running_var,
+			    "running_mean and running_var must both be given or both be NULL");
+		if (fusable(x->t, weight, bias, running_mean, running_var, training)) {
+			fused_calls.fetch_add(1, std::memory_order_relaxed);
+			return BnSilu::apply(x->t, weight->t, bias->t, running_mean->t, running_var->t,
+					     momentum, eps);
+		}
+		at::Tensor z = at::batch_norm(x->t, opt(weight), opt(bias), opt(running_mean),
+					      opt(running_var), training != 0, momentum, eps, true);
+		/* in place only where autograd need not keep z (it would clone it) */
+		return at::GradMode::is_enabled() && z.requires_grad() ? at::silu(z) : at::silu_(z);
+	});
+}
