@@ -274,15 +274,12 @@ extern "C" mlf_th *mlf_th_batch_norm_silu(const mlf_th *x, const mlf_th *weight,
 	if (!x)
 		return nullptr;
 	return guard_t(__func__, [&] {
-		TORCH_CHECK(!running_mean == !running_var,
-			    "running_mean and running_var must both be given or both be NULL");
 		if (fusable(x->t, weight, bias, running_mean, running_var, training)) {
 			fused_calls.fetch_add(1, std::memory_order_relaxed);
 			return BnSilu::apply(x->t, weight->t, bias->t, running_mean->t, running_var->t,
 					     momentum, eps);
 		}
-		at::Tensor z = at::batch_norm(x->t, opt(weight), opt(bias), opt(running_mean),
-					      opt(running_var), training != 0, momentum, eps, true);
+		at::Tensor z = batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps);
 		/* in place only where autograd need not keep z (it would clone it) */
 		return at::GradMode::is_enabled() && z.requires_grad() ? at::silu(z) : at::silu_(z);
 	});

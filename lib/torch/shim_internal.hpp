@@ -140,6 +140,10 @@ int cuda_device_count() noexcept;
 /* "[2, 3] float32 cpu", for messages. */
 std::string describe_tensor(const at::Tensor &t);
 
+/* mlf_th_batch_norm's body (shim_ops.cpp), for the fused op's fallback. */
+at::Tensor batch_norm(const mlf_th *x, const mlf_th *weight, const mlf_th *bias, mlf_th *running_mean,
+		      mlf_th *running_var, int training, double momentum, double eps);
+
 /* An optional argument: NULL is "not given". */
 inline std::optional<at::Tensor> opt(const mlf_th *t)
 {

@@ -467,6 +467,16 @@ extern "C" mlf_th *mlf_th_conv2d(const mlf_th *x, const mlf_th *weight, const ml
 	});
 }
 
+at::Tensor mlf_shim::batch_norm(const mlf_th *x, const mlf_th *weight, const mlf_th *bias,
+				mlf_th *running_mean, mlf_th *running_var, int training, double momentum,
+				double eps)
+{
+	TORCH_CHECK(!running_mean == !running_var,
+		    "running_mean and running_var must both be given or both be NULL");
+	return at::batch_norm(x->t, opt(weight), opt(bias), opt(running_mean), opt(running_var),
+			      training != 0, momentum, eps, true);
+}
+
 extern "C" mlf_th *mlf_th_batch_norm(const mlf_th *x, const mlf_th *weight, const mlf_th *bias,
 				     mlf_th *running_mean, mlf_th *running_var, int training,
 				     double momentum, double eps)
@@ -474,10 +484,7 @@ extern "C" mlf_th *mlf_th_batch_norm(const mlf_th *x, const mlf_th *weight, cons
 	if (!x)
 		return nullptr;
 	return guard_t(__func__, [&] {
-		TORCH_CHECK(!running_mean == !running_var,
-			    "running_mean and running_var must both be given or both be NULL");
-		return at::batch_norm(x->t, opt(weight), opt(bias), opt(running_mean),
-				      opt(running_var), training != 0, momentum, eps, true);
+		return batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps);
 	});
 }
 

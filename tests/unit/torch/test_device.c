@@ -34,6 +34,7 @@
 #include "mlf/ckpt.h"
 #include "mlf/torch/torch.h"
 #include "mlf/torch/model.h"
+#include "tensor_values.h"
 
 #define CKPT SOURCE_DIR "/tests/fixtures/ckpt/"
 
@@ -44,15 +45,6 @@ static const char *dev_name;
 
 /* GradScaler's initial scale: the trainer's first steps use it. */
 #define LOSS_SCALE 65536.0
-
-static float *values(const mlf_th *t)
-{
-	int64_t n = mlf_th_numel(t);
-	float *v = malloc((size_t)(n ? n : 1) * sizeof(*v));
-	assert_non_null(v);
-	assert_int_equal(mlf_th_copy_out(t, MLF_DTYPE_F32, v, (size_t)n * sizeof(*v)), 0);
-	return v;
-}
 
 /* ||a - b|| / ||b|| over n values, b the reference. */
 static double rel_l2(const float *a, const float *b, int64_t n)
@@ -127,7 +119,7 @@ static void run_step(const struct mlf_ckpt *c, const mlf_th *x_cpu, int device, 
 	assert_non_null(s->maps);
 	int64_t at = 0;
 	for (int i = 0; i < o.nlevels; i++) {
-		float *p = values(o.level[i]);
+		float *p = tensor_values(o.level[i]);
 		memcpy(s->maps + at, p, (size_t)mlf_th_numel(o.level[i]) * sizeof(*p));
 		at += mlf_th_numel(o.level[i]);
 		free(p);
@@ -141,7 +133,7 @@ static void run_step(const struct mlf_ckpt *c, const mlf_th *x_cpu, int device, 
 		if (!g)
 			continue;
 		int64_t n = mlf_th_numel(g);
-		float *p = values(g);
+		float *p = tensor_values(g);
 		s->grads = realloc(s->grads, (size_t)(s->ngrads + n) * sizeof(*s->grads));
 		assert_non_null(s->grads);
 		for (int64_t k = 0; k < n; k++)

@@ -21,6 +21,7 @@
 #include "mlf/torch/torch.h"
 #include "mlf/yolo.h"
 #include "mlf/torch/model.h"
+#include "tensor_values.h"
 
 #define ARCH SOURCE_DIR "/tests/fixtures/arch/"
 #define CKPT SOURCE_DIR "/tests/fixtures/ckpt/"
@@ -32,23 +33,13 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* A tensor's values as float32 (any dtype), malloc'd. */
-static float *values(const mlf_th *t)
-{
-	int64_t n = mlf_th_numel(t);
-	float *v = malloc((size_t)(n ? n : 1) * sizeof(*v));
-	assert_non_null(v);
-	assert_int_equal(mlf_th_copy_out(t, MLF_DTYPE_F32, v, (size_t)n * sizeof(*v)), 0);
-	return v;
-}
-
 /* A checkpoint tensor's values as float32. */
 static float *ckpt_values(const struct mlf_tensor *t)
 {
 	size_t mark = mlf_th_scope_open();
 	mlf_th *x = mlf_th_from_data(t->data, t->dtype, t->ndim, t->shape, MLF_TH_CPU);
 	assert_non_null(x);
-	float *v = values(x);
+	float *v = tensor_values(x);
 	mlf_th_scope_close(mark);
 	return v;
 }
@@ -134,7 +125,7 @@ static void test_fresh_init(void **state)
 		fail_msg("%s", err.msg);
 	assert_true(m.training);
 
-	float *dfl = values(mlf_yolo_model_tensor(&m, "model.22.dfl.conv.weight"));
+	float *dfl = tensor_values(mlf_yolo_model_tensor(&m, "model.22.dfl.conv.weight"));
 	for (int i = 0; i < 16; i++)
 		assert_true(dfl[i] == (float)i);
 	free(dfl);
@@ -142,28 +133,28 @@ static void test_fresh_init(void **state)
 	for (int i = 0; i < 3; i++) {
 		char name[64];
 		snprintf(name, sizeof(name), "model.22.cv2.%d.2.bias", i);
-		float *b = values(mlf_yolo_model_tensor(&m, name));
+		float *b = tensor_values(mlf_yolo_model_tensor(&m, name));
 		for (int j = 0; j < 64; j++)
 			assert_true(b[j] == 2.0f);
 		free(b);
 		snprintf(name, sizeof(name), "model.22.cv3.%d.2.bias", i);
-		b = values(mlf_yolo_model_tensor(&m, name));
+		b = tensor_values(mlf_yolo_model_tensor(&m, name));
 		double want = log(5.0 / 3 / pow(640 / strides[i], 2)); /* -9.45, -8.06, -6.68 */
 		for (int j = 0; j < 3; j++)
 			assert_true(fabs(b[j] - want) < 1e-6);
 		free(b);
 	}
 	/* BatchNorm defaults, conv weights within kaiming_uniform(a=sqrt(5))'s bound. */
-	float *w = values(mlf_yolo_model_tensor(&m, "model.0.conv.weight"));
+	float *w = tensor_values(mlf_yolo_model_tensor(&m, "model.0.conv.weight"));
 	double bound = 1 / sqrt(3.0 * 3 * 3), mx = 0;
 	for (int i = 0; i < 16 * 27; i++)
 		mx = fmax(mx, fabs(w[i]));
 	assert_true(mx <= bound && mx > 0.9 * bound);
 	free(w);
-	float *bw = values(mlf_yolo_model_tensor(&m, "model.0.bn.weight"));
-	float *bv = values(mlf_yolo_model_tensor(&m, "model.0.bn.running_var"));
-	float *bm = values(mlf_yolo_model_tensor(&m, "model.0.bn.running_mean"));
-	float *bb = values(mlf_yolo_model_tensor(&m, "model.0.bn.bias"));
+	float *bw = tensor_values(mlf_yolo_model_tensor(&m, "model.0.bn.weight"));
+	float *bv = tensor_values(mlf_yolo_model_tensor(&m, "model.0.bn.running_var"));
+	float *bm = tensor_values(mlf_yolo_model_tensor(&m, "model.0.bn.running_mean"));
+	float *bb = tensor_values(mlf_yolo_model_tensor(&m, "model.0.bn.bias"));
 	for (int i = 0; i < 16; i++)
 		assert_true(bw[i] == 1 && bv[i] == 1 && bm[i] == 0 && bb[i] == 0);
 	free(bw);
@@ -176,8 +167,8 @@ static void test_fresh_init(void **state)
 	struct mlf_yolo_model m2;
 	mlf_th_manual_seed(7);
 	assert_int_equal(mlf_yolo_model_from_yaml(&m2, y, MLF_TH_CPU, &err), 0);
-	float *a1 = values(mlf_yolo_model_tensor(&m, "model.21.m.0.cv2.conv.weight"));
-	float *a2 = values(mlf_yolo_model_tensor(&m2, "model.21.m.0.cv2.conv.weight"));
+	float *a1 = tensor_values(mlf_yolo_model_tensor(&m, "model.21.m.0.cv2.conv.weight"));
+	float *a2 = tensor_values(mlf_yolo_model_tensor(&m2, "model.21.m.0.cv2.conv.weight"));
 	assert_memory_equal(a1, a2, mlf_th_numel(mlf_yolo_model_tensor(&m, "model.21.m.0.cv2.conv.weight")) * 4);
 	free(a1);
 	free(a2);
@@ -255,7 +246,7 @@ static void test_load_errors(void **state)
 	struct mlf_error err = MLF_ERROR_INIT;
 	load_ckpt(CKPT "yolov8-tiny-train.pt", &c);
 	assert_int_equal(mlf_yolo_model_from_ckpt(&m, &c, MLF_TH_CPU, &err), 0);
-	float *before = values(mlf_yolo_model_tensor(&m, "model.0.conv.weight"));
+	float *before = tensor_values(mlf_yolo_model_tensor(&m, "model.0.conv.weight"));
 
 	/* A missing tensor (renamed away): the model's name and the extra name. */
 	struct mlf_tensor *t = (struct mlf_tensor *)mlf_ckpt_find(&c, "model.4.m.1.cv2.bn.running_var");
@@ -286,7 +277,7 @@ static void test_load_errors(void **state)
 	t->dtype = dt;
 
 	/* Nothing was copied by the failed loads. */
-	float *after = values(mlf_yolo_model_tensor(&m, "model.0.conv.weight"));
+	float *after = tensor_values(mlf_yolo_model_tensor(&m, "model.0.conv.weight"));
 	assert_memory_equal(before, after, 8 * 27 * sizeof(float));
 	free(before);
 	free(after);
@@ -327,13 +318,13 @@ static void test_partial_load(void **state)
 	assert_int_equal(n, want);
 	/* Only the 3 class outputs (weight and bias) per level differ. */
 	assert_int_equal(n, c.ntensors - 6);
-	float *a = values(mlf_yolo_model_tensor(&m, "model.23.cv3.0.1.1.conv.weight"));
+	float *a = tensor_values(mlf_yolo_model_tensor(&m, "model.23.cv3.0.1.1.conv.weight"));
 	float *b = ckpt_values(mlf_ckpt_find(&c, "model.23.cv3.0.1.1.conv.weight"));
 	assert_memory_equal(a, b, mlf_th_numel(mlf_yolo_model_tensor(&m, "model.23.cv3.0.1.1.conv.weight")) * 4);
 	free(a);
 	free(b);
 	/* The skipped class bias keeps bias_init's value. */
-	a = values(mlf_yolo_model_tensor(&m, "model.23.cv3.2.2.bias"));
+	a = tensor_values(mlf_yolo_model_tensor(&m, "model.23.cv3.2.2.bias"));
 	assert_true(fabs(a[4] - log(5.0 / 5 / 400)) < 1e-6);
 	free(a);
 	mlf_yolo_model_release(&m);
@@ -357,7 +348,7 @@ static void test_train_forward(void **state)
 	mlf_th_manual_seed(1);
 	mlf_th *x = mlf_th_rand(4, shape, 0, 1, MLF_DTYPE_F32, MLF_TH_CPU);
 	mlf_th *mean = mlf_yolo_model_tensor(&m, "model.0.bn.running_mean");
-	float *m0 = values(mean);
+	float *m0 = tensor_values(mean);
 	double n0 = mlf_th_item(mlf_yolo_model_tensor(&m, "model.10.m.0.attn.pe.bn.num_batches_tracked"));
 	struct mlf_yolo_output o;
 	if (mlf_yolo_forward(&m, x, MLF_YOLO_OUT_LEVELS | MLF_YOLO_OUT_DECODED, &o, &err) < 0)
@@ -371,7 +362,7 @@ static void test_train_forward(void **state)
 		assert_true(s[0] == 2 && s[1] == 4 * 4 + 3 && s[2] == hs[i] && s[3] == ws[i]);
 		assert_true(o.h[i] == hs[i] && o.w[i] == ws[i] && o.stride[i] == 8 << i);
 	}
-	float *m1 = values(mean);
+	float *m1 = tensor_values(mean);
 	assert_memory_not_equal(m0, m1, 8 * sizeof(float));
 	assert_true(mlf_th_item(mlf_yolo_model_tensor(&m, "model.10.m.0.attn.pe.bn.num_batches_tracked")) == n0 + 1);
 	/* Gradients flow to the first conv. */
@@ -402,7 +393,7 @@ static void test_train_forward(void **state)
 /* Sum of squares of t's values. */
 static double sumsq(const mlf_th *t)
 {
-	float *v = values(t);
+	float *v = tensor_values(t);
 	double s = 0;
 	for (int64_t i = 0; i < mlf_th_numel(t); i++)
 		s += (double)v[i] * v[i];
@@ -448,7 +439,7 @@ static void test_train_channels_last(void **state)
 		nlevels = o.nlevels;
 		assert_true(nlevels <= 3);
 		for (int i = 0; i < o.nlevels; i++) {
-			maps[k][i] = values(o.level[i]);
+			maps[k][i] = tensor_values(o.level[i]);
 			nmap[i] = mlf_th_numel(o.level[i]);
 			mlf_th *sq = mlf_th_binary(MLF_TH_MUL, o.level[i], o.level[i]);
 			mlf_th *s = mlf_th_reduce(MLF_TH_SUM, sq, MLF_TH_ALL_DIMS, 0);
@@ -525,7 +516,7 @@ static void test_eval_modes(void **state)
 		assert_int_equal(mlf_th_live_handles(), live + 1);
 		assert_int_equal(mlf_th_size(o.decoded, 1), 4 + 3);
 		assert_int_equal(mlf_th_size(o.decoded, 2), 12 * 8 + 6 * 4 + 3 * 2);
-		float *v = values(o.decoded);
+		float *v = tensor_values(o.decoded);
 		n = (size_t)mlf_th_numel(o.decoded);
 		if (!ref) {
 			ref = v;
