@@ -137,7 +137,7 @@ void over_rows(int64_t M, int64_t C, int slots, F &&f)
 	});
 }
 
-/* Partial sums of `slots` threads, C each, two arrays, reduced into out1/out2. */
+/* Partial sums of `slots` threads, C each, two arrays, reduced into oa/ob. */
 struct partials {
 	std::vector<double> a, b;
 	int64_t C;
@@ -251,11 +251,16 @@ struct BnSilu : public torch::autograd::Function<BnSilu> {
 bool fusable(const at::Tensor &x, const mlf_th *w, const mlf_th *b, const mlf_th *rm, const mlf_th *rv,
 	     int training)
 {
-	auto f32cpu = [](const at::Tensor &t) { return t.device().is_cpu() && t.scalar_type() == at::kFloat; };
-	return training && w && b && rm && rv && at::GradMode::is_enabled() && x.dim() == 4 && f32cpu(x) &&
-	       x.is_contiguous(at::MemoryFormat::ChannelsLast) && f32cpu(w->t) &&
-	       f32cpu(b->t) && f32cpu(rm->t) && f32cpu(rv->t) &&
-	       !at::autocast::is_autocast_enabled(at::kCPU);
+	if (!(training && w && b && rm && rv && at::GradMode::is_enabled() && x.dim() == 4))
+		return false;
+	/* per-channel parameters of another size go to libtorch, which says so */
+	auto fits = [&](const at::Tensor &t) {
+		return t.device().is_cpu() && t.scalar_type() == at::kFloat && t.dim() == 1 &&
+		       t.size(0) == x.size(1);
+	};
+	return x.device().is_cpu() && x.scalar_type() == at::kFloat &&
+	       x.is_contiguous(at::MemoryFormat::ChannelsLast) && fits(w->t) && fits(b->t) && fits(rm->t) &&
+	       fits(rv->t) && !at::autocast::is_autocast_enabled(at::kCPU);
 }
 
 std::atomic<uint64_t> fused_calls{ 0 };

@@ -132,11 +132,12 @@ void mlf_yolo_model_train(struct mlf_yolo_model *m, int on);
 void mlf_yolo_model_set_fused(struct mlf_yolo_model *m, int on);
 void mlf_yolo_model_weights_changed(struct mlf_yolo_model *m);
 /* Forwards in channels-last memory format (the input, and the folded weights
- * of eval forwards); on by default for CPU models: yolov8n at 640 on the CPU
- * runs 15-20% faster in eval.  A model that trains this way also keeps its
- * 4-d weights channels-last (mlf_yolo_model_weights_channels_last), so that
- * neither direction of a convolution converts them: about 12% off a CPU
- * training epoch of yolov8n at 320 (scripts/bench-train).  Programs running the model on the CPU should also call
+ * of eval forwards); on by default, on every device: yolov8n at 640 on the
+ * CPU runs 15-20% faster in eval.  A model that trains this way also keeps
+ * its 4-d weights channels-last (mlf_yolo_model_weights_channels_last), so
+ * that neither direction of a convolution converts them: about 12% off a CPU
+ * training epoch of yolov8n at 320 (scripts/bench-train).  Programs running
+ * the model on the CPU should also call
  * mlf_th_tune_malloc() (mlf/torch/torch.h) at startup: with glibc's defaults
  * every multi-MB activation tensor is a fresh mmap and munmap, so a CPU
  * training step spends much of its time in the kernel (measured on a small

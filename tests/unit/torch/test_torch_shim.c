@@ -1311,6 +1311,20 @@ static void test_batch_norm_silu(void **state)
 		mlf_th_scope_close(mark);
 	}
 	assert_string_equal(mlf_th_error(), "");
+	/* a weight of the wrong size is refused, not read past its end */
+	size_t mark = mlf_th_scope_open();
+	const int64_t sh[4] = { 2, 8, 3, 3 }, c8 = 8, c3 = 3;
+	mlf_th *x = mlf_th_channels_last(mlf_th_rand(4, sh, 0, 1, MLF_DTYPE_F32, MLF_TH_CPU));
+	mlf_th *w = mlf_th_full(1, &c3, 1.0, MLF_DTYPE_F32, MLF_TH_CPU);
+	mlf_th *b = mlf_th_full(1, &c8, 0.0, MLF_DTYPE_F32, MLF_TH_CPU);
+	mlf_th *rm = mlf_th_full(1, &c8, 0.0, MLF_DTYPE_F32, MLF_TH_CPU);
+	mlf_th *rv = mlf_th_full(1, &c8, 1.0, MLF_DTYPE_F32, MLF_TH_CPU);
+	assert_int_equal(mlf_th_set_requires_grad(x, 1), 0);
+	uint64_t before = mlf_th_batch_norm_silu_fused_calls();
+	assert_null(mlf_th_batch_norm_silu(x, w, b, rm, rv, 1, 0.03, 1e-3));
+	assert_non_null(strstr(mlf_th_error(), "mlf_th_batch_norm_silu"));
+	assert_int_equal(mlf_th_batch_norm_silu_fused_calls(), before);
+	mlf_th_scope_close(mark);
 }
 
 /* 1: the optimizer tests run the multi-tensor (foreach) form, which CUDA
