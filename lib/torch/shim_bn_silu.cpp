@@ -248,9 +248,18 @@ struct BnSilu : public torch::autograd::Function<BnSilu> {
 	}
 };
 
+/* Off by default: with it on, training is not reproducible run to run
+ * (t600's resume check, which compares two trainings bit for bit, failed in 5
+ * of 6 runs; libtorch's kernels pass it).  The cause is not found yet: the
+ * kernels' partition and summation order look fixed.  test_batch_norm_silu
+ * turns it on to check the values. */
+std::atomic<bool> fused_enabled{ false };
+
 bool fusable(const at::Tensor &x, const mlf_th *w, const mlf_th *b, const mlf_th *rm, const mlf_th *rv,
 	     int training)
 {
+	if (!fused_enabled.load(std::memory_order_relaxed))
+		return false;
 	if (!(training && w && b && rm && rv && at::GradMode::is_enabled() && x.dim() == 4))
 		return false;
 	/* per-channel parameters of another size go to libtorch, which says so */
@@ -266,6 +275,11 @@ bool fusable(const at::Tensor &x, const mlf_th *w, const mlf_th *b, const mlf_th
 std::atomic<uint64_t> fused_calls{ 0 };
 
 } // namespace
+
+extern "C" void mlf_th_batch_norm_silu_enable(int on)
+{
+	fused_enabled.store(on != 0, std::memory_order_relaxed);
+}
 
 extern "C" uint64_t mlf_th_batch_norm_silu_fused_calls(void)
 {

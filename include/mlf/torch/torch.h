@@ -273,16 +273,18 @@ mlf_th *mlf_th_conv2d(const mlf_th *x, const mlf_th *weight, const mlf_th *bias,
 mlf_th *mlf_th_batch_norm(const mlf_th *x, const mlf_th *weight, const mlf_th *bias,
 			  mlf_th *running_mean, mlf_th *running_var, int training,
 			  double momentum, double eps);
-/* silu(mlf_th_batch_norm(...)), the same arguments and values.  In training,
- * with grad mode on, on a channels-last float32 CPU tensor with weight, bias
- * and running stats, one fused kernel pair does it (lib/torch/shim_bn_silu.cpp:
- * less memory traffic, no stored intermediate); otherwise libtorch's two. */
+/* silu(mlf_th_batch_norm(...)), the same arguments and values.  When enabled
+ * (mlf_th_batch_norm_silu_enable; off by default: see shim_bn_silu.cpp), in
+ * training, with grad mode on, on a channels-last float32 CPU tensor with
+ * weight, bias and running stats, one fused kernel pair does it (less memory
+ * traffic, no stored intermediate); otherwise libtorch's two. */
 mlf_th *mlf_th_batch_norm_silu(const mlf_th *x, const mlf_th *weight, const mlf_th *bias,
 			       mlf_th *running_mean, mlf_th *running_var, int training,
 			       double momentum, double eps);
 /* How many calls took the fused kernels so far, in this process (for tests
  * and profiles). */
 uint64_t mlf_th_batch_norm_silu_fused_calls(void);
+void mlf_th_batch_norm_silu_enable(int on);
 /* stride 0 means stride = kernel (PyTorch's default).  Padding pads with -inf. */
 mlf_th *mlf_th_max_pool2d(const mlf_th *x, int kernel, int stride, int padding);
 /* 4-d NCHW, integer scale >= 1: nn.Upsample(scale_factor=scale, mode="nearest"). */

@@ -1264,6 +1264,7 @@ static void test_batch_norm_silu(void **state)
 	(void)state;
 	static const int64_t shapes[][4] = { { 4, 16, 10, 12 }, { 2, 17, 5, 3 }, { 3, 3, 7, 9 },
 					     { 8, 64, 1, 1 } };
+	mlf_th_batch_norm_silu_enable(1);
 	for (size_t k = 0; k < sizeof(shapes) / sizeof(*shapes); k++) {
 		const int64_t *sh = shapes[k], C = sh[1];
 		const int one = sh[2] * sh[3] == 1;
@@ -1323,6 +1324,18 @@ static void test_batch_norm_silu(void **state)
 	uint64_t before = mlf_th_batch_norm_silu_fused_calls();
 	assert_null(mlf_th_batch_norm_silu(x, w, b, rm, rv, 1, 0.03, 1e-3));
 	assert_non_null(strstr(mlf_th_error(), "mlf_th_batch_norm_silu"));
+	assert_int_equal(mlf_th_batch_norm_silu_fused_calls(), before);
+	mlf_th_scope_close(mark);
+	/* off (the default): never fused */
+	mlf_th_batch_norm_silu_enable(0);
+	mark = mlf_th_scope_open();
+	x = mlf_th_channels_last(mlf_th_rand(4, sh, 0, 1, MLF_DTYPE_F32, MLF_TH_CPU));
+	w = mlf_th_full(1, &c8, 1.0, MLF_DTYPE_F32, MLF_TH_CPU);
+	b = mlf_th_full(1, &c8, 0.0, MLF_DTYPE_F32, MLF_TH_CPU);
+	rm = mlf_th_full(1, &c8, 0.0, MLF_DTYPE_F32, MLF_TH_CPU);
+	rv = mlf_th_full(1, &c8, 1.0, MLF_DTYPE_F32, MLF_TH_CPU);
+	assert_int_equal(mlf_th_set_requires_grad(x, 1), 0);
+	assert_non_null(mlf_th_batch_norm_silu(x, w, b, rm, rv, 1, 0.03, 1e-3));
 	assert_int_equal(mlf_th_batch_norm_silu_fused_calls(), before);
 	mlf_th_scope_close(mark);
 }
