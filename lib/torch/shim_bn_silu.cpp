@@ -250,7 +250,7 @@ struct BnSilu : public torch::autograd::Function<BnSilu> {
 
 /* Off by default: with it on, training is not reproducible run to run
  * (t600's resume check, which compares two trainings bit for bit, failed in 5
- * of 6 runs; libtorch's kernels pass it).  The cause is not found yet: the
+ * of 7 runs; libtorch's kernels pass it).  The cause is not found yet: the
  * kernels' partition and summation order look fixed.  test_batch_norm_silu
  * turns it on to check the values. */
 std::atomic<bool> fused_enabled{ false };
