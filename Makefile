@@ -122,11 +122,14 @@ TEST_SOURCE_DIR ?= $(CURDIR)
 $(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += -DSOURCE_DIR=\"$(TEST_SOURCE_DIR)\"
 
 # The fused batch norm + SiLU kernels rely on the compiler vectorising them
-# (neither flag changes a result: no errno from libm, no FP traps assumed), and
+# (the first two flags change no result: no errno from libm, no FP traps
+# assumed), on it never fusing a multiply-add the source does not write (it
+# did so in vector loops but not in their scalar iterations, which made the
+# results depend on buffer addresses), and
 # on at::parallel_for, which with libtorch's OpenMP backend is inline code that
 # runs on one thread unless compiled with -fopenmp (as PyTorch's own extensions
 # are).  Its libgomp is libtorch's: -lgomp names the soname libtorch_cpu loads.
-$(BUILD)/obj/lib/torch/shim_bn_silu.o: TORCH_CXXFLAGS += -O3 -fno-math-errno -fno-trapping-math -fopenmp
+$(BUILD)/obj/lib/torch/shim_bn_silu.o: TORCH_CXXFLAGS += -O3 -fno-math-errno -fno-trapping-math -fopenmp -ffp-contract=off
 
 $(BUILD)/obj/lib/torch/%.o: lib/torch/%.cpp
 	@mkdir -p $(dir $@)

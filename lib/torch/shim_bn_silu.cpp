@@ -16,12 +16,19 @@
  *   dz = dy * s * (1 + z * (1 - s)),  s = sigmoid(z)
  *   dw = sum(dz * xhat), db = sum(dz),
  *   dx = w * invstd * (dz - db / M - xhat * dw / M),  xhat = (x - mean) * invstd
- * Sums are accumulated in double per thread.  The exponential is a
- * polynomial accurate to a few float ulps, written so that the compiler
- * vectorises the per-channel loops (the Makefile builds this file with -O3
- * -fno-math-errno -fno-trapping-math; the cloned variants below are picked
- * at load time for the CPU).  Rows are split over libtorch's OpenMP threads
- * (hence -fopenmp for this file: at::parallel_for is inline code).
+ * Sums are accumulated in double per thread (a product of two floats is
+ * exact there).  The exponential is a polynomial accurate to a few float
+ * ulps, written so that the compiler vectorises the per-channel loops (the
+ * Makefile builds this file with -O3 -fno-math-errno -fno-trapping-math
+ * -ffp-contract=off; the cloned variants below are picked at load time for
+ * the CPU).  Rows are split over libtorch's OpenMP threads (hence -fopenmp
+ * for this file: at::parallel_for is inline code).
+ *
+ * For a given number of threads the results are the same bits from run to
+ * run, wherever the data lie, as libtorch's kernels are (a resumed training
+ * must repeat the uninterrupted one exactly): each element's arithmetic is
+ * written out to the rounding (see exp_poly), and each thread's sums cover
+ * a fixed range of rows, added up in a fixed order.
  *
  * Anything else (NCHW, CUDA, half precision, eval mode) takes libtorch's own
  * batch_norm and silu: mlf_th_batch_norm_silu decides, in one place.
@@ -40,27 +47,35 @@ using namespace mlf_shim;
 namespace {
 
 /* expf(v) for v in [-87, 88], branch-free: v = n ln2 + r, |r| <= ln2/2,
- * e^r by a degree-6 polynomial, 2^n by the exponent bits. */
+ * e^r by a degree-6 polynomial, 2^n by the exponent bits.  Every fused
+ * multiply-add is written out (the file is built with -ffp-contract=off):
+ * left to the compiler, contraction differed between a loop's vector body
+ * and the scalar iterations it peels or falls back to, and which iterations
+ * those are depends on where malloc put the buffers, so a training's results
+ * changed from run to run by an ulp here and there. */
 inline float exp_poly(float v)
 {
 	v = std::max(-87.0f, std::min(88.0f, v));
 	/* round to nearest by adding and removing 1.5 * 2^23 (no libm call) */
-	const float n = (v * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-	float r = v - n * 0.693359375f;        /* ln2 in two parts (Cody-Waite) */
-	r = r - n * -2.12194440e-4f;
+	const float n = std::fma(v, 1.44269504088896341f, 12582912.0f) - 12582912.0f;
+	float r = std::fma(n, -0.693359375f, v);        /* ln2 in two parts (Cody-Waite) */
+	r = std::fma(n, 2.12194440e-4f, r);
 	float p = 1.3981999507e-3f;
-	p = p * r + 8.3334519073e-3f;
-	p = p * r + 4.1665795894e-2f;
-	p = p * r + 1.6666665459e-1f;
-	p = p * r + 5.0000001201e-1f;
-	p = p * r * r + r + 1.0f;
+	p = std::fma(p, r, 8.3334519073e-3f);
+	p = std::fma(p, r, 4.1665795894e-2f);
+	p = std::fma(p, r, 1.6666665459e-1f);
+	p = std::fma(p, r, 5.0000001201e-1f);
+	p = std::fma(p, r * r, r) + 1.0f;
 	int32_t bits = ((int32_t)n + 127) << 23;
 	float scale;
 	std::memcpy(&scale, &bits, sizeof(scale));
 	return p * scale;
 }
 
-#define MLF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* x86-64-v3 and v4 have FMA instructions (AVX2's clone alone would not, and
+ * std::fma would be a libm call there); the default clone calls libm's fma,
+ * which rounds the same way. */
+#define MLF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 /* The kernels below each take a block of `rows` rows of C channels (one call
  * per block: per-row calls cost more than the arithmetic when C is small). */
@@ -82,7 +97,7 @@ MLF_CLONES void block_forward(const float *x, int64_t rows, int64_t C, const flo
 {
 	for (int64_t r = 0; r < rows; r++, x += C, y += C)
 		for (int64_t c = 0; c < C; c++) {
-			float z = x[c] * a[c] + b[c];
+			float z = std::fma(x[c], a[c], b[c]);
 			y[c] = z / (1.0f + exp_poly(-z));
 		}
 }
@@ -90,9 +105,9 @@ MLF_CLONES void block_forward(const float *x, int64_t rows, int64_t C, const flo
 /* dz of one element, z = x * a + b. */
 inline float dz_of(float x, float dy, float a, float b)
 {
-	float z = x * a + b;
+	float z = std::fma(x, a, b);
 	float s = 1.0f / (1.0f + exp_poly(-z));
-	return dy * s * (1.0f + z * (1.0f - s));
+	return dy * s * std::fma(z, 1.0f - s, 1.0f);
 }
 
 /* Sums of dz and dz * xhat per channel, added to sdz and sdzx. */
@@ -117,7 +132,7 @@ MLF_CLONES void block_back_dx(const float *x, const float *dy, int64_t rows, int
 		for (int64_t c = 0; c < C; c++) {
 			float dz = dz_of(x[c], dy[c], a[c], b[c]);
 			float xhat = (x[c] - mean[c]) * invstd[c];
-			dx[c] = k[c] * (dz - dbm[c] - xhat * dwm[c]);
+			dx[c] = k[c] * std::fma(-xhat, dwm[c], dz - dbm[c]);
 		}
 }
 
@@ -248,12 +263,8 @@ struct BnSilu : public torch::autograd::Function<BnSilu> {
 	}
 };
 
-/* Off by default: with it on, training is not reproducible run to run
- * (t600's resume check, which compares two trainings bit for bit, failed in 5
- * of 7 runs; libtorch's kernels pass it).  The cause is not found yet: the
- * kernels' partition and summation order look fixed.  test_batch_norm_silu
- * turns it on to check the values. */
-std::atomic<bool> fused_enabled{ false };
+/* On by default; the tests turn it off to check libtorch's path. */
+std::atomic<bool> fused_enabled{ true };
 
 bool fusable(const at::Tensor &x, const mlf_th *w, const mlf_th *b, const mlf_th *rm, const mlf_th *rv,
 	     int training)

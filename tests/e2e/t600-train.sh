@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The training engine on generated data, through mlf-train: a tiny YOLOv8
-# trained from fresh weights learns (its losses fall, its mAP50 rises far
-# above what the untrained model scores), leaves Ultralytics' files, its
+# trained from fresh weights learns (its class and DFL losses fall, its mAP50
+# rises far above what the untrained model scores), leaves Ultralytics' files, its
 # best.pt reloads and scores what the training reported, and a training
 # stopped by SIGTERM resumes to exactly the uninterrupted run's results.
 # needs: libtorch training
@@ -44,18 +44,20 @@ check_eq "and a row per epoch" "$(($(wc -l <"$T/a/results.csv") - 1))" 8
 check "args.yaml has every setting used" grep -qx 'optimizer: AdamW' "$T/a/args.yaml"
 check "args.yaml names the save folder" grep -qx "save_dir: $T/a" "$T/a/args.yaml"
 
-# It learned: every training loss falls, mAP50 rises.
+# It learned: the classification and DFL losses fall, mAP50 rises.  (Not the
+# box loss: at 96 px from fresh weights in 8 epochs it moves with the batches
+# as much as with learning.  With lr0 0 its epoch means still wandered by 7%;
+# trained, over seeds 1-5 and either batch norm kernel, its last epoch was
+# 1-11% below its first.  The other two fell 20-30%, and by 1% with lr0 0.)
 "$PY" - "$T/a/results.csv" >"$T/learn.txt" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 first, last = rows[0], rows[-1]
-for k in ("train/box_loss", "train/cls_loss", "train/dfl_loss"):
+for k in ("train/cls_loss", "train/dfl_loss"):
     print(k, "falls" if float(last[k]) < 0.9 * float(first[k]) else f"does not fall: {first[k]} -> {last[k]}")
-print("mAP50", last["metrics/mAP50(B)"])
 PY
-check "box loss falls by 10%" grep -q 'train/box_loss falls' "$T/learn.txt"
-check "cls loss falls by 10%" grep -q 'train/cls_loss falls' "$T/learn.txt"
-check "dfl loss falls by 10%" grep -q 'train/dfl_loss falls' "$T/learn.txt"
+check "cls loss falls by 10%" grep -qx 'train/cls_loss falls' "$T/learn.txt"
+check "dfl loss falls by 10%" grep -qx 'train/dfl_loss falls' "$T/learn.txt"
 MAP_TRAINED=$(field "$T/a.json" '["final"]["mAP50"]')
 
 # Stopped before its first epoch ends, a training leaves the untrained

@@ -274,7 +274,7 @@ mlf_th *mlf_th_batch_norm(const mlf_th *x, const mlf_th *weight, const mlf_th *b
 			  mlf_th *running_mean, mlf_th *running_var, int training,
 			  double momentum, double eps);
 /* silu(mlf_th_batch_norm(...)), the same arguments and values.  When enabled
- * (mlf_th_batch_norm_silu_enable; off by default: see shim_bn_silu.cpp), in
+ * (mlf_th_batch_norm_silu_enable; on by default: see shim_bn_silu.cpp), in
  * training, with grad mode on, on a channels-last float32 CPU tensor with
  * weight, bias and running stats, one fused kernel pair does it (less memory
  * traffic, no stored intermediate); otherwise libtorch's two. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "mlf/torch/torch.h"
+#include "tensor_values.h"
 
 #define SHAPE(...) ((const int64_t[]){ __VA_ARGS__ })
 #define VALS(...) ((const double[]){ __VA_ARGS__ })
@@ -1326,7 +1327,7 @@ static void test_batch_norm_silu(void **state)
 	assert_non_null(strstr(mlf_th_error(), "mlf_th_batch_norm_silu"));
 	assert_int_equal(mlf_th_batch_norm_silu_fused_calls(), before);
 	mlf_th_scope_close(mark);
-	/* off (the default): never fused */
+	/* off: never fused */
 	mlf_th_batch_norm_silu_enable(0);
 	mark = mlf_th_scope_open();
 	x = mlf_th_channels_last(mlf_th_rand(4, sh, 0, 1, MLF_DTYPE_F32, MLF_TH_CPU));
@@ -1338,6 +1339,89 @@ static void test_batch_norm_silu(void **state)
 	assert_non_null(mlf_th_batch_norm_silu(x, w, b, rm, rv, 1, 0.03, 1e-3));
 	assert_int_equal(mlf_th_batch_norm_silu_fused_calls(), before);
 	mlf_th_scope_close(mark);
+	mlf_th_batch_norm_silu_enable(1);       /* back to the default */
+}
+
+/* The values of t (float32) placed `off` floats into a fresh buffer: a view
+ * of the same shape and strides whose data start off * 4 bytes later.  1-D
+ * or channels-last 4-D. */
+static mlf_th *placed(const mlf_th *t, int64_t off)
+{
+	int64_t s[4];
+	const int four = mlf_th_shape(t, s, 4) == 4;
+	/* the values in memory order, in a fresh (aligned) tensor */
+	mlf_th *flat = mlf_th_flatten(four ? mlf_th_contiguous(mlf_th_permute(t, 4, (int[]){ 0, 2, 3, 1 }))
+					   : mlf_th_clone(t), 0, -1);
+	if (off > 0) {
+		const int64_t n = mlf_th_numel(t);
+		mlf_th *parts[2] = { mlf_th_full(1, &off, 0.0, MLF_DTYPE_F32, MLF_TH_CPU), flat };
+		flat = mlf_th_slice(mlf_th_cat(2, parts, 0), 0, off, off + n, 1);
+	}
+	if (!four)
+		return flat;
+	mlf_th *v = mlf_th_reshape(flat, 4, (int64_t[]){ s[0], s[2], s[3], s[1] });
+	return mlf_th_permute(v, 4, (int[]){ 0, 3, 1, 2 });
+}
+
+/* The fused kernels' results do not depend on where the data lie: wherever
+ * input, weight, bias and incoming gradient start, the output and every
+ * gradient are the same bits.  (Left to the compiler, multiply-adds were
+ * fused in a loop's vector body and not in the iterations it runs one at a
+ * time, whose number depends on the buffers' addresses: training with the
+ * fused kernels changed from run to run.) */
+static void test_batch_norm_silu_placement(void **state)
+{
+	(void)state;
+	static const int64_t shapes[][4] = { { 4, 8, 6, 6 }, { 4, 8, 3, 3 }, { 2, 17, 5, 3 } };
+	mlf_th_batch_norm_silu_enable(1);
+	for (size_t k = 0; k < sizeof(shapes) / sizeof(*shapes); k++) {
+		const int64_t *sh = shapes[k], C = sh[1], n = sh[0] * sh[1] * sh[2] * sh[3];
+		size_t mark = mlf_th_scope_open();
+		mlf_th_manual_seed(5 + k);
+		mlf_th *x0 = mlf_th_channels_last(mlf_th_rand(4, sh, -3, 3, MLF_DTYPE_F32, MLF_TH_CPU));
+		mlf_th *g0 = mlf_th_channels_last(mlf_th_rand(4, sh, -1, 1, MLF_DTYPE_F32, MLF_TH_CPU));
+		mlf_th *w0 = mlf_th_rand(1, &C, 0.5, 1.5, MLF_DTYPE_F32, MLF_TH_CPU);
+		mlf_th *b0 = mlf_th_rand(1, &C, -0.5, 0.5, MLF_DTYPE_F32, MLF_TH_CPU);
+		float *ref[4] = { NULL };
+		int differ = 0;
+		for (int64_t xo = 0; xo < 16; xo++)
+			for (int64_t wo = 0; wo < 16; wo++) {
+				size_t m2 = mlf_th_scope_open();
+				mlf_th *x = placed(x0, xo), *w = placed(w0, wo), *b = placed(b0, (wo + 5) % 16);
+				mlf_th *rm = mlf_th_full(1, &C, 0.0, MLF_DTYPE_F32, MLF_TH_CPU);
+				mlf_th *rv = mlf_th_full(1, &C, 1.0, MLF_DTYPE_F32, MLF_TH_CPU);
+				for (mlf_th **t = (mlf_th *[]){ x, w, b, NULL }; *t; t++)
+					assert_int_equal(mlf_th_set_requires_grad(*t, 1), 0);
+				uint64_t before = mlf_th_batch_norm_silu_fused_calls();
+				mlf_th *y = mlf_th_batch_norm_silu(x, w, b, rm, rv, 1, 0.03, 1e-3);
+				if (!y)
+					fail_msg("%s", mlf_th_error());
+				assert_int_equal(mlf_th_batch_norm_silu_fused_calls() - before, 1);
+				mlf_th *loss = mlf_th_reduce(MLF_TH_SUM,
+							     mlf_th_binary(MLF_TH_MUL, y, placed(g0, (xo * 7) % 16)),
+							     MLF_TH_ALL_DIMS, 0);
+				assert_int_equal(mlf_th_backward(loss), 0);
+				const mlf_th *got[4] = { y, mlf_th_grad(x), mlf_th_grad(w), mlf_th_grad(b) };
+				const int64_t len[4] = { n, n, C, C };
+				for (int i = 0; i < 4; i++) {
+					float *v = tensor_values(got[i]);
+					if (!ref[i])
+						ref[i] = v;
+					else {
+						differ += memcmp(v, ref[i], (size_t)len[i] * sizeof(*v)) != 0;
+						free(v);
+					}
+				}
+				mlf_th_scope_close(m2);
+			}
+		print_message("batch_norm_silu [%lld,%lld,%lld,%lld] at 256 placements: %d results differ\n",
+			      (long long)sh[0], (long long)sh[1], (long long)sh[2], (long long)sh[3], differ);
+		assert_int_equal(differ, 0);
+		for (int i = 0; i < 4; i++)
+			free(ref[i]);
+		mlf_th_scope_close(mark);
+	}
+	assert_string_equal(mlf_th_error(), "");
 }
 
 /* 1: the optimizer tests run the multi-tensor (foreach) form, which CUDA
@@ -1687,6 +1771,7 @@ int main(void)
 		T(test_adamw),
 		T(test_optim_foreach),
 		T(test_batch_norm_silu),
+		T(test_batch_norm_silu_placement),
 		T(test_adam_vs_adamw),
 		T(test_optim_state),
 	};
