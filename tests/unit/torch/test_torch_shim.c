@@ -1296,6 +1296,31 @@ static void test_batch_norm_silu(void **state)
 			dx[f] = mlf_th_grad(x), dw[f] = mlf_th_grad(w), db[f] = mlf_th_grad(b);
 			assert_true(dx[f] && dw[f] && db[f]);
 		}
+		/* The gradient arriving as a channel slice (through a concatenation,
+		 * as in C2f) is read in place: the same gradients, bit for bit. */
+		{
+			mlf_th *x = mlf_th_channels_last(x0), *w = mlf_th_clone(w0), *b = mlf_th_clone(b0);
+			mlf_th *m = mlf_th_full(1, &C, 0.1, MLF_DTYPE_F32, MLF_TH_CPU);
+			mlf_th *v = mlf_th_full(1, &C, 2.0, MLF_DTYPE_F32, MLF_TH_CPU);
+			for (mlf_th **t = (mlf_th *[]){ x, w, b, NULL }; *t; t++)
+				assert_int_equal(mlf_th_set_requires_grad(*t, 1), 0);
+			mlf_th *y = mlf_th_batch_norm_silu(x, w, b, m, v, 1, 0.03, 1e-3);
+			assert_non_null(y);
+			mlf_th *other = mlf_th_channels_last(mlf_th_rand(4, sh, 0, 1, MLF_DTYPE_F32, MLF_TH_CPU));
+			mlf_th *gg = mlf_th_channels_last(mlf_th_cat(2, (mlf_th *[]){ g, other }, 1));
+			mlf_th *loss = mlf_th_reduce(MLF_TH_SUM,
+						     mlf_th_binary(MLF_TH_MUL, mlf_th_cat(2, (mlf_th *[]){ y, other }, 1), gg),
+						     MLF_TH_ALL_DIMS, 0);
+			assert_int_equal(mlf_th_backward(loss), 0);
+			const mlf_th *got[3] = { mlf_th_grad(x), mlf_th_grad(w), mlf_th_grad(b) };
+			const mlf_th *want[3] = { dx[1], dw[1], db[1] };
+			for (int i = 0; i < 3; i++) {
+				float *p = tensor_values(got[i]), *q = tensor_values(want[i]);
+				assert_memory_equal(p, q, (size_t)mlf_th_numel(want[i]) * sizeof(*p));
+				free(p);
+				free(q);
+			}
+		}
 		/* the plain path is batch_norm then silu, written out */
 		mlf_th *rm2 = mlf_th_full(1, &C, 0.1, MLF_DTYPE_F32, MLF_TH_CPU);
 		mlf_th *rv2 = mlf_th_full(1, &C, 2.0, MLF_DTYPE_F32, MLF_TH_CPU);
