@@ -16,13 +16,13 @@
  *   dz = dy * s * (1 + z * (1 - s)),  s = sigmoid(z)
  *   dw = sum(dz * xhat), db = sum(dz),
  *   dx = w * invstd * (dz - db / M - xhat * dw / M),  xhat = (x - mean) * invstd
- * Sums are accumulated in double per thread (the backward's in float over
- * a few rows first, see block_back_sums).  The exponential is a polynomial accurate to a few float
- * ulps, written so that the compiler vectorises the per-channel loops (the
- * Makefile builds this file with -O3 -fno-math-errno -fno-trapping-math
- * -ffp-contract=off; the cloned variants below are picked at load time for
- * the CPU).  Rows are split over libtorch's OpenMP threads (hence -fopenmp
- * for this file: at::parallel_for is inline code).
+ * Sums are accumulated in double per thread (the backward's in float over a
+ * few rows first, see block_back_sums).  The exponential is a polynomial
+ * accurate to a few float ulps, written so that the compiler vectorises the
+ * per-channel loops (the Makefile builds this file with -O3 -fno-math-errno
+ * -fno-trapping-math -ffp-contract=off; the cloned variants below are picked
+ * at load time for the CPU).  Rows are split over libtorch's OpenMP threads
+ * (hence -fopenmp for this file: at::parallel_for is inline code).
  *
  * For a given number of threads the results are the same bits from run to
  * run, wherever the data lie, as libtorch's kernels are (a resumed training
